@@ -1,0 +1,90 @@
+"""Paper Demo Gallery: classic computer-vision papers, one interactive tab each.
+
+    python app.py                 # the whole gallery
+    python app.py --paper stn     # one demo alone (e.g. to embed it)
+
+`build_app()` returns the Blocks without launching it (tests and embedding use it).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from papers import checkpoints  # noqa: F401  (imports `spaces` before CUDA is touched)
+import gradio as gr
+
+import demos
+
+QUEUE_MAX_SIZE = 64
+DEFAULT_CONCURRENCY = 2  # per event unless an event sets its own concurrency id/limit
+MAX_UPLOAD = "20mb"
+
+HEADER = """# Paper Demo Gallery
+Classic computer-vision papers you can *use*: your own image in, the paper's idea visible out,
+on a CPU in seconds. Each tab cites its paper and lists where it differs from it.
+Deep link to one tab with `?tab=<slug>`."""
+
+
+def _paper_list() -> str:
+    live = {demo.title for demo in demos.TABS}
+    lines = [f"[{title}]({url})" + ("" if title in live else " (coming)") for title, url in demos.PAPERS]
+    return "**Papers:** " + " · ".join(lines)
+
+
+def _select_tab(request: gr.Request):
+    slug = (request.query_params.get("tab") or "") if request else ""
+    slugs = [demo.slug for demo in demos.TABS]
+    return gr.Tabs(selected=slug if slug in slugs else (slugs[0] if slugs else None))
+
+
+def _build_tab(demo: demos.Demo) -> None:
+    try:
+        demo.build()
+    except Exception as exc:  # this tab shows its error; the rest of the gallery starts
+        gr.Markdown(f"### This demo failed to start\n`{type(exc).__name__}: {exc}`")
+
+
+def build_app(paper: str | None = None) -> gr.Blocks:
+    """The gallery (or one demo when `paper` is a slug), not launched."""
+    if paper is not None:
+        chosen = [d for d in demos.TABS if d.slug == paper]
+        if not chosen:
+            raise SystemExit(f"Unknown paper '{paper}'. Choose one of: {', '.join(d.slug for d in demos.TABS)}")
+        with gr.Blocks(title=chosen[0].title) as app:
+            _build_tab(chosen[0])
+        return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
+
+    with gr.Blocks(title="Paper Demo Gallery") as app:
+        gr.Markdown(HEADER)
+        gr.Markdown(_paper_list())
+        if not demos.TABS:
+            gr.Markdown("The first tabs are being built; the papers above are coming.")
+        with gr.Tabs() as tabs:
+            for demo in demos.TABS:
+                with gr.Tab(demo.title, id=demo.slug):
+                    _build_tab(demo)
+        app.load(_select_tab, None, tabs, api_name=False, queue=False)
+    return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paper", help="serve one demo alone, by slug")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    return parser.parse_args(argv)
+
+
+def launch_kwargs(args: argparse.Namespace) -> dict:
+    return dict(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
+                max_file_size=MAX_UPLOAD, show_error=True)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    build_app(args.paper).launch(**launch_kwargs(args))
+
+
+if __name__ == "__main__":
+    main()

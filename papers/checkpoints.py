@@ -1,0 +1,279 @@
+"""The one way weights are found, verified and loaded (see DESIGN.md, "Weights").
+
+A `Checkpoint` declares where a set of weights lives. `load_state_dict` resolves it, in order:
+
+1. a local directory: ``$GALLERY_WEIGHTS_DIR``, the repo's ``weights/``, then our cache
+   (``$GALLERY_CACHE_DIR``, default ``~/.cache/paper-demo-gallery``). A local directory may
+   also hold the checkpoint's *upstream* file under its upstream name: it is verified,
+   converted and used (how an offline user supplies weights by hand);
+2. the Hugging Face Hub (``hf_hub_download``; normal cache; honours ``HF_HUB_OFFLINE``);
+   ``repo_id=None`` means the project's own repo, ``$GALLERY_HUB_REPO``;
+3. the upstream publisher: download, verify sha256, ``torch.load(weights_only=True)``, convert
+   the keys, save as safetensors in the cache;
+4. otherwise `WeightsUnavailable`, whose message says what is missing, its size, and how to
+   get it.
+
+Files that are not in our layout (upstream pickles, safetensors from another project's Hub
+repo) go through ``checkpoint.convert`` and are cached as safetensors in our layout.
+"""
+from __future__ import annotations
+
+try:  # ZeroGPU: `spaces` must be imported before anything initialises CUDA.
+    import spaces as _spaces
+except ImportError:
+    _spaces = None
+
+import functools
+import hashlib
+import os
+import tempfile
+import threading
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_WEIGHTS_DIR = REPO_ROOT / "weights"
+DEFAULT_HUB_REPO = "paper-demo-gallery/weights"
+DOWNLOAD_TIMEOUT_S = 60
+
+StateDict = dict[str, torch.Tensor]
+
+
+class WeightsUnavailable(RuntimeError):
+    """No source could provide a checkpoint; the message tells the user how to get it."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where one set of weights comes from. `filename` is its name in our layout (local dirs and
+    the project's Hub repo); `sha256` is that safetensors file's hash (None when unknown)."""
+
+    name: str
+    filename: str
+    repo_id: str | None = None  # None: the project's own Hub repo ($GALLERY_HUB_REPO)
+    sha256: str | None = None
+    hub_filename: str | None = None  # file name inside an external `repo_id` (default: filename)
+    revision: str | None = None
+    upstream_url: str | None = None
+    upstream_sha256: str | None = None  # full hash, or a prefix of >= 8 hex digits (torchvision)
+    convert: Callable[[StateDict], StateDict] | None = None  # foreign keys -> our keys
+    license: str = "unknown"
+    size_bytes: int | None = None
+    num_params: int | None = None
+    source: str = ""  # human-readable credit
+    reproduce: str = ""  # command that reproduces a self-trained checkpoint
+    description: str = ""
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def upstream_filename(self) -> str | None:
+        if not self.upstream_url:
+            return None
+        return Path(urllib.parse.urlparse(self.upstream_url).path).name
+
+    @property
+    def is_foreign_on_hub(self) -> bool:
+        return self.repo_id is not None
+
+    def hub_repo(self) -> str:
+        return self.repo_id or os.environ.get("GALLERY_HUB_REPO", DEFAULT_HUB_REPO)
+
+    def size_text(self) -> str:
+        return f"{self.size_bytes / 1e6:.1f} MB" if self.size_bytes else "size unknown"
+
+
+# --------------------------------------------------------------------------- devices
+def get_device() -> torch.device:
+    """CUDA, else MPS, else CPU; ``GALLERY_DEVICE`` overrides."""
+    forced = os.environ.get("GALLERY_DEVICE")
+    if forced:
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def gpu(fn=None, **kwargs):
+    """`spaces.GPU` on a ZeroGPU Space, a no-op elsewhere. Use as ``@gpu`` or ``@gpu(duration=120)``."""
+    if fn is None:
+        return lambda f: gpu(f, **kwargs)
+    if _spaces is None:
+        return fn
+    return _spaces.GPU(**kwargs)(fn) if kwargs else _spaces.GPU(fn)
+
+
+def cached_model(fn):
+    """Build a model once per process and argument set, lazily and thread-safely."""
+    cache: dict = {}
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        key = (args, tuple(sorted(kwargs.items())))
+        with lock:
+            if key not in cache:
+                cache[key] = fn(*args, **kwargs)
+            return cache[key]
+
+    wrapper.cache_clear = cache.clear
+    return wrapper
+
+
+# --------------------------------------------------------------------------- hashing
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_hash(path: Path, expected: str | None, what: str) -> None:
+    if not expected:
+        return
+    actual = sha256_file(path)
+    if not actual.startswith(expected.lower()):
+        raise WeightsUnavailable(
+            f"{what}: sha256 mismatch for {path} (expected {expected}, got {actual}). "
+            "The file is corrupt or not the published one; delete it and try again."
+        )
+
+
+# --------------------------------------------------------------------------- locations
+def cache_dir() -> Path:
+    return Path(os.environ.get("GALLERY_CACHE_DIR", Path.home() / ".cache" / "paper-demo-gallery"))
+
+
+def local_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("GALLERY_WEIGHTS_DIR"):
+        dirs.append(Path(os.environ["GALLERY_WEIGHTS_DIR"]))
+    return dirs + [REPO_WEIGHTS_DIR, cache_dir()]
+
+
+def _load_safetensors(path: Path, device) -> StateDict:
+    return load_file(str(path), device=str(device))
+
+
+def _convert_and_cache(ckpt: Checkpoint, state: StateDict, device) -> StateDict:
+    state = ckpt.convert(state) if ckpt.convert else state
+    state = {k: v.contiguous() for k, v in state.items()}
+    target = cache_dir() / ckpt.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    save_file(state, str(tmp), metadata={"source": ckpt.source or ckpt.name})
+    tmp.replace(target)
+    return _load_safetensors(target, device)
+
+
+def _load_upstream_file(ckpt: Checkpoint, path: Path, device) -> StateDict:
+    """Verify an upstream pickle, load it safely, convert, cache as safetensors."""
+    _check_hash(path, ckpt.upstream_sha256, ckpt.name)
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    return _convert_and_cache(ckpt, dict(state), device)
+
+
+def _from_local(ckpt: Checkpoint, device) -> StateDict | None:
+    cache = cache_dir().resolve()
+    for directory in local_dirs():
+        path = directory / ckpt.filename
+        if path.is_file():
+            if directory.resolve() != cache:  # our own cache holds only verified conversions
+                _check_hash(path, ckpt.sha256, ckpt.name)
+            return _load_safetensors(path, device)
+        if ckpt.upstream_filename and (directory / ckpt.upstream_filename).is_file():
+            return _load_upstream_file(ckpt, directory / ckpt.upstream_filename, device)
+    return None
+
+
+def _from_hub(ckpt: Checkpoint, device) -> StateDict:
+    from huggingface_hub import hf_hub_download  # imported lazily: keeps start-up fast
+
+    path = Path(hf_hub_download(
+        repo_id=ckpt.hub_repo(), filename=ckpt.hub_filename or ckpt.filename, revision=ckpt.revision,
+    ))
+    if ckpt.is_foreign_on_hub:
+        _check_lfs_hash(path, ckpt.name)
+        return _convert_and_cache(ckpt, load_file(str(path)), device)
+    _check_hash(path, ckpt.sha256, ckpt.name)
+    return _load_safetensors(path, device)
+
+
+def _check_lfs_hash(path: Path, what: str) -> None:
+    """The Hub's cache names an LFS blob by its sha256: check the content against that name."""
+    blob = path.resolve().name
+    if len(blob) == 64 and all(c in "0123456789abcdef" for c in blob):
+        _check_hash(path, blob, what)
+
+
+def _from_upstream(ckpt: Checkpoint, device) -> StateDict:
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=cache_dir(), suffix=".download", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    try:
+        with urllib.request.urlopen(ckpt.upstream_url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                open(tmp_path, "wb") as out:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                out.write(chunk)
+        return _load_upstream_file(ckpt, tmp_path, device)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def load_state_dict(ckpt: Checkpoint, device=None) -> StateDict:
+    """Resolve `ckpt` (local dir -> Hub -> upstream) and load it onto `device`."""
+    device = device or get_device()
+    found = _from_local(ckpt, device)
+    if found is not None:
+        return found
+    reasons = []
+    try:
+        return _from_hub(ckpt, device)
+    except WeightsUnavailable:
+        raise
+    except Exception as exc:  # offline, repo or file missing, network error ...
+        reasons.append(f"Hub {ckpt.hub_repo()}: {type(exc).__name__}")
+    if ckpt.upstream_url:
+        try:
+            return _from_upstream(ckpt, device)
+        except WeightsUnavailable:
+            raise
+        except Exception as exc:
+            reasons.append(f"upstream {ckpt.upstream_url}: {type(exc).__name__}: {exc}")
+    raise WeightsUnavailable(missing_message(ckpt, reasons))
+
+
+def missing_message(ckpt: Checkpoint, reasons: list[str] = ()) -> str:
+    """What is missing, how large it is, and how to get it."""
+    where = " or ".join(str(d) for d in local_dirs()[:-1])
+    hub = ckpt.hub_repo() + "/" + (ckpt.hub_filename or ckpt.filename)
+    how = [f"connect to the internet (they come from the Hugging Face Hub, {hub})"]
+    if ckpt.upstream_url:
+        how.append(f"download {ckpt.upstream_url} and put it, under that name, in {where}")
+    else:
+        how.append(f"put {ckpt.filename} in {where}")
+    if ckpt.reproduce:
+        how.append(f"reproduce them with `{ckpt.reproduce}`")
+    tried = f" (tried: {'; '.join(reasons)})" if reasons else ""
+    return (f"Weights '{ckpt.name}' ({ckpt.size_text()}, licence {ckpt.license}) are not available"
+            f"{tried}. To get them: " + "; or ".join(how) + ".")
+
+
+def is_available_locally(ckpt: Checkpoint) -> bool:
+    """True when a local directory already holds the checkpoint (no download needed)."""
+    names = [ckpt.filename] + ([ckpt.upstream_filename] if ckpt.upstream_filename else [])
+    return any((d / n).is_file() for d in local_dirs() for n in names)
+
+
+def count_params(state: StateDict) -> int:
+    return sum(t.numel() for t in state.values())
