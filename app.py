@@ -57,13 +57,14 @@ def build_app(paper: str | None = None) -> gr.Blocks:
     with gr.Blocks(title="Paper Demo Gallery") as app:
         gr.Markdown(HEADER)
         gr.Markdown(_paper_list())
-        if not demos.TABS:
+        if not demos.TABS:  # (an empty gr.Tabs breaks the page)
             gr.Markdown("The first tabs are being built; the papers above are coming.")
-        with gr.Tabs() as tabs:
-            for demo in demos.TABS:
-                with gr.Tab(demo.title, id=demo.slug):
-                    _build_tab(demo)
-        app.load(_select_tab, None, tabs, api_name=False, queue=False)
+        else:
+            with gr.Tabs() as tabs:
+                for demo in demos.TABS:
+                    with gr.Tab(demo.title, id=demo.slug):
+                        _build_tab(demo)
+            app.load(_select_tab, None, tabs, api_name=False, queue=False)
     return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
 
 
