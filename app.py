@@ -26,8 +26,8 @@ Deep link to one tab with `?tab=<slug>`."""
 
 
 def _paper_list() -> str:
-    live = {demo.title for demo in demos.TABS}
-    lines = [f"[{title}]({url})" + ("" if title in live else " (coming)") for title, url in demos.PAPERS]
+    live = {demo.slug for demo in demos.TABS}
+    lines = [f"[{name}]({url})" + ("" if slug in live else " (coming)") for slug, name, url in demos.PAPERS]
     return "**Papers:** " + " · ".join(lines)
 
 

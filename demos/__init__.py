@@ -45,23 +45,23 @@ MODULES: list[str] = [
 
 TABS: list[Demo] = [_demo(name) for name in MODULES]
 
-# Papers of the gallery that have no tab yet, shown in the header as coming.
-PAPERS: list[tuple[str, str]] = [
-    ("AlexNet", "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks"),
-    ("Faster R-CNN", "https://arxiv.org/abs/1506.01497"),
-    ("Guided Anchoring", "https://arxiv.org/abs/1901.03278"),
-    ("Siamese similarity network", "https://ieeexplore.ieee.org/document/1467314"),
-    ("U-Net", "https://arxiv.org/abs/1505.04597"),
-    ("Gatys style transfer", "https://arxiv.org/abs/1508.06576"),
-    ("Image Transformer", "https://arxiv.org/abs/1802.05751"),
-    ("mixup", "https://arxiv.org/abs/1710.09412"),
-    ("PCN face detection", "https://arxiv.org/abs/1804.06039"),
-    ("Spatial Transformer Networks", "https://arxiv.org/abs/1506.02025"),
-    ("Recurrent STN", "https://arxiv.org/abs/1509.05329"),
-    ("Octave Convolution", "https://arxiv.org/abs/1904.05049"),
-    ("Harmonic Networks", "https://arxiv.org/abs/1612.04642"),
-    ("Xception", "https://arxiv.org/abs/1610.02357"),
-    ("Deconvnet visualisation", "https://arxiv.org/abs/1311.2901"),
-    ("Texture vs shape bias", "https://arxiv.org/abs/1811.12231"),
-    ("Grad-CAM", "https://arxiv.org/abs/1610.02391"),
+# The gallery's papers, by the slug their tab has (or will have); shown in the header.
+PAPERS: list[tuple[str, str, str]] = [
+    ("alexnet", "AlexNet", "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks"),
+    ("faster-rcnn", "Faster R-CNN", "https://arxiv.org/abs/1506.01497"),
+    ("guided-anchoring", "Guided Anchoring", "https://arxiv.org/abs/1901.03278"),
+    ("siamese", "Siamese similarity network", "https://ieeexplore.ieee.org/document/1467314"),
+    ("unet", "U-Net", "https://arxiv.org/abs/1505.04597"),
+    ("style-transfer", "Gatys style transfer", "https://arxiv.org/abs/1508.06576"),
+    ("image-transformer", "Image Transformer", "https://arxiv.org/abs/1802.05751"),
+    ("mixup", "mixup", "https://arxiv.org/abs/1710.09412"),
+    ("pcn", "PCN face detection", "https://arxiv.org/abs/1804.06039"),
+    ("stn", "Spatial Transformer Networks", "https://arxiv.org/abs/1506.02025"),
+    ("rstn", "Recurrent STN", "https://arxiv.org/abs/1509.05329"),
+    ("octconv", "Octave Convolution", "https://arxiv.org/abs/1904.05049"),
+    ("harmonic", "Harmonic Networks", "https://arxiv.org/abs/1612.04642"),
+    ("xception", "Xception", "https://arxiv.org/abs/1610.02357"),
+    ("deconvnet", "Deconvnet visualisation", "https://arxiv.org/abs/1311.2901"),
+    ("texture-bias", "Texture vs shape bias", "https://arxiv.org/abs/1811.12231"),
+    ("gradcam", "Grad-CAM", "https://arxiv.org/abs/1610.02391"),
 ]

@@ -1,0 +1,102 @@
+"""The gallery shell: every tab builds, deep links select tabs, one demo can be served alone,
+a broken demo does not take the gallery down, and a real client reaches a named endpoint."""
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+
+import app
+import demos
+
+
+def test_every_listed_module_is_a_working_demo():
+    assert len(demos.TABS) == len(demos.MODULES)
+    for demo in demos.TABS:
+        assert demo.module is not None, f"{demo.slug} failed to import"
+        assert callable(demo.module.bench_default)
+    slugs = [d.slug for d in demos.TABS]
+    assert len(set(slugs)) == len(slugs)
+    assert set(slugs) <= {slug for slug, _, _ in demos.PAPERS}
+
+
+def test_build_app_builds_every_tab():
+    blocks = app.build_app()
+    titles = {b.label for b in blocks.blocks.values() if isinstance(b, gr.Tab)}
+    assert {d.title for d in demos.TABS} <= titles
+    failures = [b.value for b in blocks.blocks.values()
+                if isinstance(b, gr.Markdown) and "failed to start" in str(b.value)]
+    assert not failures
+
+
+def test_header_lists_every_paper_and_marks_missing_tabs_as_coming():
+    text = app._paper_list()
+    live = {d.slug for d in demos.TABS}
+    for slug, name, url in demos.PAPERS:
+        entry = f"[{name}]({url})"
+        assert entry in text
+        assert (entry + " (coming)" in text) == (slug not in live)
+
+
+@pytest.mark.parametrize("query, expected", [("?tab={slug}", "slug"), ("?tab=nope", "first"), ("", "first")])
+def test_tab_query_parameter_selects_the_tab(query, expected):
+    if not demos.TABS:
+        pytest.skip("no tab yet")
+    slug = demos.TABS[-1].slug
+    params = {"tab": slug} if "{slug}" in query else ({"tab": "nope"} if query else {})
+    selected = app._select_tab(SimpleNamespace(query_params=params))
+    want = slug if expected == "slug" else demos.TABS[0].slug
+    assert selected.selected == want
+
+
+def test_a_demo_that_raises_shows_an_error_and_the_rest_builds(monkeypatch):
+    def broken():
+        raise RuntimeError("no such model")
+
+    good = demos.Demo("good", "Good", "https://example.org", lambda: gr.Markdown("fine"))
+    bad = demos.Demo("bad", "Bad", "https://example.org", broken)
+    monkeypatch.setattr(demos, "TABS", [bad, good])
+    blocks = app.build_app()
+    texts = [str(b.value) for b in blocks.blocks.values() if isinstance(b, gr.Markdown)]
+    assert any("no such model" in t for t in texts) and "fine" in texts
+
+
+def test_a_module_that_fails_to_import_becomes_an_error_tab():
+    demo = demos._demo("demos.does_not_exist")
+    assert demo.module is None and demo.slug == "does-not-exist"
+    with gr.Blocks() as blocks:
+        demo.build()
+    assert any("ModuleNotFoundError" in str(b.value) for b in blocks.blocks.values() if isinstance(b, gr.Markdown))
+
+
+def test_paper_flag_serves_one_demo_and_rejects_unknown():
+    if not demos.TABS:
+        pytest.skip("no tab yet")
+    single = app.build_app(paper=demos.TABS[0].slug)
+    assert not any(isinstance(b, gr.Tabs) for b in single.blocks.values())
+    with pytest.raises(SystemExit, match="Unknown paper"):
+        app.build_app(paper="not-a-paper")
+
+
+def test_cli_arguments_and_environment(monkeypatch):
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    args = app.parse_args(["--paper", "stn", "--share"])
+    kwargs = app.launch_kwargs(args)
+    assert (kwargs["server_name"], kwargs["server_port"], kwargs["share"]) == ("0.0.0.0", 7999, True)
+    assert kwargs["ssr_mode"] is False
+    assert app.parse_args(["--host", "127.0.0.1", "--port", "8000"]).port == 8000
+
+
+def test_launched_app_serves_named_endpoints_to_a_client():
+    from gradio_client import Client
+
+    blocks = app.build_app()
+    blocks.launch(prevent_thread_lock=True, server_port=None, ssr_mode=False, quiet=True)
+    try:
+        client = Client(blocks.local_url, verbose=False)
+        endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+        for demo in demos.TABS:
+            prefixes = tuple(f"/{demo.slug.replace('-', sep)}_" for sep in "-_")
+            assert any(name.startswith(prefixes) for name in endpoints), f"{demo.slug}: no named endpoint"
+    finally:
+        blocks.close()
