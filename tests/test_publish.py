@@ -37,3 +37,11 @@ def test_declared_checkpoints_are_unique_and_complete():
     for ckpt in declared:
         assert ckpt.name and ckpt.filename.endswith(".safetensors")
         assert ckpt.repo_id or ckpt.upstream_url or ckpt.reproduce, f"{ckpt.name}: no source"
+
+
+def test_every_shipped_checkpoint_declares_its_true_hash():
+    for ckpt in publish.declared_checkpoints():
+        path = checkpoints.REPO_WEIGHTS_DIR / ckpt.filename
+        if path.is_file():
+            assert ckpt.sha256 == checkpoints.sha256_file(path), f"{ckpt.filename}: sha256 out of date"
+            assert ckpt.reproduce.startswith("python -m papers.train "), f"{ckpt.filename}: no reproduce command"
