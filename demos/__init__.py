@@ -41,6 +41,7 @@ def _demo(module_name: str) -> Demo:
 
 # The order of the gallery. A demo is listed here only once it works.
 MODULES: list[str] = [
+    "demos.pcn",
 ]
 
 TABS: list[Demo] = [_demo(name) for name in MODULES]

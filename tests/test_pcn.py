@@ -1,0 +1,273 @@
+"""PCN: network shapes, window geometry against numpy, conventions, the authors' weights on real
+faces turned every way, and the tab's handler with good and bad inputs."""
+import io
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from demos import pcn as demo
+from demos.common import example_paths
+from papers import pcn
+
+ASTRONAUT = example_paths("astronaut.jpg")[0]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_networks_one_thread():
+    """Each test loads the networks as it finds them; one thread keeps a shared CPU responsive."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pcn.networks.cache_clear()
+    yield
+    pcn.networks.cache_clear()
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def pcn_weights(shared_dir, monkeypatch):
+    """The authors' upstream files, found the way a user's hand-filled weights folder is."""
+    monkeypatch.setenv("GALLERY_WEIGHTS_DIR", str(shared_dir / "weights" / "pcn"))
+
+
+def _astronaut() -> np.ndarray:
+    return np.asarray(Image.open(ASTRONAUT).convert("RGB"))
+
+
+def _angle_error(a: float, b: float) -> float:
+    return abs(float(pcn.wrap_angle(a - b)))
+
+
+# --------------------------------------------------------------------------- networks (random weights)
+def test_network_output_shapes_follow_the_paper():
+    torch.manual_seed(0)
+    face, box, up = pcn.PCN1()(torch.randn(2, 3, 24, 24))
+    assert face.shape == (2, 1, 1) and box.shape == (2, 3, 1, 1) and up.shape == (2, 1, 1)
+    face, box, orientation = pcn.PCN2()(torch.randn(5, 3, 24, 24))
+    assert face.shape == (5,) and box.shape == (5, 3) and orientation.shape == (5, 3)
+    assert torch.allclose(orientation.sum(1), torch.ones(5))
+    face, box, angle = pcn.PCN3()(torch.randn(4, 3, 48, 48))
+    assert face.shape == (4,) and box.shape == (4, 3) and angle.shape == (4,)
+
+
+def test_pcn1_on_a_big_image_equals_sliding_its_24px_window_with_stride_8():
+    torch.manual_seed(0)
+    net = pcn.PCN1().eval()
+    image = torch.randn(1, 3, 24 + 8 * 4, 24 + 8 * 6)
+    face_map, box_map, up_map = net(image)
+    assert face_map.shape == (1, 5, 7)
+    for row, col in [(0, 0), (2, 3), (4, 6)]:
+        window = image[..., 8 * row:8 * row + 24, 8 * col:8 * col + 24]
+        face, box, up = net(window)
+        assert torch.allclose(face_map[0, row, col], face[0, 0, 0], atol=1e-5)
+        assert torch.allclose(box_map[0, :, row, col], box[0, :, 0, 0], atol=1e-5)
+        assert torch.allclose(up_map[0, row, col], up[0, 0, 0], atol=1e-5)
+
+
+# --------------------------------------------------------------------------- geometry and conventions
+def _windows(angles, cx=20.0, cy=16.0, size=12.0) -> pcn.Windows:
+    n = len(angles)
+    return pcn.Windows(np.full(n, cx), np.full(n, cy), np.full(n, size), np.array(angles, float),
+                       np.ones(n), np.zeros(n))
+
+
+@pytest.mark.parametrize("angle, view", [
+    (0, lambda a: a), (180, np.flipud), (90, lambda a: a.transpose(1, 0, 2)),
+    (-90, lambda a: np.rot90(a, 1)),
+])
+def test_crops_are_the_authors_flips_and_transposes(angle, view):
+    """At one crop pixel per image pixel, the warp must equal numpy's flip / transpose / rot90
+    of the window (the views the authors' code crops from)."""
+    image = np.random.default_rng(0).normal(size=(32, 40, 3)).astype(np.float32)
+    crop = pcn.crop_views(image, _windows([angle]), side=12)[0].permute(1, 2, 0).numpy()
+    window = image[16 - 6:16 + 6, 20 - 6:20 + 6]
+    np.testing.assert_allclose(crop, view(window), atol=1e-5)
+
+
+def test_crops_outside_the_image_see_the_mean():
+    image = np.ones((20, 20, 3), np.float32)
+    crop = pcn.crop_views(image, _windows([0], cx=0.0, cy=10.0, size=10.0), side=10)[0]
+    assert torch.all(crop[..., :5] == 0) and torch.all(crop[..., 5:] == 1)
+
+
+def test_calibration_moves_the_centre_in_the_view():
+    windows = _windows([0, 180, 90, -90], size=10.0)
+    moved = pcn.calibrate(windows, np.tile([2.0, 0.1, 0.2], (4, 1)))  # s, dx, dy
+    np.testing.assert_allclose(moved.size, 20.0)
+    shifts = np.stack([moved.cx - 20, moved.cy - 16], 1)  # view shift (2, 4) through each view
+    np.testing.assert_allclose(shifts, [[2, 4], [2, -4], [4, 2], [-4, 2]])
+
+
+def test_wrap_angle_lands_in_the_half_open_range():
+    np.testing.assert_allclose(pcn.wrap_angle([-180, 180, 190, -190, 540, 0, -90]), [180, 180, -170, 170, 180, 0, -90])
+
+
+def test_rotate_image_and_face_corners_share_one_angle_convention():
+    """A point beside the centre, turned by rotate_image, lands where face_corners puts the same
+    offset for a face at that angle (both: positive = counter-clockwise on screen)."""
+    image = np.zeros((101, 101, 3), np.uint8)
+    image[50, 80] = 255  # 30 px right of the centre: the right-middle of an upright face of side 60
+    for degrees in (90, 30, -60, 200):
+        turned = pcn.rotate_image(image, degrees, fill=(0, 0, 0))
+        ys, xs = np.nonzero(turned[..., 0])
+        weights = turned[ys, xs, 0].astype(float)
+        spot = np.array([np.average(xs, weights=weights), np.average(ys, weights=weights)])
+        centre = np.array([turned.shape[1], turned.shape[0]]) / 2 - 0.5
+        corners = pcn.face_corners(pcn.Face(0, 0, 60, degrees, 1))  # centred on the origin
+        right_middle = (corners[1] + corners[2]) / 2
+        np.testing.assert_allclose(spot - centre, right_middle, atol=1.0)
+    assert np.array_equal(pcn.rotate_image(image, 90), np.rot90(image))
+
+
+def test_drop_nested_keeps_the_best_of_windows_inside_each_other():
+    windows = pcn.Windows(np.array([50.0, 50, 90]), np.array([50.0, 50, 90]), np.array([40.0, 20, 20]),
+                          np.zeros(3), np.array([0.9, 0.6, 0.5]), np.zeros(3))
+    kept = pcn.drop_nested(windows)  # the 20 px window at (50, 50) lies inside the better 40 px one
+    assert kept.size.tolist() == [40.0, 20.0] and kept.score.tolist() == [0.9, 0.5]
+    assert len(pcn.drop_nested(windows.take([1, 2]))) == 2
+
+
+def test_settings_out_of_range_are_refused():
+    for bad in (dict(min_face=5), dict(scale_factor=1.0), dict(threshold_3=1.5)):
+        with pytest.raises(ValueError):
+            pcn.PCNSettings(**bad)
+
+
+# --------------------------------------------------------------------------- the authors' weights, real faces
+@pytest.fixture
+def reference_face() -> pcn.Face:
+    """Where the astronaut's face is, by a detector we did not write (scikit-image's cascade)."""
+    faces = pcn.detect_upright_faces(_astronaut(), min_face=60)
+    assert len(faces) == 1
+    return faces[0]
+
+
+def _turned_point(x, y, shape, degrees):
+    """(x, y) of the original image after `rotate_image` by `degrees` (counter-clockwise)."""
+    h, w = shape[:2]
+    turned_shape = pcn.rotate_image(np.zeros((h, w), np.uint8), degrees).shape
+    theta = np.deg2rad(degrees)
+    dx, dy = x - w / 2, y - h / 2
+    return (turned_shape[1] / 2 + dx * np.cos(theta) + dy * np.sin(theta),
+            turned_shape[0] / 2 - dx * np.sin(theta) + dy * np.cos(theta))
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270, 45, -30, 135, 200])
+def test_astronaut_turned_any_way_gives_one_face_at_the_right_place_and_angle(pcn_weights, reference_face, degrees):
+    image = _astronaut()
+    faces = pcn.detect_faces(pcn.rotate_image(image, degrees))
+    assert len(faces) == 1
+    face = faces[0]
+    x, y = _turned_point(reference_face.x, reference_face.y, image.shape, degrees)
+    assert np.hypot(face.x - x, face.y - y) < 0.25 * reference_face.size
+    assert 0.7 < face.size / reference_face.size < 1.4
+    assert _angle_error(face.angle, degrees) <= 15
+    assert -180 < face.angle <= 180 and face.score > pcn.PCNSettings().threshold_3
+
+
+def test_quarter_turns_by_numpy_give_the_documented_angles(pcn_weights):
+    image = _astronaut()
+    for quarter, expected in [(1, 90), (2, 180), (3, -90)]:
+        (face,) = pcn.detect_faces(np.ascontiguousarray(np.rot90(image, quarter)))
+        assert _angle_error(face.angle, expected) <= 15
+
+
+def test_every_stage_narrows_the_candidates_and_decides_orientation(pcn_weights):
+    detection = pcn.run_pcn(pcn.rotate_image(_astronaut(), 120))
+    counts = [len(s) for s in detection.stages]
+    assert counts[0] > counts[1] >= counts[2] == 1
+    assert {f.angle for f in detection.stages[0]} <= {0.0, 180.0}
+    assert {f.angle for f in detection.stages[1]} <= {0.0, 90.0, 180.0, -90.0}
+    assert pcn.nearest_quarter(detection.faces[0].angle) == 90 and _angle_error(detection.faces[0].angle, 120) <= 15
+
+
+def test_lfw_faces_are_found_at_every_quarter_turn(pcn_weights):
+    """Real faces we did not pick (scikit-image's LFW subset, 25x25 grey), upscaled with context."""
+    from skimage.data import lfw_subset
+
+    found = total = 0
+    for face in lfw_subset()[:12]:  # the first 100 are faces
+        big = np.asarray(Image.fromarray((face * 255).astype(np.uint8)).resize((96, 96), Image.BICUBIC))
+        photo = np.repeat(np.pad(big, 48, mode="edge")[..., None], 3, axis=2)
+        for degrees in (0, 90, 180, 270):
+            total += 1
+            faces = pcn.detect_faces(pcn.rotate_image(photo, degrees))
+            found += any(_angle_error(f.angle, degrees) <= 20 for f in faces)
+    assert found / total >= 0.75
+
+
+def test_upright_cascade_misses_what_pcn_finds(pcn_weights):
+    turned = pcn.rotate_image(_astronaut(), 90)
+    assert len(pcn.detect_faces(turned)) == 1
+    assert not pcn.detect_upright_faces(turned, min_face=60)
+
+
+# --------------------------------------------------------------------------- the tab
+def _png_bytes(array, mode=None) -> io.BytesIO:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode).save(buffer, format="PNG")
+    buffer.seek(0)
+    return buffer
+
+
+def test_tab_shows_every_stage_and_the_baseline(pcn_weights):
+    final, baseline, first, second, third, summary = demo.detect(ASTRONAUT, 90)
+    assert final.shape == baseline.shape == first.shape == (512, 512, 3)
+    assert "PCN found 1 face(s)" in summary and "+9" in summary and "LBP cascade" in summary
+    assert not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("value", [
+    np.full((60, 80), 120, np.uint8),  # grey
+    np.dstack([_astronaut(), np.full((512, 512), 255, np.uint8)]),  # RGBA
+    (np.random.default_rng(0).integers(0, 65535, (64, 64))).astype(np.uint16),  # 16-bit
+    np.zeros((2500, 1800, 3), np.uint8),  # huge: downscaled
+])
+def test_tab_handles_unusual_images(pcn_weights, value):
+    outputs = demo.detect(value, 33)
+    assert outputs[0].ndim == 3 and "PCN found" in outputs[-1]
+
+
+@pytest.mark.parametrize("value, message", [
+    (None, "No image"),
+    (np.zeros((1, 1, 3), np.uint8), "at least"),
+])
+def test_tab_explains_bad_images(value, message):
+    with pytest.raises(gr.Error, match=message):
+        demo.detect(value)
+
+
+def test_tab_explains_a_corrupt_file(tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(_png_bytes(_astronaut()).getvalue()[:300])
+    with pytest.raises(gr.Error, match="could not be read"):
+        demo.detect(str(path))
+
+
+@pytest.mark.parametrize("settings", [
+    dict(rotation=360, min_face=200, scale_factor=2.0, threshold_1=1, threshold_2=1, threshold_3=1),
+    dict(rotation=0, min_face=20, scale_factor=1.1, threshold_1=0, threshold_2=0, threshold_3=0),
+])
+def test_tab_survives_sliders_at_their_extremes(pcn_weights, settings):
+    outputs = demo.detect(np.asarray(Image.open(ASTRONAUT).convert("RGB").resize((160, 160))), **settings)
+    assert "PCN found" in outputs[-1]
+
+
+def test_clearing_the_image_clears_the_results():
+    assert demo.detect_new_image(None, 0) == (None, None, None, None, None, "")
+
+
+def test_without_weights_the_tab_explains_and_still_runs_the_baseline(monkeypatch, tmp_path):
+    import papers.checkpoints as checkpoints
+
+    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(checkpoints.urllib.request, "urlopen", offline)
+    final, baseline, *_, summary = demo.detect(ASTRONAUT)
+    assert "PCN could not run" in summary and "pcn1_sd.pth" in summary
+    assert "LBP cascade" in summary and baseline.shape == final.shape
