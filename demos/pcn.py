@@ -25,6 +25,12 @@ MAX_SIDE = 800  # larger photos are downscaled first (a turned photo grows by up
 MAX_DRAWN = 300  # PCN-1 candidates drawn (the best ones); thresholds near 0 leave thousands
 
 
+def _legend() -> str:
+    names = {0: "upright (0°)", 90: "+90°", 180: "upside down (180°)", -90: "−90°"}
+    return " · ".join(f'<span style="color:rgb{pcn.ORIENTATION_COLOURS[a]}; font-weight:bold">■ {name}</span>'
+                      for a, name in names.items())
+
+
 def _quarter_label(angle: float) -> str:
     return f"{pcn.nearest_quarter(angle):+d}°".replace("+0°", "0°").replace("+180°", "180°")
 
@@ -105,7 +111,7 @@ def build() -> None:
                 baseline = gr.Image(label="Classical LBP cascade (upright faces only)", format="png")
             summary = gr.Markdown()
     gr.Markdown("### The progressive calibration: what each stage kept and decided\n"
-                "Colour = orientation: 🟩 upright · 🟦 +90° · 🟧 180° (upside down) · 🟪 −90°.")
+                f"Colour = orientation decided so far: {_legend()}. The thick edge is the top of the head.")
     with gr.Row():
         stage_1 = gr.Image(label="① PCN-1: faces? up or down? (many candidates)", format="png")
         stage_2 = gr.Image(label="② PCN-2: flipped ones upright; −90°, 0° or +90°?", format="png")

@@ -8,16 +8,16 @@ of them, PCN runs three small cascaded networks that each *calibrate* the candid
 little: PCN-1 slides over an image pyramid and says face / not face, refines the box and decides
 whether the face is up or down (down ones are flipped up-down: [-180°, 180°] -> [-90°, 90°]);
 PCN-2 decides -90° / 0° / +90° (a quarter turn: -> [-45°, 45°]); PCN-3 regresses the remaining
-angle. The angle of a face is the sum of the three decisions (Sec. 3, Eq. 8: θ = θ1 + θ2 + θ3).
+angle. The angle of a face is the sum of the three decisions (Sec. 3: θ = θ1 + θ2 + θ3).
 
 Angles here are in degrees, positive counter-clockwise on screen (a face in `np.rot90(img, 1)`
 is at +90), wrapped into (-180, 180].
 
 **Deviations from the paper**
 - Inference only, with the authors' trained model (Caffe, ported to PyTorch by siriusdemon/
-  pytorch-PCN); the training (Sec. 3.4) is not reproduced. Pre-processing follows the authors'
-  code: BGR input minus the mean (104, 117, 123), no scaling; windows that reach outside the
-  image see that mean colour, and may extend up to 20 % of a side (at most 100 px) beyond it.
+  pytorch-PCN); the training is not reproduced. Pre-processing follows the authors'
+  code: BGR input minus the mean (104, 117, 123), no scaling; windows may reach up to 20 % of a
+  side (at most 100 px) beyond the image, where they see black (the authors pad with zeros).
 - A candidate's crop (flip / transpose, crop, resize) is sampled in one bilinear warp from the
   original image, in continuous coordinates; the authors flip whole padded images and crop
   integer-rounded windows. Up to a pixel of rounding, the networks see the same crops.
@@ -70,15 +70,16 @@ class PCNSettings:
 
 SMALLEST_FACE = 20  # pixels: the authors' lower bound on `min_face`
 MEAN_BGR = (104.0, 117.0, 123.0)  # subtracted from the BGR input (authors' code)
+BLACK = tuple(-m for m in MEAN_BGR)  # a black pixel as the networks see it
 PAD_FRACTION, PAD_MAX = 0.2, 100  # how far windows may reach outside the image
-ANGLE_RANGE = 45.0  # PCN-3 regresses the residual angle as a fraction of this (Sec. 3.3)
+ANGLE_RANGE = 45.0  # PCN-3 regresses the residual angle as a fraction of this (Sec. 3.4)
 STAGE2_ANGLES = (90.0, 0.0, -90.0)  # PCN-2's three classes, in output order
 MAX_WINDOWS = 300  # at most this many best-scored candidates go on to PCN-2 and to PCN-3
 
 
 # --------------------------------------------------------------------------- the three networks
 class PCN1(nn.Module):
-    """PCN-1 (Sec. 3.1, Fig. 3): a fully convolutional 24x24 detector. Per window: face score,
+    """PCN-1 (Sec. 3.2): a fully convolutional 24x24 detector. Per window: face score,
     box calibration (scale, dx, dy) and up/down score. Strides 2·2·2 -> one window per 8 px."""
 
     INPUT = 24
@@ -103,8 +104,9 @@ class PCN1(nn.Module):
 
 
 class PCN2(nn.Module):
-    """PCN-2 (Sec. 3.2): 24x24 crops of PCN-1's flipped candidates. Face score, box calibration
-    and a three-way orientation: +90° / 0° / -90° (STAGE2_ANGLES)."""
+    """PCN-2 (Sec. 3.3): 24x24 crops of PCN-1's flipped candidates. Face score, box calibration
+    and a three-way orientation: +90° / 0° / -90° (STAGE2_ANGLES). Pooling rounds up, as Caffe's
+    does (the PyTorch port pads with zeros instead: the same after the ReLU)."""
 
     INPUT = 24
 
@@ -127,7 +129,7 @@ class PCN2(nn.Module):
 
 
 class PCN3(nn.Module):
-    """PCN-3 (Sec. 3.3): 48x48 upright-ish crops (within ±45°). Face score, box calibration and
+    """PCN-3 (Sec. 3.4): 48x48 upright-ish crops (within ±45°). Face score, box calibration and
     the residual angle, regressed as a fraction of ANGLE_RANGE."""
 
     INPUT = 48
@@ -159,22 +161,24 @@ _CREDIT = ("Shi et al. (VIPL, ICT-CAS), Caffe model from Jack-CV/FaceKit (BSD-2-
            "PyTorch port siriusdemon/pytorch-PCN (BSD-2-Clause)")
 
 
-def _checkpoint(stage: int, upstream_sha256: str, size_bytes: int, num_params: int, sha256: str):
+def _checkpoint(stage: int, **facts) -> Checkpoint:
     return Checkpoint(
-        name=f"pcn{stage}", filename=f"pcn{stage}.safetensors", sha256=sha256,
-        upstream_url=f"{_UPSTREAM}pcn{stage}_sd.pth", upstream_sha256=upstream_sha256,
-        license="BSD-2-Clause", size_bytes=size_bytes, num_params=num_params, source=_CREDIT,
-        description=f"PCN-{stage}, the authors' trained weights",
+        name=f"pcn{stage}", filename=f"pcn{stage}.safetensors", upstream_url=f"{_UPSTREAM}pcn{stage}_sd.pth",
+        license="BSD-2-Clause", source=_CREDIT, description=f"PCN-{stage}, the authors' trained weights", **facts,
     )
 
 
+# sha256: our safetensors conversion; upstream_sha256 and size_bytes: the upstream .pth file
 CHECKPOINTS = (
-    _checkpoint(1, "85d9f7520be1bf099dbcaa5f1880b1812b09f3a1c6b38bacd6e149c31bb120de", 231638, 57383,
-                "818ca3ce41817a823ffb0a1b27b299a506edc72b595407b693e0f57dbd72d754"),
-    _checkpoint(2, "8568e664275de3faee0ca1bf8b5320cb42f9f165754f279534a2c8b9056bf693", 436228, 108538,
-                "19a2231527eb4a82f8f333fdef1b1303fc257e83120712278ec7b6e1cb765571"),
-    _checkpoint(3, "c00c6241f1ed59f346e94823cd51a65411cdedbaf77faa9253109c1255838d00", 1435463, 358278,
-                "7f38d3719f49d54921f8d120a7aed3a852535d5abae1d9c6d49ae5d665e12ac8"),
+    _checkpoint(1, num_params=57_383, size_bytes=231_638,
+                upstream_sha256="85d9f7520be1bf099dbcaa5f1880b1812b09f3a1c6b38bacd6e149c31bb120de",
+                sha256="818ca3ce41817a823ffb0a1b27b299a506edc72b595407b693e0f57dbd72d754"),
+    _checkpoint(2, num_params=108_538, size_bytes=436_228,
+                upstream_sha256="8568e664275de3faee0ca1bf8b5320cb42f9f165754f279534a2c8b9056bf693",
+                sha256="19a2231527eb4a82f8f333fdef1b1303fc257e83120712278ec7b6e1cb765571"),
+    _checkpoint(3, num_params=358_278, size_bytes=1_435_463,
+                upstream_sha256="c00c6241f1ed59f346e94823cd51a65411cdedbaf77faa9253109c1255838d00",
+                sha256="7f38d3719f49d54921f8d120a7aed3a852535d5abae1d9c6d49ae5d665e12ac8"),
 )
 WEIGHTS_TOTAL_BYTES = sum(c.size_bytes for c in CHECKPOINTS)
 
@@ -242,8 +246,8 @@ def _empty_windows() -> Windows:
 
 
 def calibrate(windows: Windows, box: np.ndarray) -> Windows:
-    """Apply the box calibration (s, x, y) predicted in each window's view (Sec. 3, Eq. 3 in the
-    authors' parametrisation): the side is scaled by s and the centre moves by s·side·(x, y)."""
+    """Apply the box calibration (t_w, t_a, t_b) predicted in each window's view (Sec. 3.2): the
+    side is scaled by t_w and the centre moves by t_w·side·(t_a, t_b)."""
     s, dx, dy = box.T  # (N,) each
     shift_view = np.stack([dx, dy], axis=1) * (s * windows.size)[:, None]  # (N, 2)
     shift = np.einsum("nij,nj->ni", windows.view_matrices(), shift_view)  # (N, 2) in the image
@@ -292,7 +296,8 @@ def to_network_input(image_rgb: np.ndarray) -> np.ndarray:
 
 def crop_views(image: np.ndarray, windows: Windows, side: int) -> torch.Tensor:
     """Each window seen in its view (VIEWS[angle]), resized to side x side, in one bilinear warp.
-    `image` comes from `to_network_input`; outside it the crop sees the mean (zero)."""
+    `image` comes from `to_network_input`; outside it the crop sees black, as in the authors'
+    zero-padded image."""
     import cv2
 
     crops = np.zeros((len(windows), side, side, 3), dtype=np.float32)
@@ -304,13 +309,13 @@ def crop_views(image: np.ndarray, windows: Windows, side: int) -> torch.Tensor:
         origin = np.array([cx, cy]) - 0.5 + m @ (half * (0.5 * step - size / 2))
         affine = np.hstack([m * step, origin[:, None]])  # (2, 3): crop -> image
         crops[n] = cv2.warpAffine(image, affine, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=BLACK)
     return torch.from_numpy(crops).permute(0, 3, 1, 2)  # (N, 3, side, side)
 
 
 def pyramid_scales(height: int, width: int, settings: PCNSettings) -> list[float]:
     """Scales (original px per network px) at which PCN-1's 24x24 window sees faces from
-    `min_face` up to the whole image, each level `scale_factor` coarser (Sec. 3, PCN-1)."""
+    `min_face` up to the whole image, each level `scale_factor` coarser (Sec. 3.2)."""
     scales, scale = [], settings.min_face / PCN1.INPUT
     while min(height, width) / scale >= PCN1.INPUT:
         scales.append(scale)

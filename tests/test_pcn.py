@@ -86,10 +86,13 @@ def test_crops_are_the_authors_flips_and_transposes(angle, view):
     np.testing.assert_allclose(crop, view(window), atol=1e-5)
 
 
-def test_crops_outside_the_image_see_the_mean():
-    image = np.ones((20, 20, 3), np.float32)
-    crop = pcn.crop_views(image, _windows([0], cx=0.0, cy=10.0, size=10.0), side=10)[0]
-    assert torch.all(crop[..., :5] == 0) and torch.all(crop[..., 5:] == 1)
+def test_crops_outside_the_image_see_black_like_the_authors_zero_padding():
+    image = pcn.to_network_input(np.full((20, 20, 3), 200, np.uint8))
+    crop = pcn.crop_views(image, _windows([0], cx=0.0, cy=10.0, size=10.0), side=10)[0]  # (3, 10, 10)
+    black = pcn.to_network_input(np.zeros((1, 1, 3), np.uint8))[0, 0]
+    inside = pcn.to_network_input(np.full((1, 1, 3), 200, np.uint8))[0, 0]
+    assert torch.allclose(crop[:, :, :5], torch.from_numpy(black)[:, None, None].expand(3, 10, 5))
+    assert torch.allclose(crop[:, :, 5:], torch.from_numpy(inside)[:, None, None].expand(3, 10, 5))
 
 
 def test_calibration_moves_the_centre_in_the_view():
@@ -271,3 +274,15 @@ def test_without_weights_the_tab_explains_and_still_runs_the_baseline(monkeypatc
     final, baseline, *_, summary = demo.detect(ASTRONAUT)
     assert "PCN could not run" in summary and "pcn1_sd.pth" in summary
     assert "LBP cascade" in summary and baseline.shape == final.shape
+
+
+def test_upstream_files_convert_to_the_declared_safetensors(pcn_weights, monkeypatch, tmp_path):
+    """The authors' files are verified, converted and cached; our declared hash is the result."""
+    from papers.checkpoints import cache_dir, load_state_dict, sha256_file
+
+    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path))
+    for ckpt, net in zip(pcn.CHECKPOINTS, (pcn.PCN1(), pcn.PCN2(), pcn.PCN3())):
+        state = load_state_dict(ckpt, "cpu")
+        net.load_state_dict(state)  # strict: every key and shape matches
+        assert sum(t.numel() for t in state.values()) == ckpt.num_params
+        assert sha256_file(cache_dir() / ckpt.filename) == ckpt.sha256
