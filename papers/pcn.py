@@ -69,6 +69,7 @@ class PCNSettings:
 
 
 SMALLEST_FACE = 20  # pixels: the authors' lower bound on `min_face`
+WINDOW_PER_FACE = 1.4  # PCN-1's smallest window is this much larger than `min_face` (authors' code)
 MEAN_BGR = (104.0, 117.0, 123.0)  # subtracted from the BGR input (authors' code)
 BLACK = tuple(-m for m in MEAN_BGR)  # a black pixel as the networks see it
 PAD_FRACTION, PAD_MAX = 0.2, 100  # how far windows may reach outside the image
@@ -315,8 +316,9 @@ def crop_views(image: np.ndarray, windows: Windows, side: int) -> torch.Tensor:
 
 def pyramid_scales(height: int, width: int, settings: PCNSettings) -> list[float]:
     """Scales (original px per network px) at which PCN-1's 24x24 window sees faces from
-    `min_face` up to the whole image, each level `scale_factor` coarser (Sec. 3.2)."""
-    scales, scale = [], settings.min_face / PCN1.INPUT
+    `min_face` up to the whole image, each level `scale_factor` coarser (Sec. 3.2). The window
+    holds some context: it is WINDOW_PER_FACE times the face, as in the authors' code."""
+    scales, scale = [], settings.min_face * WINDOW_PER_FACE / PCN1.INPUT
     while min(height, width) / scale >= PCN1.INPUT:
         scales.append(scale)
         scale *= settings.scale_factor
