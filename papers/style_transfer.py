@@ -1,0 +1,441 @@
+"""A Neural Algorithm of Artistic Style — Gatys, Ecker & Bethge, 2015/2016.
+arXiv:1508.06576 (https://arxiv.org/abs/1508.06576); CVPR 2016 "Image Style Transfer Using
+Convolutional Neural Networks"; colour preservation from Gatys et al. 2016b, arXiv:1606.05897.
+
+A CNN trained on object recognition separates *content* (the arrangement of features in a deep
+layer) from *style* (the correlations between feature maps — Gram matrices — across layers).
+An image is synthesised by optimising its pixels, from white noise or a photo, so that its
+deep features match a content photo (conv4_2) and its Gram matrices match a painting
+(conv1_1 … conv5_1): L_total = α·L_content + β·L_style (Eq. 7). With α = 0 this is the
+texture synthesis of Gatys et al. 2015 (arXiv:1505.07376).
+
+Deviations from the paper:
+- Weights: torchvision's ImageNet VGG-19 (via the Hub repo timm/vgg19.tv_in1k or torchvision's
+  own file), not the Caffe VGG-19 the paper used. Input is RGB normalised by torchvision's
+  ImageNet mean/std instead of Caffe's BGR mean-subtracted 0–255.
+- The paper rescales the network so that every filter's mean activation "over images and
+  positions" is one (Sec. 2); we do the same, but over eight of scikit-image's bundled photos and
+  textures instead of ImageNet, so that the α/β ratio has the paper's meaning for other weights.
+- Layer responses are the ReLU outputs (Caffe's in-place ReLU makes the paper's "conv4_2" blob
+  exactly that).
+- Step counts are small (seconds on a CPU); the paper ran L-BFGS to convergence (~hundreds of
+  iterations at 512 px on a GPU). Image size is capped (512 px on CPU, 1024 px on a GPU).
+- Offline fallback (no VGG-19 weights): texture synthesis (α = 0) only, with a *random-weight*
+  single-layer multi-scale network in the spirit of Ustyuzhaninov et al. 2017
+  (arXiv:1606.00021, "What does it take to generate natural textures?"); we get its large
+  receptive fields from an image pyramid with one random 5×5 layer per scale rather than
+  kernels up to 55×55 at full resolution. It is a labelled substitute, not the paper's network.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+
+# --------------------------------------------------------------------------- configuration
+CONTENT_LAYERS = ("conv4_2",)  # Sec. 2.1 / Fig. 2
+STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # Sec. 2.2, w_l = 1/5
+PAPER_RATIOS = (1e-3, 1e-4)  # α/β of Fig. 2 / Fig. 3
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MAX_SIDE = {"cpu": 512, "gpu": 1024}  # activations for L-BFGS at 1024 px take several GB
+OPTIMISERS = ("lbfgs", "adam")
+INITS = ("noise", "content", "style")
+ADAM_LR = 0.02  # on [0, 1] pixels
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    size: int = 256  # long side of the synthesised image, pixels
+    ratio: float = 1e-3  # α/β (Eq. 7); 0 = texture synthesis
+    steps: int = 200  # optimiser iterations
+    optimiser: str = "lbfgs"
+    init: str = "content"
+    pooling: str = "avg"  # "avg" (the paper's choice, Sec. 2) or "max" (VGG's own)
+    preserve_colour: bool = False  # luminance-only transfer (Gatys et al. 2016b, Sec. 2.2)
+    time_budget_s: float = 60.0
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- VGG-19 up to conv5_1
+# (channels, convolutions) per block; the fifth block is cut after conv5_1, the deepest layer used.
+VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 1))
+
+
+def vgg19_layer_names() -> list[str]:
+    """Names of the entries of torchvision's `vgg19().features[:29]`, in order."""
+    names = []
+    for block, (_, convs) in enumerate(VGG19_BLOCKS, start=1):
+        for i in range(1, convs + 1):
+            names += [f"conv{block}_{i}_pre", f"conv{block}_{i}"]  # conv, then its ReLU
+        if block < len(VGG19_BLOCKS):
+            names.append(f"pool{block}")
+    return names
+
+
+class VGG19Features(nn.Module):
+    """VGG-19's convolutional layers conv1_1 … conv5_1, with torchvision's key layout
+    (`features.N.*`). `pooling="avg"` swaps max for average pooling (paper, Sec. 2)."""
+
+    def __init__(self, pooling: str = "avg"):
+        super().__init__()
+        if pooling not in ("avg", "max"):
+            raise ValueError(f"pooling must be 'avg' or 'max', not {pooling!r}")
+        layers, in_ch = [], 3
+        for block, (channels, convs) in enumerate(VGG19_BLOCKS, start=1):
+            for _ in range(convs):
+                layers += [nn.Conv2d(in_ch, channels, 3, padding=1), nn.ReLU()]
+                in_ch = channels
+            if block < len(VGG19_BLOCKS):
+                layers.append(nn.AvgPool2d(2) if pooling == "avg" else nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.names = vgg19_layer_names()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, rgb: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+        """rgb (B, 3, H, W) in [0, 1] -> {layer name: (B, C, H', W')} for the requested layers."""
+        wanted = set(layers)
+        last = max(self.names.index(name) for name in wanted)
+        out, x = {}, (rgb - self.mean) / self.std
+        for name, layer in zip(self.names[:last + 1], self.features):
+            x = layer(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+def vgg19_convert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """torchvision's or timm's VGG-19 state dict -> ours: keep `features.N.*` up to conv5_1
+    (both layouts number the feature layers alike); drop the classifier / pre_logits / head."""
+    keep = len(vgg19_layer_names())
+    out = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] == "features" and int(parts[1]) < keep:
+            out[key] = value
+    return out
+
+
+VGG19_IMAGENET = Checkpoint(
+    name="VGG-19 ImageNet (torchvision), conv1_1–conv5_1",
+    filename="vgg19_features_conv5_1.safetensors",
+    repo_id="timm/vgg19.tv_in1k",
+    hub_filename="model.safetensors",
+    upstream_url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    upstream_sha256="dcbb9e9d",
+    convert=vgg19_convert,
+    license="BSD-3-Clause (torchvision weights)",
+    size_bytes=574_673_361,  # the download (whole VGG-19); the cached conversion is ~52 MB
+    num_params=12_944_960,
+    source="torchvision ImageNet VGG-19 (Simonyan & Zisserman 2014), via timm/vgg19.tv_in1k",
+    description="Gatys et al.'s feature extractor",
+)
+
+
+# --------------------------------------------------------------------------- the paper's rescaling
+def normalisation_images(side: int = 224) -> torch.Tensor:
+    """Eight bundled scikit-image pictures (photos and textures), (8, 3, side, side) in [0, 1]."""
+    from skimage import data
+
+    pictures = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.camera(),
+                data.brick(), data.grass(), data.gravel()]
+    return torch.cat([to_tensor(square_crop(p), side) for p in pictures])
+
+
+@torch.no_grad()
+def normalise_mean_activation(model: nn.Module, images: torch.Tensor, layers) -> None:
+    """Scale each filter so its mean ReLU activation over `images` and positions is one
+    (paper, Sec. 2), compensating in the next convolution so later layers are unchanged.
+
+    Because the next layer is compensated, all scales follow from one forward pass."""
+    means = {name: act.mean(dim=(0, 2, 3)) for name, act in model(images, layers).items()}  # (C,)
+    convs = [(layer, model.names[i + 1]) for i, layer in enumerate(model.features)
+             if isinstance(layer, nn.Conv2d)]  # each conv with the name of its ReLU output
+    for index, (conv, name) in enumerate(convs):
+        alive = means[name] > 1e-8  # dead filters (never active) stay as they are
+        scale = torch.where(alive, means[name], torch.ones_like(means[name]))
+        conv.weight.div_(scale.view(-1, 1, 1, 1))
+        conv.bias.div_(scale)
+        if index + 1 < len(convs):
+            convs[index + 1][0].weight.mul_(scale.view(1, -1, 1, 1))
+
+
+def relu_layer_names(model: nn.Module) -> list[str]:
+    return [n for n in model.names if n.startswith("conv") and not n.endswith("_pre")]
+
+
+@cached_model
+def vgg19(pooling: str = "avg", device: str | None = None) -> VGG19Features:
+    """The ImageNet VGG-19 features, rescaled as in the paper (raises WeightsUnavailable)."""
+    device = torch.device(device) if device else get_device()
+    model = VGG19Features(pooling)
+    model.load_state_dict(load_state_dict(VGG19_IMAGENET, "cpu"))
+    normalise_mean_activation(model, normalisation_images(), relu_layer_names(model))
+    return model.eval().requires_grad_(False).to(device)
+
+
+# --------------------------------------------------------------------------- offline fallback
+PYRAMID_SCALES = (1, 2, 4, 8, 16)  # downsampling factors; 5x5 at 1/16 spans 80 px
+RANDOM_KERNEL = 5
+RANDOM_FILTERS = 64
+RANDOM_SEED = 1234
+
+
+class RandomMultiScaleNet(nn.Module):
+    """One random-weight conv + ReLU per pyramid level (Ustyuzhaninov et al. 2017, adapted):
+    layer "scale{s}" sees the image average-pooled by s, so receptive fields span 5…80 px."""
+
+    def __init__(self, scales=PYRAMID_SCALES, filters: int = RANDOM_FILTERS, seed: int = RANDOM_SEED):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.scales = tuple(scales)
+        self.names = [f"scale{s}_pre" for s in scales] + [f"scale{s}" for s in scales]
+        self.features = nn.ModuleList()
+        for _ in scales:
+            conv = nn.Conv2d(3, filters, RANDOM_KERNEL, padding=RANDOM_KERNEL // 2)
+            fan_in = 3 * RANDOM_KERNEL ** 2
+            conv.weight.data = torch.randn(conv.weight.shape, generator=generator) / math.sqrt(fan_in)
+            conv.bias.data = torch.rand(filters, generator=generator) * 0.2 - 0.1
+            self.features.append(conv)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, rgb: torch.Tensor, layers) -> dict[str, torch.Tensor]:
+        x = (rgb - self.mean) / self.std
+        out = {}
+        for scale, conv in zip(self.scales, self.features):
+            name = f"scale{scale}"
+            if name in layers and min(x.shape[-2:]) >= scale:
+                out[name] = F.relu(conv(F.avg_pool2d(x, scale) if scale > 1 else x))
+        return out
+
+    @torch.no_grad()
+    def normalise(self, images: torch.Tensor) -> None:
+        """The paper's rescaling: mean activation of every filter over images is one."""
+        for name, act in self(images, self.style_layers).items():
+            conv = self.features[self.scales.index(int(name[len("scale"):]))]
+            scale = act.mean(dim=(0, 2, 3)).clamp_min(1e-8)
+            conv.weight.div_(scale.view(-1, 1, 1, 1))
+            conv.bias.div_(scale)
+
+    @property
+    def style_layers(self) -> tuple[str, ...]:
+        return tuple(f"scale{s}" for s in self.scales)
+
+
+@cached_model
+def random_multiscale(device: str | None = None) -> RandomMultiScaleNet:
+    device = torch.device(device) if device else get_device()
+    model = RandomMultiScaleNet()
+    model.normalise(normalisation_images())
+    return model.eval().requires_grad_(False).to(device)
+
+
+# --------------------------------------------------------------------------- the paper's losses
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """G^l_ij = Σ_k F^l_ik F^l_jk (Eq. 3). features (B, N, H, W) -> (B, N, N)."""
+    b, n, h, w = features.shape
+    flat = features.reshape(b, n, h * w)  # (B, N_l, M_l)
+    return flat @ flat.transpose(1, 2)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L_content = ½ Σ_ij (F^l_ij − P^l_ij)² (Eq. 1)."""
+    return 0.5 * (features - target).pow(2).sum()
+
+
+def layer_style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """E_l = 1/(4 N_l² M_l²) Σ_ij (G^l_ij − A^l_ij)² (Eq. 4); N_l filters, M_l = H·W positions."""
+    _, n, h, w = features.shape
+    m = h * w
+    return (gram_matrix(features) - target_gram).pow(2).sum() / (4 * n ** 2 * m ** 2)
+
+
+def style_loss(features: dict, target_grams: dict, weights: dict) -> torch.Tensor:
+    """L_style = Σ_l w_l E_l (Eq. 5)."""
+    return sum(weights[name] * layer_style_loss(features[name], target_grams[name]) for name in target_grams)
+
+
+def total_loss(content: torch.Tensor, style: torch.Tensor, alpha: float, beta: float) -> torch.Tensor:
+    """L_total = α L_content + β L_style (Eq. 7)."""
+    return alpha * content + beta * style
+
+
+# --------------------------------------------------------------------------- images
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Grey (H, W) -> (H, W, 3); colour passes through."""
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
+
+def square_crop(rgb: np.ndarray) -> np.ndarray:
+    rgb = as_rgb(rgb)
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return rgb[top:top + side, left:left + side]
+
+
+def to_tensor(rgb: np.ndarray, long_side: int) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H', W') float in [0, 1], long side resized to `long_side`."""
+    rgb = as_rgb(rgb)
+    h, w = rgb.shape[:2]
+    scale = long_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    resized = np.asarray(Image.fromarray(rgb).resize(size, Image.BICUBIC), dtype=np.float32) / 255.0
+    return torch.from_numpy(resized).permute(2, 0, 1)[None].contiguous()  # (1, 3, H', W')
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float -> (H, W, 3) uint8 (clipped)."""
+    return (image[0].detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+# Luminance-only transfer (Gatys et al. 2016b, Sec. 2.2) works in YIQ.
+RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+def rgb_to_yiq(rgb: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,bjhw->bihw", RGB_TO_YIQ.to(rgb), rgb)
+
+
+def yiq_to_rgb(yiq: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(RGB_TO_YIQ).to(yiq), yiq)
+
+
+def luminance_as_rgb(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) -> its luminance Y repeated on three channels."""
+    return rgb_to_yiq(rgb)[:, :1].expand(-1, 3, -1, -1).contiguous()
+
+
+def match_luminance(style_y: torch.Tensor, content_y: torch.Tensor) -> torch.Tensor:
+    """Shift and scale the style's luminance to the content's mean and std (2016b, Eq. 1)."""
+    return (style_y - style_y.mean()) * (content_y.std() / style_y.std().clamp_min(1e-6)) + content_y.mean()
+
+
+def recolour(output_y: torch.Tensor, content_rgb: torch.Tensor) -> torch.Tensor:
+    """Output luminance + the content's I and Q channels -> RGB."""
+    yiq = rgb_to_yiq(content_rgb)
+    return yiq_to_rgb(torch.cat([output_y[:, :1], yiq[:, 1:]], dim=1)).clamp(0, 1)
+
+
+def allowed_side(size: int, device: torch.device) -> tuple[int, str | None]:
+    """Clamp the image size to what fits in memory here; the note says when it did."""
+    limit = MAX_SIDE["gpu" if device.type == "cuda" else "cpu"]
+    if size > limit:
+        return limit, f"{size} px would need too much memory here; using {limit} px."
+    return size, None
+
+
+# --------------------------------------------------------------------------- the optimisation
+@dataclass
+class Progress:
+    step: int
+    image: np.ndarray  # (H, W, 3) uint8
+    content_loss: float
+    style_loss: float
+    elapsed_s: float
+    done: bool = False
+    reason: str = ""
+
+
+def initial_image(init: str, content: torch.Tensor | None, style: torch.Tensor, shape, seed: int):
+    if init == "content" and content is not None:
+        return content.clone()
+    if init == "style":
+        return F.interpolate(style, size=shape[-2:], mode="bilinear", align_corners=False)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(shape, generator=generator).to(style.device)  # white noise
+
+
+def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: StyleConfig,
+               network: nn.Module, stream_every: int = 1) -> Iterator[Progress]:
+    """Optimise an image (Sec. 2.3); yields `Progress` every `stream_every` iterations and at
+    the end. `content_rgb=None` or `config.ratio == 0` is texture synthesis. Stops at
+    `config.steps` or after `config.time_budget_s` (the caller may also just stop iterating)."""
+    if config.optimiser not in OPTIMISERS or config.init not in INITS:
+        raise ValueError(f"optimiser must be one of {OPTIMISERS}, init one of {INITS}")
+    device = next(network.buffers()).device
+    torch.manual_seed(config.seed)
+    texture_only = content_rgb is None or config.ratio == 0
+    style_layers = getattr(network, "style_layers", STYLE_LAYERS)
+    content_layers = () if texture_only else CONTENT_LAYERS
+
+    reference = content_rgb if content_rgb is not None else style_rgb
+    content = to_tensor(reference, config.size).to(device)  # (1, 3, H, W): also fixes the shape
+    style = to_tensor(style_rgb, config.size).to(device)
+    colour_source = content
+    if config.preserve_colour:
+        content = luminance_as_rgb(content)
+        style_y = match_luminance(rgb_to_yiq(style)[:, :1], rgb_to_yiq(content)[:, :1])
+        style = style_y.expand(-1, 3, -1, -1).contiguous()
+
+    with torch.no_grad():
+        targets = network(content, content_layers) if content_layers else {}
+        style_features = network(style, style_layers)
+        target_grams = {name: gram_matrix(f) for name, f in style_features.items()}
+    weights = {name: 1.0 / len(target_grams) for name in target_grams}  # w_l = 1/5 (Fig. 2)
+    beta = 1.0
+    alpha = 0.0 if texture_only else config.ratio * beta
+
+    image = initial_image("noise" if texture_only and config.init == "content" else config.init,
+                          None if texture_only else content, style, content.shape, config.seed)
+    image = image.detach().requires_grad_(True)
+    if config.optimiser == "lbfgs":
+        # One iteration per step() call, so we can stream and stop between iterations. Without a
+        # line search (as in Gatys' and Johnson's Torch code): the step size comes from the
+        # curvature pairs, which `strong_wolfe` resets when called one iteration at a time.
+        # The 1/(4N²M²) normalisation makes gradients tiny: no tolerance may stop it early.
+        optimiser = torch.optim.LBFGS([image], max_iter=1, tolerance_grad=0.0, tolerance_change=0.0)
+    else:
+        optimiser = torch.optim.Adam([image], lr=ADAM_LR)
+    losses = {"content": 0.0, "style": 0.0}
+
+    def closure():
+        optimiser.zero_grad()
+        features = network(image, content_layers + tuple(style_layers))
+        l_content = (content_loss(features[content_layers[0]], targets[content_layers[0]])
+                     if content_layers else image.new_zeros(()))
+        l_style = style_loss(features, target_grams, weights)
+        loss = total_loss(l_content, l_style, alpha, beta)
+        loss.backward()
+        losses.update(content=l_content.item(), style=l_style.item())
+        return loss
+
+    def picture():
+        out = recolour(image.detach(), colour_source) if config.preserve_colour else image
+        return to_uint8(out)
+
+    start = time.perf_counter()
+    step, reason = 0, "steps done"
+    while step < config.steps:
+        optimiser.step(closure)
+        step += 1
+        if config.optimiser == "adam":
+            with torch.no_grad():
+                image.clamp_(0, 1)
+        if not all(math.isfinite(v) for v in losses.values()):
+            reason = "the loss became non-finite; try a lower ratio or the other optimiser"
+            break
+        elapsed = time.perf_counter() - start
+        if elapsed > config.time_budget_s:
+            reason = f"time budget ({config.time_budget_s:.0f} s) reached"
+            break
+        if step % stream_every == 0 and step < config.steps:
+            yield Progress(step, picture(), losses["content"], losses["style"], elapsed)
+    yield Progress(step, picture(), losses["content"], losses["style"],
+                   time.perf_counter() - start, done=True, reason=reason)
+
+
+def with_size(config: StyleConfig, device: torch.device) -> tuple[StyleConfig, str | None]:
+    side, note = allowed_side(config.size, device)
+    return replace(config, size=side), note
