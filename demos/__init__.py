@@ -41,7 +41,10 @@ def _demo(module_name: str) -> Demo:
 
 # The order of the gallery. A demo is listed here only once it works.
 MODULES: list[str] = [
+    "demos.alexnet",
     "demos.pcn",
+    "demos.deconvnet",
+    "demos.gradcam",
 ]
 
 TABS: list[Demo] = [_demo(name) for name in MODULES]

@@ -1,0 +1,114 @@
+"""AlexNet tab: classify a photo, ten-crop averaging, first-layer kernels, activations, layer table."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from papers import alexnet
+from papers.checkpoints import WeightsUnavailable, get_device
+
+SLUG = "alexnet"
+TITLE = "AlexNet"
+PAPER_URL = "https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks"
+INTRO = """The 2012 network that started the deep-learning era: 5 conv + 3 fully connected layers,
+ReLU, local response normalisation, overlapping max-pooling, dropout, and a model split over **two
+GPUs** (grouped convolutions: conv2, conv4, conv5 see only their own GPU's half). The architecture,
+the layer table and the towers work without weights; classifying photos needs torchvision's ImageNet weights."""
+
+EXAMPLES = ("chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg", "coins.png")
+LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
+ADDS = "ImageNet top-5 labels, ten-crop averaging, trained (Gabor-like) first-layer kernels and activations"
+TABLE_HEADERS = ["layer", "output shape", "neurons", "parameters", "multiply-adds", "towers"]
+
+
+def weights_state() -> str:
+    return weights_note(alexnet.IMAGENET, adds=ADDS)
+
+
+def table(variant: str) -> list[list]:
+    rows = alexnet.layer_table(variant)
+    body = [[r.layer, "×".join(map(str, r.output_shape)), f"{r.neurons:,}", f"{r.parameters:,}",
+             f"{r.mult_adds:,}", r.towers] for r in rows]
+    total = ["total", "", f"{sum(r.neurons for r in rows):,}", f"{sum(r.parameters for r in rows):,}",
+             f"{sum(r.mult_adds for r in rows):,}", ""]
+    return body + [total]
+
+
+@friendly_errors
+def architecture(variant: str):
+    """Layer table, tower diagram and first-layer kernels (trained ones when the weights are here)."""
+    if variant not in alexnet.VARIANTS:
+        raise gr.Error(f"Unknown variant {variant!r}.")
+    return table(variant), alexnet.tower_diagram(variant), kernels(variant)
+
+
+def kernels(variant: str) -> gr.Image:
+    """Fig. 3's grid: trained kernels when the ImageNet weights are here, else a random initialisation."""
+    conv, caption = alexnet.first_layer(variant), "random initialisation (no trained weights for this variant)"
+    if variant == "torchvision":
+        try:
+            conv, caption = alexnet.imagenet_model(get_device()).features[0], "trained on ImageNet"
+        except WeightsUnavailable:
+            caption = "random initialisation; the ImageNet weights show edges and colour blobs"
+    towers = alexnet.VARIANTS[variant].towers
+    where = " (left: GPU 1, right: GPU 2)" if towers > 1 else ""
+    return gr.Image(value=alexnet.kernels_grid(conv.weight, towers), label=f"First-layer kernels{where}: {caption}")
+
+
+@friendly_errors
+def classify(image, ten_crop: bool, layer: str):
+    """Top-5 (single centre crop), optionally the ten-crop average, and one layer's activations."""
+    clean = read_image(image)
+    if layer not in LAYERS:
+        raise gr.Error(f"Pick one of {', '.join(LAYERS)}.")
+    model = alexnet.imagenet_model(get_device())
+    names = alexnet.imagenet_categories()
+    single = alexnet.class_probabilities(model, clean.rgb)
+    top = dict(alexnet.top_k(single, names))
+    text = f"Centre crop: **{max(top, key=top.get)}** ({max(top.values()):.1%})."
+    averaged = None
+    if ten_crop:
+        ten = alexnet.class_probabilities(model, clean.rgb, ten_crop=True)
+        averaged = dict(alexnet.top_k(ten, names))
+        best = int(ten.argmax())
+        changed = (single - ten).abs().sum() / 2
+        text += (f" Ten crops: **{names[best]}** ({float(ten[best]):.1%}); the averaging moved "
+                 f"{float(changed):.1%} of the probability mass (total variation distance).")
+    maps = alexnet.activations(model, clean.rgb, layer)
+    return top, averaged, text, alexnet.activation_grid(maps)
+
+
+def build() -> None:
+    header(TITLE, PAPER_URL, INTRO)
+    gr.Markdown(weights_state())
+    with gr.Tab("Classify a photo"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                image = gr.Image(label="Photo", type="numpy", sources=["upload", "clipboard"], height=280)
+                gr.Examples(example_paths(*EXAMPLES), inputs=image)
+                ten_crop = gr.Checkbox(True, label="Ten-crop averaging (§4.1: corners + centre, and their mirror images)")
+                layer = gr.Dropdown(list(LAYERS), value="conv1", label="Show this layer's activations")
+                run = gr.Button("Classify", variant="primary")
+            with gr.Column(scale=2):
+                info = gr.Markdown()
+                with gr.Row():
+                    single = gr.Label(num_top_classes=5, label="Top 5, centre crop")
+                    ten = gr.Label(num_top_classes=5, label="Top 5, ten-crop average")
+                maps = gr.Image(label="The 64 strongest feature maps of the chosen layer (white = strong)")
+    with gr.Tab("Architecture"):
+        variant = gr.Radio([("The paper's two-GPU network", "original"), ("torchvision (public weights)", "torchvision")],
+                           value="original", label="Variant")
+        layers = gr.Dataframe(headers=TABLE_HEADERS, value=table("original"), interactive=False,
+                              label="Per layer, for one 224×224 image (the paper: ~60M parameters, ~650,000 neurons)")
+        with gr.Row():
+            diagram = gr.Image(value=alexnet.tower_diagram("original"), label="Towers (orange: reads both GPUs)")
+            grid = kernels("original")
+    run.click(classify, [image, ten_crop, layer], [single, ten, info, maps], api_name=f"{SLUG}_classify",
+              concurrency_id=HEAVY, concurrency_limit=1)
+    variant.change(architecture, variant, [layers, diagram, grid], api_name=f"{SLUG}_architecture")
+
+
+def bench_default():
+    return classify(np.asarray(Image.open(example_paths(EXAMPLES[0])[0])), False, "conv1")

@@ -1,0 +1,355 @@
+"""ImageNet Classification with Deep Convolutional Neural Networks.
+
+Alex Krizhevsky, Ilya Sutskever, Geoffrey E. Hinton, NIPS 2012.
+https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks
+
+Five convolutional and three fully connected layers with ReLU (§3.1), trained on two GPUs that
+each hold half of the kernels and talk only at certain layers (§3.2, Fig. 2), local response
+normalisation after the first two layers (§3.3, Eq. 1), overlapping max-pooling (§3.4),
+dropout in the first two fully connected layers (§4.2), and ten-crop test-time averaging (§4.1).
+`AlexNet("original")` is that network, with the two-GPU split written as grouped convolutions;
+`AlexNet("torchvision")` is the single-tower network whose ImageNet weights are public.
+
+**Deviations from the paper**
+- The input is 224×224 with 2 pixels of padding in conv1 (as torchvision does) instead of the
+  paper's 224 that only adds up with 227: every later size is the paper's.
+- The "torchvision" variant follows Krizhevsky's "One weird trick" (arXiv:1404.5997), which
+  is what the public ImageNet weights were trained with: 64/192/384/256/256 kernels, one tower,
+  no LRN, an adaptive average pool to 6×6 before the classifier. No weights exist for the
+  "original" variant: it serves the architecture view (shapes, parameters, towers).
+- Ten-crop averaging takes the 224 crops from a 256-pixel resize of the visitor's image, the
+  paper's scheme (§4.1, test time); the paper's PCA colour augmentation is a training-time
+  trick and is not used here.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+
+# --------------------------------------------------------------------------- config
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INPUT_SIZE = 224
+RESIZE_SIZE = 256  # §4.1: 224 crops out of 256 x 256 images
+NUM_CLASSES = 1000
+TOWERS = 2  # §3.2: two GPUs
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One convolutional stage: conv (+ ReLU), then optional LRN and overlapping max-pool."""
+    out_channels: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    groups: int = 1  # 2: the kernels see only their own GPU's half of the input (§3.2)
+    lrn: bool = False
+    pool: bool = False
+
+
+@dataclass(frozen=True)
+class AlexNetConfig:
+    convs: tuple[ConvSpec, ...]
+    fc_width: int = 4096
+    dropout: float = 0.5  # §4.2
+    pool_kernel: int = 3  # §3.4: z = 3 > s = 2 overlaps
+    pool_stride: int = 2
+    pooled_size: int = 6  # 256 x 6 x 6 = 9216 features into fc6
+    towers: int = 1
+
+
+VARIANTS: dict[str, AlexNetConfig] = {
+    # §3.5 and Fig. 2: 96, 256, 384, 384, 256 kernels; conv2, conv4, conv5 stay on their own GPU
+    "original": AlexNetConfig(towers=TOWERS, convs=(
+        ConvSpec(96, 11, stride=4, padding=2, lrn=True, pool=True),
+        ConvSpec(256, 5, padding=2, groups=TOWERS, lrn=True, pool=True),
+        ConvSpec(384, 3, padding=1),
+        ConvSpec(384, 3, padding=1, groups=TOWERS),
+        ConvSpec(256, 3, padding=1, groups=TOWERS, pool=True),
+    )),
+    # torchvision.models.alexnet ("One weird trick"): the layout of the public ImageNet weights
+    "torchvision": AlexNetConfig(convs=(
+        ConvSpec(64, 11, stride=4, padding=2, pool=True),
+        ConvSpec(192, 5, padding=2, pool=True),
+        ConvSpec(384, 3, padding=1),
+        ConvSpec(256, 3, padding=1),
+        ConvSpec(256, 3, padding=1, pool=True),
+    )),
+}
+
+
+# --------------------------------------------------------------------------- model
+def local_response_norm() -> nn.LocalResponseNorm:
+    """§3.3, Eq. 1: b = a / (k + α Σ_{n neighbours} a²)^β with k=2, n=5, α=1e-4, β=0.75.
+
+    torch divides α by n inside the sum, so α·n is passed to get the paper's α."""
+    size, alpha, beta, k = 5, 1e-4, 0.75, 2.0
+    return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
+
+
+def conv_layers(config: AlexNetConfig, in_channels: int = 3) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for spec in config.convs:
+        layers += [nn.Conv2d(in_channels, spec.out_channels, spec.kernel, spec.stride, spec.padding,
+                             groups=spec.groups),
+                   nn.ReLU(inplace=True)]
+        if spec.lrn:
+            layers.append(local_response_norm())
+        if spec.pool:
+            layers.append(nn.MaxPool2d(config.pool_kernel, config.pool_stride))
+        in_channels = spec.out_channels
+    return nn.Sequential(*layers)
+
+
+class AlexNet(nn.Module):
+    """The paper's network (`variant="original"`) or torchvision's (`variant="torchvision"`).
+
+    Attribute names match torchvision's `alexnet()`, so its state_dict loads unchanged."""
+
+    def __init__(self, variant: str = "original", num_classes: int = NUM_CLASSES):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"Unknown AlexNet variant {variant!r}; choose one of {list(VARIANTS)}.")
+        self.variant = variant
+        self.config = config = VARIANTS[variant]
+        self.features = conv_layers(config)
+        self.avgpool = nn.AdaptiveAvgPool2d(config.pooled_size)
+        flat = config.convs[-1].out_channels * config.pooled_size ** 2
+        self.classifier = nn.Sequential(  # §4.2: dropout before fc6 and fc7
+            nn.Dropout(config.dropout), nn.Linear(flat, config.fc_width), nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout), nn.Linear(config.fc_width, config.fc_width), nn.ReLU(inplace=True),
+            nn.Linear(config.fc_width, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.features(x))  # (B, 256, 6, 6)
+        return self.classifier(torch.flatten(x, 1))  # (B, 9216) -> (B, classes)
+
+
+def named_layers(model: AlexNet) -> dict[str, nn.Module]:
+    """Paper names for the layers whose outputs one can look at: conv1..conv5, fc6..fc8."""
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    linears = [m for m in model.classifier if isinstance(m, nn.Linear)]
+    names = {f"conv{i}": m for i, m in enumerate(convs, 1)}
+    names.update({f"fc{i}": m for i, m in enumerate(linears, len(convs) + 1)})
+    return names
+
+
+# --------------------------------------------------------------------------- checkpoints
+IMAGENET = Checkpoint(
+    name="AlexNet ImageNet-1k (torchvision IMAGENET1K_V1)",
+    filename="alexnet_imagenet1k_v1.safetensors",
+    upstream_url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+    upstream_sha256="7be5be79",  # torchvision names the file by its hash's first hex digits
+    license="BSD-3-Clause (torchvision)",
+    size_bytes=244_403_360,  # 61,100,840 float32 parameters
+    num_params=61_100_840,
+    source="torchvision AlexNet_Weights.IMAGENET1K_V1 (top-1 56.5 %, top-5 79.1 % on ImageNet val)",
+    description="torchvision's single-tower AlexNet trained on ImageNet-1k",
+)
+
+
+@cached_model
+def imagenet_model(device=None) -> AlexNet:
+    """The ImageNet-trained torchvision variant (raises WeightsUnavailable with directions)."""
+    device = device or get_device()
+    model = AlexNet("torchvision")
+    model.load_state_dict(load_state_dict(IMAGENET, device))
+    return model.to(device).eval()
+
+
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet class names, offline (they ship inside torchvision)."""
+    from torchvision.models import AlexNet_Weights
+
+    return list(AlexNet_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# --------------------------------------------------------------------------- preprocessing
+def resize_shorter(rgb: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(new, Image.BILINEAR))
+
+
+def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    top, left = (h - size) // 2, (w - size) // 2
+    return rgb[top:top + size, left:left + size]
+
+
+def square_view(rgb: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """The centred size×size view a single-crop prediction sees (uint8, for overlays)."""
+    return np.ascontiguousarray(center_crop(resize_shorter(rgb, size), size))
+
+
+def normalise(rgb: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float, per-channel standardised."""
+    x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1).float() / 255.0  # (3, H, W)
+    x = (x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+    return x[None]
+
+
+def preprocess(rgb: np.ndarray) -> torch.Tensor:
+    """torchvision's evaluation transform: resize 256, centre crop 224, normalise."""
+    return normalise(center_crop(resize_shorter(rgb, RESIZE_SIZE), INPUT_SIZE))
+
+
+def ten_crops(rgb: np.ndarray) -> torch.Tensor:
+    """§4.1: the four corner crops and the centre crop, and their horizontal flips. (10, 3, 224, 224)"""
+    x = normalise(resize_shorter(rgb, RESIZE_SIZE))[0]  # (3, H, W)
+    h, w = x.shape[1:]
+    s = INPUT_SIZE
+    corners = [(0, 0), (0, w - s), (h - s, 0), (h - s, w - s), ((h - s) // 2, (w - s) // 2)]
+    crops = torch.stack([x[:, t:t + s, l:l + s] for t, l in corners])  # (5, 3, s, s)
+    return torch.cat([crops, crops.flip(-1)])  # (10, 3, s, s)
+
+
+# --------------------------------------------------------------------------- inference
+@torch.inference_mode()
+def class_probabilities(model: nn.Module, rgb: np.ndarray, ten_crop: bool = False) -> torch.Tensor:
+    """Softmax over the classes for one image; with `ten_crop`, averaged over the 10 crops (§4.1)."""
+    device = next(model.parameters()).device
+    batch = ten_crops(rgb) if ten_crop else preprocess(rgb)
+    return model(batch.to(device)).softmax(-1).mean(0).cpu()  # (classes,)
+
+
+def top_k(probs: torch.Tensor, categories: list[str], k: int = 5) -> list[tuple[str, float]]:
+    values, indices = probs.topk(k)
+    return [(categories[i], float(v)) for v, i in zip(values, indices)]
+
+
+@torch.inference_mode()
+def activations(model: AlexNet, rgb: np.ndarray, layer: str) -> torch.Tensor:
+    """The named layer's output (after its ReLU, before LRN/pool) for one image. (C, H, W) or (C,)"""
+    module = named_layers(model)[layer]
+    captured = {}
+    handle = module.register_forward_hook(lambda m, i, out: captured.setdefault("out", out.clone()))
+    try:
+        model(preprocess(rgb).to(next(model.parameters()).device))
+    finally:
+        handle.remove()
+    return captured["out"][0].clamp(min=0).cpu() if layer != "fc8" else captured["out"][0].cpu()
+
+
+# --------------------------------------------------------------------------- visualisation data
+def tile(images: np.ndarray, columns: int, pad: int = 1, fill: int = 255) -> np.ndarray:
+    """(N, h, w, 3) uint8 -> one grid image with `columns` tiles per row."""
+    n, h, w, c = images.shape
+    rows = -(-n // columns)
+    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, c), fill, np.uint8)
+    for i, img in enumerate(images):
+        r, col = divmod(i, columns)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = img
+    return grid
+
+
+def kernels_grid(weight: torch.Tensor, towers: int = 1, scale: int = 4, gap: int = 12) -> np.ndarray:
+    """Fig. 3: first-layer kernels (out, 3, k, k) as RGB tiles, each contrast-stretched on its own.
+
+    With two towers their kernels are shown side by side (left: GPU 1)."""
+    weight = weight.detach().float().cpu()
+    lo = weight.amin(dim=(1, 2, 3), keepdim=True)
+    hi = weight.amax(dim=(1, 2, 3), keepdim=True)
+    tiles = ((weight - lo) / (hi - lo + 1e-8) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    tiles = tiles.repeat(scale, axis=1).repeat(scale, axis=2)  # (out, k*scale, k*scale, 3)
+    grids = [tile(t, columns=6 if towers > 1 else 8) for t in np.split(tiles, towers)]
+    spacer = np.full((grids[0].shape[0], gap, 3), 255, np.uint8)
+    return np.concatenate([g if i == 0 else np.concatenate([spacer, g], 1) for i, g in enumerate(grids)], 1)
+
+
+def first_layer(variant: str) -> nn.Conv2d:
+    """A freshly initialised conv1 of `variant` (for the kernel grid without building fc6-8)."""
+    spec = VARIANTS[variant].convs[0]
+    return nn.Conv2d(3, spec.out_channels, spec.kernel, spec.stride, spec.padding)
+
+
+def activation_grid(maps: torch.Tensor, max_maps: int = 64, size: int = 56) -> np.ndarray:
+    """(C, H, W) feature maps -> a grid of the `max_maps` strongest maps (grey, each stretched)."""
+    strongest = maps.flatten(1).amax(1).argsort(descending=True)[:max_maps]
+    chosen = maps[strongest][:, None]  # (N, 1, H, W)
+    chosen = F.interpolate(chosen, size=(size, size), mode="nearest")[:, 0]
+    hi = chosen.flatten(1).amax(1)[:, None, None].clamp(min=1e-8)
+    grey = (chosen / hi * 255).round().byte().numpy()
+    return tile(np.repeat(grey[..., None], 3, axis=3), columns=8)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    layer: str
+    output_shape: tuple[int, ...]
+    neurons: int
+    parameters: int
+    mult_adds: int
+    towers: str
+
+
+@functools.cache
+def layer_table(variant: str = "original") -> tuple[LayerRow, ...]:
+    """Output shape, neurons, parameters and multiply-adds per layer for a 224×224 image.
+
+    Built from the model itself (a shape-only forward on the meta device, no memory or maths):
+    §3 reports ~60M parameters and ~650,000 neurons for the original."""
+    with torch.device("meta"):
+        model = AlexNet(variant).eval()
+        x = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
+    rows: list[LayerRow] = []
+    names = {id(m): n for n, m in named_layers(model).items()}
+    with torch.no_grad():
+        for module in list(model.features) + [model.avgpool, nn.Flatten()] + list(model.classifier):
+            out = module(x)
+            if id(module) in names:
+                params = sum(p.numel() for p in module.parameters())
+                if isinstance(module, nn.Conv2d):
+                    macs = out.numel() * (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+                    towers = "own tower" if module.groups > 1 else ("both towers (crosses)" if x.shape[1] > 3 else "each tower sees the image")
+                else:
+                    macs = module.in_features * module.out_features
+                    towers = "both towers (crosses)"
+                rows.append(LayerRow(names[id(module)], tuple(out.shape[1:]), out[0].numel(), params, macs,
+                                     towers if model.config.towers > 1 else "single tower"))
+            x = out
+    return tuple(rows)
+
+
+def tower_diagram(variant: str = "original", box: tuple[int, int] = (170, 34), gap: int = 22) -> np.ndarray:
+    """Fig. 2 as a block diagram: one column per tower (GPU), a row per layer; a layer that reads
+    both towers (conv3, fc6-8) gets crossing lines from the row above. (H, W, 3) uint8."""
+    from PIL import ImageDraw
+
+    rows = layer_table(variant)
+    towers = VARIANTS[variant].towers
+    bw, bh = box
+    margin, column_gap = 20, 60
+    width = 2 * margin + towers * bw + (towers - 1) * column_gap
+    height = 2 * margin + 20 + len(rows) * (bh + gap)
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    lefts = [margin + t * (bw + column_gap) for t in range(towers)]
+    for t, left in enumerate(lefts):
+        draw.text((left + bw // 2 - 20, margin - 4), f"GPU {t + 1}" if towers > 1 else "one tower", fill="black")
+    previous = None
+    for r, row in enumerate(rows):
+        top = margin + 20 + r * (bh + gap)
+        per_tower = row.output_shape[0] // towers
+        shape = "x".join(str(s) for s in (per_tower, *row.output_shape[1:]))
+        colour = "#fde2c8" if "crosses" in row.towers else "#d6e6f7"
+        for left in lefts:
+            draw.rectangle([left, top, left + bw, top + bh], fill=colour, outline="black")
+            draw.text((left + 8, top + 10), f"{row.layer}  {shape}", fill="black")
+        if previous is not None:
+            for t, left in enumerate(lefts):
+                sources = lefts if "crosses" in row.towers else [left]
+                for src in sources:
+                    draw.line([src + bw // 2, previous + bh, left + bw // 2, top], fill="black", width=1)
+        previous = top
+    return np.asarray(canvas)

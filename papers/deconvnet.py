@@ -1,0 +1,436 @@
+"""Visualizing and Understanding Convolutional Networks.
+
+Matthew D. Zeiler, Rob Fergus, ECCV 2014. https://arxiv.org/abs/1311.2901
+
+A deconvnet (§2.1, Fig. 1) is attached to every layer of a conv/ReLU/max-pool network. To see
+what one activation responds to, all other activations of its layer are set to zero and the
+signal is sent back down: *unpooling* puts each value where the forward max-pool found its
+maximum (the recorded "switches"), *rectification* passes it through a ReLU, and *filtering*
+applies the transposed filters of the forward convolution, down to pixel space. §4.2 checks
+that the network localises the object: a grey square slides over the image and the
+probability of the class (and the strongest feature map's activation) is recorded (Fig. 7).
+
+This module also holds the backbones that this tab and the Grad-CAM tab share: ImageNet
+AlexNet (papers.alexnet), ImageNet VGG16, and a small conv/ReLU/max-pool CNN trained here on
+digits in clutter, so that both tabs work offline.
+
+**Deviations from the paper**
+- Backbones: the paper's own ImageNet network (an AlexNet variant, Fig. 3) has no public
+  weights; we use torchvision's AlexNet and VGG16 (its successor family) and a small
+  CNN trained offline on handwritten digits pasted into clutter (not ImageNet).
+- Unpooling sums the values that overlapping pooling windows send to the same input position
+  (the exact transpose of the switch selection); the paper does not say how it handles
+  collisions with its 3×3/2 overlapping pools.
+- The projection starts from a conv layer's rectified output (before pooling); the paper
+  projects from the pooled maps. Unpooling that top pool back is the same operation.
+- Occlusion maps are shown per pixel, as the mean over all square positions that covered it
+  (the paper plots one value per square position).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from papers import alexnet
+from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+from papers.data import digits
+
+# --------------------------------------------------------------------------- offline data
+CANVAS = 64  # digits in clutter live on a 64 x 64 canvas
+CLUTTER_PIECES = 6  # fragments of other digits scattered over each canvas
+CLUTTER_SIZE = 10  # side of one fragment
+NOISE_STD = 0.05
+INK_THRESHOLD = 0.3  # a digit pixel above this is "ink" (for its bounding box)
+
+
+def cluttered_digits(n: int, split: str = "train", seed: int = 0):
+    """n real digits pasted at random places on a 64×64 canvas among fragments of other digits.
+
+    Returns images (n, 1, 64, 64) in [0, 1], labels (n,), boxes (n, 4) as (x0, y0, x1, y1) of
+    the digit's ink (exclusive ends): where a localisation map *should* point."""
+    rng = np.random.default_rng(seed)
+    source, source_labels = digits(split)
+    source = source[:, 0].numpy()  # (N, 28, 28)
+    size = source.shape[-1]
+    pick = rng.integers(len(source), size=n)
+    canvas = np.zeros((n, CANVAS, CANVAS), np.float32)
+    boxes = np.zeros((n, 4), np.int64)
+    pieces = rng.integers(len(source), size=(n, CLUTTER_PIECES))
+    cuts = rng.integers(size - CLUTTER_SIZE, size=(n, CLUTTER_PIECES, 2))  # where in the donor
+    spots = rng.integers(CANVAS - CLUTTER_SIZE, size=(n, CLUTTER_PIECES, 2))  # where on the canvas
+    places = rng.integers(CANVAS - size + 1, size=(n, 2))
+    for i in range(n):
+        for piece, (py, px), (cy, cx) in zip(pieces[i], cuts[i], spots[i]):
+            region = canvas[i, cy:cy + CLUTTER_SIZE, cx:cx + CLUTTER_SIZE]
+            np.maximum(region, source[piece, py:py + CLUTTER_SIZE, px:px + CLUTTER_SIZE], out=region)
+        (top, left), digit = places[i], source[pick[i]]
+        region = canvas[i, top:top + size, left:left + size]
+        np.maximum(region, digit, out=region)
+        ys, xs = np.nonzero(digit > INK_THRESHOLD)
+        boxes[i] = (left + xs.min(), top + ys.min(), left + xs.max() + 1, top + ys.max() + 1)
+    canvas = np.clip(canvas + rng.normal(0, NOISE_STD, canvas.shape).astype(np.float32), 0, 1)
+    return torch.from_numpy(canvas)[:, None], source_labels[torch.from_numpy(pick)], torch.from_numpy(boxes)
+
+
+@functools.cache
+def _pixel_stats() -> tuple[float, float]:
+    """Mean and std of the training canvases (so 0 after normalising is the 'grey' occluder)."""
+    images, _, _ = cluttered_digits(256, "train", seed=123)
+    return float(images.mean()), float(images.std())
+
+
+# --------------------------------------------------------------------------- the small CNN
+@dataclass(frozen=True)
+class SmallCNNConfig:
+    channels: tuple[int, ...] = (16, 32, 64, 64)
+    kernels: tuple[int, ...] = (5, 3, 3, 3)
+    pooled: tuple[bool, ...] = (True, True, True, False)  # 64 -> 32 -> 16 -> 8, conv4 at 8x8
+    classes: int = 10
+    dropout: float = 0.3
+
+
+class SmallCNN(nn.Module):
+    """A Zeiler–Fergus-style stack (conv → ReLU → max-pool) and one linear classifier."""
+
+    def __init__(self, config: SmallCNNConfig = SmallCNNConfig()):
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels = 1
+        for out_channels, kernel, pool in zip(config.channels, config.kernels, config.pooled):
+            layers += [nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), nn.ReLU()]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+            in_channels = out_channels
+        self.features = nn.Sequential(*layers)
+        side = CANVAS // 2 ** sum(config.pooled)
+        self.classifier = nn.Sequential(nn.Dropout(config.dropout),
+                                        nn.Linear(in_channels * side * side, config.classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features(x), 1))  # (B, C*8*8) -> (B, 10)
+
+
+SMALL_CNN = Checkpoint(
+    name="Digits-in-clutter CNN",
+    filename="deconvnet_cluttered_digits.safetensors",
+    sha256="a76f2fbbaae2bb67bc4b1680c9f68b45e4d2c3f20eb9e628b21c5e63d9f3d6f7",
+    license="BSD-3-Clause (trained here on scikit-learn's digits)",
+    size_bytes=406_784,
+    num_params=101_450,
+    reproduce="python -m papers.train deconvnet",
+    source="trained by this project on scikit-learn's handwritten digits pasted into clutter",
+    description="4 conv/ReLU/max-pool layers + linear, 64x64 grey input, 10 digit classes; "
+                "89.2 % test accuracy on 2,000 cluttered test-split digits",
+)
+
+# --------------------------------------------------------------------------- VGG16
+VGG16 = Checkpoint(
+    name="VGG16 ImageNet-1k (torchvision weights via timm)",
+    filename="vgg16_imagenet1k_v1.safetensors",
+    repo_id="timm/vgg16.tv_in1k",
+    hub_filename="model.safetensors",
+    license="BSD-3-Clause (torchvision)",
+    size_bytes=553_430_176,  # 138,357,544 float32 parameters
+    num_params=138_357_544,
+    source="timm/vgg16.tv_in1k = torchvision VGG16_Weights.IMAGENET1K_V1 (top-1 71.6 %)",
+)
+
+
+def timm_vgg_to_torchvision(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """timm's VGG layout -> torchvision's: its classifier is a conv MLP (fc1 7×7, fc2 1×1)."""
+    renames = {"pre_logits.fc1": "classifier.0", "pre_logits.fc2": "classifier.3", "head.fc": "classifier.6"}
+    out = {}
+    for key, value in state.items():
+        prefix, _, leaf = key.rpartition(".")
+        if prefix in renames:
+            key = f"{renames[prefix]}.{leaf}"
+            value = value.flatten(1) if value.ndim == 4 else value  # (4096, 512, 7, 7) -> (4096, 25088)
+        out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------- backbones
+@dataclass(frozen=True)
+class Backbone:
+    """A classifier with a conv/ReLU/max-pool `features` stack, and how to feed it an image."""
+    key: str
+    label: str
+    checkpoint: Checkpoint
+    load: Callable[[], nn.Module]
+    input_size: int
+    grey: bool
+    categories: Callable[[], list[str]]
+    adds: str  # what its weights add, for the "missing weights" note
+
+    def view(self, rgb: np.ndarray) -> np.ndarray:
+        """The square (input_size²) uint8 RGB view of `rgb` the network sees."""
+        view = alexnet.square_view(rgb, self.input_size)
+        if self.grey:
+            view = np.repeat(view.mean(axis=2, keepdims=True).round().astype(np.uint8), 3, axis=2)
+        return view
+
+    def to_tensor(self, view: np.ndarray) -> torch.Tensor:
+        """A view from `view()` -> the normalised (1, C, S, S) input."""
+        if not self.grey:
+            return alexnet.normalise(view)
+        mean, std = _pixel_stats()
+        return (torch.from_numpy(view[..., 0].astype(np.float32) / 255.0)[None, None] - mean) / std
+
+
+@cached_model
+def small_cnn(device=None) -> SmallCNN:
+    device = device or get_device()
+    model = SmallCNN()
+    model.load_state_dict(load_state_dict(SMALL_CNN, device))
+    return model.to(device).eval()
+
+
+@cached_model
+def vgg16(device=None) -> nn.Module:
+    from torchvision.models import vgg16 as torchvision_vgg16
+
+    device = device or get_device()
+    model = torchvision_vgg16(weights=None)
+    model.load_state_dict(load_state_dict(VGG16, device))
+    return model.to(device).eval()
+
+
+BACKBONES: dict[str, Backbone] = {b.key: b for b in (
+    Backbone("digits", "Digits-in-clutter CNN (offline, shipped)", SMALL_CNN, small_cnn, CANVAS, True,
+             lambda: [f"digit {d}" for d in range(10)], "a small CNN that finds digits in clutter"),
+    Backbone("alexnet", "AlexNet (ImageNet)", alexnet.IMAGENET, alexnet.imagenet_model, alexnet.INPUT_SIZE,
+             False, alexnet.imagenet_categories, "AlexNet's 1000 ImageNet classes for your photos"),
+    Backbone("vgg16", "VGG16 (ImageNet)", VGG16, vgg16, alexnet.INPUT_SIZE, False,
+             alexnet.imagenet_categories, "VGG16's 1000 ImageNet classes for your photos"),
+)}
+
+
+def conv_layers(features: nn.Sequential) -> dict[str, int]:
+    """conv1..convN -> index in `features` of the ReLU that rectifies that conv's output."""
+    convs = [i for i, m in enumerate(features) if isinstance(m, nn.Conv2d)]
+    return {f"conv{n}": i + 1 for n, i in enumerate(convs, 1)}
+
+
+# --------------------------------------------------------------------------- deconvnet (§2.1)
+@dataclass
+class Switches:
+    """What the forward pass records for the way back: per layer, its input shape and, for
+    max-pools, where each maximum came from (flat indices into the input map)."""
+    shapes: list[torch.Size]
+    indices: dict[int, torch.Tensor]
+
+
+def forward_recording(features: nn.Sequential, x: torch.Tensor, upto: int) -> tuple[torch.Tensor, Switches]:
+    """Run features[0..upto] (inclusive), recording the pooling switches (§2.1, "Unpooling")."""
+    switches = Switches([], {})
+    for i, layer in enumerate(features[:upto + 1]):
+        switches.shapes.append(x.shape)
+        if isinstance(layer, nn.MaxPool2d):
+            x, switches.indices[i] = F.max_pool2d(x, layer.kernel_size, layer.stride, layer.padding,
+                                                  layer.dilation, layer.ceil_mode, return_indices=True)
+        elif isinstance(layer, (nn.Conv2d, nn.ReLU)):
+            x = F.relu(x) if isinstance(layer, nn.ReLU) else layer(x)
+        else:
+            raise ValueError(f"The deconvnet handles conv, ReLU and max-pool layers, not {type(layer).__name__}.")
+    return x, switches
+
+
+def unpool(y: torch.Tensor, switches: torch.Tensor, input_shape: torch.Size) -> torch.Tensor:
+    """Put each pooled value back where its maximum was; overlapping windows add up."""
+    b, c = y.shape[:2]
+    out = torch.zeros(b, c, input_shape[-2] * input_shape[-1], dtype=y.dtype, device=y.device)
+    out.scatter_add_(2, switches.flatten(2), y.flatten(2))  # (B, C, H*W)
+    return out.view(b, c, *input_shape[-2:])
+
+
+def transposed_filtering(y: torch.Tensor, conv: nn.Conv2d, input_shape: torch.Size) -> torch.Tensor:
+    """§2.1 "Filtering": the same filters, transposed (flipped, in/out swapped); no bias."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
+    out_h, out_w = y.shape[-2:]
+    output_padding = (input_shape[-2] - ((out_h - 1) * sh - 2 * ph + dh * (kh - 1) + 1),
+                      input_shape[-1] - ((out_w - 1) * sw - 2 * pw + dw * (kw - 1) + 1))
+    return F.conv_transpose2d(y, conv.weight, None, conv.stride, conv.padding, output_padding,
+                              conv.groups, conv.dilation)
+
+
+def deconvnet_backward(features: nn.Sequential, y: torch.Tensor, switches: Switches) -> torch.Tensor:
+    """Send a (zeroed-but-one) layer output back to pixel space: unpool, rectify, filter^T."""
+    for i in reversed(range(len(switches.shapes))):
+        layer = features[i]
+        if isinstance(layer, nn.MaxPool2d):
+            y = unpool(y, switches.indices[i], switches.shapes[i])
+        elif isinstance(layer, nn.ReLU):
+            y = F.relu(y)  # §2.1 "Rectification": the reconstruction is kept non-negative
+        else:
+            y = transposed_filtering(y, layer, switches.shapes[i])
+    return y
+
+
+@dataclass
+class Projection:
+    pixels: torch.Tensor  # (C_in, H, W) the reconstruction in input space
+    channel: int
+    position: tuple[int, int]  # (row, col) of the kept activation in its feature map
+    value: float
+
+
+@torch.no_grad()
+def project(features: nn.Sequential, x: torch.Tensor, layer: str, channel: int | None = None,
+            whole_map: bool = False) -> Projection:
+    """Project one feature map of `layer` for image `x` (1, C, H, W) back to pixel space.
+
+    channel None picks the map with the strongest activation. By default only that map's
+    largest activation is kept (the paper's figures); `whole_map` keeps the whole map."""
+    upto = conv_layers(features)[layer]
+    maps, switches = forward_recording(features, x, upto)  # (1, C, h, w)
+    if channel is None:
+        channel = int(maps[0].flatten(1).amax(1).argmax())
+    if not 0 <= channel < maps.shape[1]:
+        raise ValueError(f"{layer} has {maps.shape[1]} feature maps: choose a channel from 0 to {maps.shape[1] - 1}.")
+    chosen = maps[0, channel]  # (h, w)
+    row, col = divmod(int(chosen.argmax()), chosen.shape[1])
+    kept = torch.zeros_like(maps)
+    if whole_map:
+        kept[0, channel] = chosen
+    else:
+        kept[0, channel, row, col] = chosen[row, col]
+    pixels = deconvnet_backward(features, kept, switches)[0]
+    return Projection(pixels.cpu(), channel, (row, col), float(chosen[row, col]))
+
+
+def projection_image(pixels: torch.Tensor) -> np.ndarray:
+    """A reconstruction (C, H, W) as uint8 RGB, centred on grey and contrast-stretched (as in Fig. 2)."""
+    p = pixels.float()
+    p = p - p.mean()
+    scale = p.abs().max().clamp(min=1e-12)
+    rgb = ((p / scale) * 127.5 + 127.5).clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+    return np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb
+
+
+def receptive_box(projection: torch.Tensor, quantile: float = 0.99) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around the reconstruction's strongest pixels: where the activation looks."""
+    energy = projection.abs().sum(0)  # (H, W)
+    ys, xs = torch.nonzero(energy >= torch.quantile(energy.flatten(), quantile), as_tuple=True)
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+# --------------------------------------------------------------------------- occlusion (§4.2)
+def occluder_positions(side: int, size: int, stride: int) -> list[int]:
+    """Top-left offsets of the square along one side, always reaching the far edge."""
+    if not 1 <= size <= side:
+        raise ValueError(f"The grey square must be between 1 and {side} pixels wide.")
+    if stride < 1:
+        raise ValueError("The stride must be at least 1 pixel.")
+    starts = list(range(0, side - size + 1, stride))
+    return starts if starts[-1] == side - size else starts + [side - size]
+
+
+@dataclass
+class OcclusionMaps:
+    probability: np.ndarray  # (H, W) mean class probability while each pixel was covered
+    activation: np.ndarray  # (H, W) mean activation of the watched feature map
+    done: int
+    total: int
+
+
+@torch.no_grad()
+def occlusion(model: nn.Module, x: torch.Tensor, class_idx: int, layer: str, channel: int,
+              size: int, stride: int, batch: int = 16) -> Iterator[OcclusionMaps]:
+    """§4.2, Fig. 7: slide a grey (0 = data mean after normalising) square over `x` (1, C, H, W),
+    record p(class) and the total activation of `layer`'s map `channel`; yields after each batch."""
+    _, _, h, w = x.shape
+    spots = [(t, l) for t in occluder_positions(h, size, stride) for l in occluder_positions(w, size, stride)]
+    relu_index = conv_layers(model.features)[layer]
+    watched = {}
+    hook = model.features[relu_index].register_forward_hook(
+        lambda m, i, out: watched.__setitem__("maps", out[:, channel].sum((1, 2))))
+    prob_sum, act_sum, cover = np.zeros((h, w)), np.zeros((h, w)), np.zeros((h, w))
+    try:
+        for start in range(0, len(spots), batch):
+            chunk = spots[start:start + batch]
+            occluded = x.repeat(len(chunk), 1, 1, 1)  # (n, C, H, W)
+            for j, (t, l) in enumerate(chunk):
+                occluded[j, :, t:t + size, l:l + size] = 0.0
+            probs = model(occluded).softmax(-1)[:, class_idx].cpu().numpy()
+            acts = watched["maps"].cpu().numpy()
+            for (t, l), p, a in zip(chunk, probs, acts):
+                prob_sum[t:t + size, l:l + size] += p
+                act_sum[t:t + size, l:l + size] += a
+                cover[t:t + size, l:l + size] += 1
+            covered = np.maximum(cover, 1)
+            yield OcclusionMaps(prob_sum / covered, act_sum / covered, start + len(chunk), len(spots))
+    finally:
+        hook.remove()
+
+
+# --------------------------------------------------------------------------- display helpers
+def heatmap_overlay(rgb: np.ndarray, heat: np.ndarray, opacity: float = 0.5,
+                    low: float | None = None, high: float | None = None) -> np.ndarray:
+    """Colour `heat` (H, W) with the jet map (blue low, red high) and blend it over `rgb`."""
+    import cv2
+
+    low = float(heat.min()) if low is None else low
+    high = float(heat.max()) if high is None else high
+    scaled = np.clip((heat - low) / max(high - low, 1e-12), 0, 1)
+    if scaled.shape != rgb.shape[:2]:
+        scaled = np.asarray(Image.fromarray((scaled * 255).astype(np.uint8)).resize(rgb.shape[1::-1], Image.BILINEAR)) / 255.0
+    colour = cv2.applyColorMap((scaled * 255).round().astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    return (rgb * (1 - opacity) + colour * opacity).round().clip(0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- training
+TRAIN_SIZE = 8_000
+TEST_SIZE = 2_000
+EPOCHS = 5
+BATCH = 64
+LEARNING_RATE = 2e-3
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    mean, std = _pixel_stats()
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat([model((chunk - mean) / std).argmax(1) for chunk in images.split(256)])
+    return float((predictions == labels).float().mean())
+
+
+def train(variant: str | None, out_dir) -> dict:
+    """Train the digits-in-clutter CNN (seeded, a few CPU minutes) and save it to `out_dir`."""
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    if variant:
+        raise ValueError("papers.deconvnet has one self-trained model; run `python -m papers.train deconvnet`.")
+    torch.manual_seed(0)
+    mean, std = _pixel_stats()
+    test_images, test_labels, _ = cluttered_digits(TEST_SIZE, "test", seed=1)
+    model = SmallCNN()
+    optimiser = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, LEARNING_RATE, total_steps=EPOCHS * (TRAIN_SIZE // BATCH))
+    history = []
+    for epoch in range(EPOCHS):
+        images, labels, _ = cluttered_digits(TRAIN_SIZE, "train", seed=1000 + epoch)  # fresh clutter
+        model.train()
+        order = torch.randperm(TRAIN_SIZE)
+        for start in range(0, TRAIN_SIZE - BATCH + 1, BATCH):
+            idx = order[start:start + BATCH]
+            loss = F.cross_entropy(model((images[idx] - mean) / std), labels[idx])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+        history.append(round(evaluate(model, test_images, test_labels), 4))
+        print(f"epoch {epoch + 1}/{EPOCHS}: loss {loss.item():.3f}, test accuracy {history[-1]:.4f}", flush=True)
+    path = Path(out_dir) / SMALL_CNN.filename
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path),
+              metadata={"source": SMALL_CNN.source, "reproduce": SMALL_CNN.reproduce})
+    return {"test_accuracy": history[-1], "accuracy_per_epoch": history,
+            "test_images": TEST_SIZE, "params": sum(p.numel() for p in model.parameters())}

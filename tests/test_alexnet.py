@@ -1,0 +1,129 @@
+"""AlexNet: parity with torchvision, the paper's sizes and building blocks, the weights loader, the tab."""
+import dataclasses
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from demos import alexnet as demo
+from papers import alexnet
+from papers.checkpoints import WeightsUnavailable, load_state_dict, sha256_file
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    torch.manual_seed(0)
+    return torchvision.models.alexnet().eval()
+
+
+def test_torchvision_variant_matches_torchvision_logits(reference):
+    ours = alexnet.AlexNet("torchvision").eval()
+    ours.load_state_dict(reference.state_dict())  # strict: same keys, same shapes
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=0)
+
+
+def test_original_has_the_papers_sizes():
+    rows = {r.layer: r for r in alexnet.layer_table("original")}
+    assert sum(r.parameters for r in rows.values()) == 60_965_224  # §3: "60 million parameters"
+    assert 640_000 < sum(r.neurons for r in rows.values()) < 670_000  # abstract: "650,000 neurons"
+    assert [rows[f"conv{i}"].output_shape for i in range(1, 6)] == [
+        (96, 55, 55), (256, 27, 27), (384, 13, 13), (384, 13, 13), (256, 13, 13)]
+    assert rows["fc6"].parameters == 256 * 6 * 6 * 4096 + 4096
+
+
+def test_grouped_layers_keep_the_towers_apart():
+    """§3.2: conv4 on GPU 1 sees only GPU 1's conv3 maps; conv3 sees both."""
+    torch.manual_seed(0)
+    model = alexnet.AlexNet("original").eval()
+    convs = alexnet.named_layers(model)
+    x = torch.randn(1, 384, 13, 13)
+    y = x.clone()
+    y[:, 192:] += torch.randn(1, 192, 13, 13)  # change only tower 2's inputs
+    with torch.no_grad():
+        a, b = convs["conv4"](x), convs["conv4"](y)
+    assert torch.equal(a[:, :192], b[:, :192]) and not torch.equal(a[:, 192:], b[:, 192:])
+    assert convs["conv3"].groups == 1 and convs["conv2"].groups == convs["conv5"].groups == 2
+
+
+def test_local_response_norm_is_equation_1():
+    a = torch.rand(1, 12, 3, 3) * 50
+    n, k, alpha, beta = 5, 2.0, 1e-4, 0.75
+    expected = torch.empty_like(a)
+    for i in range(a.shape[1]):
+        lo, hi = max(0, i - n // 2), min(a.shape[1] - 1, i + n // 2)
+        expected[:, i] = a[:, i] / (k + alpha * (a[:, lo:hi + 1] ** 2).sum(1)) ** beta
+    torch.testing.assert_close(alexnet.local_response_norm()(a), expected)
+
+
+def test_ten_crops_are_corners_centre_and_mirrors():
+    rgb = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    crops = alexnet.ten_crops(rgb)
+    assert crops.shape == (10, 3, 224, 224)
+    torch.testing.assert_close(crops[5:], crops[:5].flip(-1))
+    torch.testing.assert_close(crops[4], alexnet.preprocess(rgb)[0])  # centre crop = single-crop input
+
+
+def test_loader_converts_an_upstream_pickle(tmp_path, monkeypatch, reference):
+    """The upstream path: a torchvision .pth in a weights dir is hash-checked, converted, loaded."""
+    pth = tmp_path / "alexnet-owt-random.pth"
+    torch.save(reference.state_dict(), pth)
+    ckpt = dataclasses.replace(alexnet.IMAGENET, filename="alexnet_test.safetensors",
+                               upstream_url=f"file://{pth}", upstream_sha256=sha256_file(pth)[:8])
+    monkeypatch.setenv("GALLERY_WEIGHTS_DIR", str(tmp_path))
+    model = alexnet.AlexNet("torchvision").eval()
+    model.load_state_dict(load_state_dict(ckpt, "cpu"))
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x))
+    wrong = dataclasses.replace(ckpt, filename="alexnet_test2.safetensors", upstream_sha256="7be5be79")
+    with pytest.raises(WeightsUnavailable, match="sha256 mismatch"):
+        load_state_dict(wrong, "cpu")
+
+
+# --------------------------------------------------------------------------- the tab
+@pytest.fixture
+def random_imagenet_model(monkeypatch, reference):
+    model = alexnet.AlexNet("torchvision").eval()
+    model.load_state_dict(reference.state_dict())
+    monkeypatch.setattr(alexnet, "imagenet_model", lambda device=None: model)
+    return model
+
+
+def test_classify_without_weights_says_how_to_get_them():
+    photo = demo.example_paths("chelsea.jpg")[0]
+    with pytest.raises(gr.Error, match="alexnet-owt-7be5be79.pth"):
+        demo.classify(photo, True, "conv1")
+
+
+def test_architecture_works_without_weights():
+    rows, diagram, kernels = demo.architecture("original")
+    assert rows[-1][3] == "60,965,224"
+    assert diagram.ndim == 3 and kernels.value is not None
+    rows, _, _ = demo.architecture("torchvision")
+    assert rows[-1][3] == "61,100,840"
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((40, 60), np.uint8),  # grey
+    np.full((50, 50, 4), 200, np.uint8),  # RGBA
+    (np.random.default_rng(0).random((64, 80, 3)) * 65535).astype(np.uint16),  # 16-bit
+    np.zeros((3000, 200, 3), np.uint8),  # huge and thin
+])
+def test_classify_accepts_odd_images(random_imagenet_model, image):
+    single, ten, text, maps = demo.classify(image, True, "conv2")
+    assert len(single) == 5 and len(ten) == 5 and abs(sum(single.values())) <= 1 + 1e-6
+    assert "Ten crops" in text and maps.ndim == 3
+
+
+@pytest.mark.parametrize("image, message", [
+    (None, "No image"), (np.zeros((1, 1, 3), np.uint8), "at least"), ("/nonexistent.png", "could not be read"),
+])
+def test_classify_rejects_bad_input(random_imagenet_model, image, message):
+    with pytest.raises(gr.Error, match=message):
+        demo.classify(image, False, "conv1")
