@@ -43,6 +43,8 @@ def _demo(module_name: str) -> Demo:
 MODULES: list[str] = [
     "demos.alexnet",
     "demos.pcn",
+    "demos.octconv",
+    "demos.xception",
     "demos.deconvnet",
     "demos.gradcam",
 ]

@@ -1,0 +1,416 @@
+"""Xception: Deep Learning with Depthwise Separable Convolutions.
+
+François Chollet, CVPR 2017. https://arxiv.org/abs/1610.02357
+
+The "Inception hypothesis" (§1.1): cross-channel correlations and spatial correlations are
+decoupled enough that a layer should map them separately. Pushed to its extreme (§1.2, Fig. 4)
+this is a depthwise separable convolution: one k×k spatial filter per channel, then a 1×1
+pointwise convolution mixing channels, with no non-linearity in between (§4.7, Fig. 10).
+Xception (§3, Fig. 5) stacks 36 such convolutional layers in 14 modules with linear residual
+connections around all but the first and last: an entry flow, a middle flow repeated 8 times,
+and an exit flow; 22,855,952 parameters (Table 3), 79.0 % top-1 on ImageNet (Table 1).
+
+**Deviations from the paper**
+- Batch-norm ε is PyTorch's 1e-5, as in the PyTorch port whose converted Keras weights we load
+  (Keras used 1e-3); the ported weights were checked by their authors at 78.9 % top-1.
+- The optional fully connected layers and the dropout (0.5) before the logistic regression
+  (§4.3) are training-time details of the paper and are left out: the classifier is global
+  average pooling then one linear layer, as in the Keras and timm models.
+- Images are resized to 333 pixels (shorter side, bicubic) and centre-cropped to 299, the
+  evaluation transform of timm's port; the paper does not state its test-time crop.
+- The parameter/multiply-add explorer times single layers with PyTorch's kernels on this
+  machine; the paper compares whole networks on 60 K80 GPUs (Table 3, steps/second).
+"""
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+
+# --------------------------------------------------------------------------- config
+INPUT_SIZE = 299
+RESIZE_SIZE = 333  # 299 / 0.8975, the port's crop fraction
+MEAN = STD = (0.5, 0.5, 0.5)  # Keras' "tf" preprocessing: x / 127.5 - 1
+NUM_CLASSES = 1000
+PAPER_PARAMS = 22_855_952  # Table 3
+INCEPTION_SEGMENTS = 3  # Fig. 3: three towers = the 1×1 output split into three segments
+
+
+@dataclass(frozen=True)
+class XceptionConfig:
+    """Widths of Fig. 5. Each entry-flow module doubles (or sets) the width and halves the size."""
+    stem: tuple[int, int] = (32, 64)
+    entry: tuple[int, ...] = (128, 256, 728)
+    middle_repeats: int = 8
+    middle_units: int = 3
+    exit_module: tuple[int, int] = (728, 1024)
+    exit_convs: tuple[int, int] = (1536, 2048)
+
+
+# --------------------------------------------------------------------------- building blocks
+class SeparableConv2d(nn.Module):
+    """§1.2: a depthwise k×k convolution (one filter per input channel, `groups=in`) followed by
+    a pointwise 1×1 convolution; no non-linearity in between (§4.7 found it best)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
+        super().__init__()
+        self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2,
+                                   groups=in_channels, bias=False)
+        self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class SeparableUnit(nn.Module):
+    """Fig. 5's "ReLU → SeparableConv → BatchNorm" (every convolution is followed by BN, §3)."""
+
+    def __init__(self, in_channels: int, out_channels: int, relu_first: bool = True):
+        super().__init__()
+        self.relu_first = relu_first
+        self.conv = SeparableConv2d(in_channels, out_channels)
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(x) if self.relu_first else x  # not in place: the shortcut still needs x
+        return self.bn(self.conv(x))
+
+
+class XceptionModule(nn.Module):
+    """One residual module of Fig. 5: separable units, a 3×3 stride-2 max-pool when the module
+    downsamples, plus a linear shortcut (identity, or 1×1 stride-2 conv + BN when shapes change)."""
+
+    def __init__(self, in_channels: int, widths: tuple[int, ...], stride: int = 1, relu_first: bool = True):
+        super().__init__()
+        ins = (in_channels,) + widths[:-1]
+        self.units = nn.ModuleList(SeparableUnit(i, o, relu_first or n > 0)
+                                   for n, (i, o) in enumerate(zip(ins, widths)))
+        self.pool = nn.MaxPool2d(3, stride, padding=1) if stride > 1 else nn.Identity()
+        out_channels = widths[-1]
+        self.shortcut = nn.Identity() if (in_channels, stride) == (out_channels, 1) else nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for unit in self.units:
+            y = unit(y)
+        return self.pool(y) + self.shortcut(x)
+
+
+def separable_bn_relu(in_channels: int, out_channels: int) -> list[tuple[str, nn.Module]]:
+    return [("conv", SeparableConv2d(in_channels, out_channels)), ("bn", nn.BatchNorm2d(out_channels)),
+            ("relu", nn.ReLU(inplace=True))]
+
+
+# --------------------------------------------------------------------------- model
+class Xception(nn.Module):
+    """Fig. 5: entry flow (stem + 3 modules), middle flow (8 modules), exit flow, then global
+    average pooling and logistic regression. 36 conv layers in 14 modules (§3)."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES, config: XceptionConfig = XceptionConfig(), in_channels: int = 3):
+        super().__init__()
+        c1, c2 = config.stem
+        # module 1 (no residual): two valid 3×3 convolutions, the first with stride 2 (299→149→147)
+        self.stem = nn.Sequential(OrderedDict(
+            conv1=nn.Conv2d(in_channels, c1, 3, stride=2, bias=False), bn1=nn.BatchNorm2d(c1), relu1=nn.ReLU(inplace=True),
+            conv2=nn.Conv2d(c1, c2, 3, bias=False), bn2=nn.BatchNorm2d(c2), relu2=nn.ReLU(inplace=True)))
+        entry, width = [], c2
+        for n, out in enumerate(config.entry):  # the stem already ends with a ReLU
+            entry.append(XceptionModule(width, (out, out), stride=2, relu_first=n > 0))
+            width = out
+        self.entry_flow = nn.Sequential(*entry)
+        self.middle_flow = nn.Sequential(*(XceptionModule(width, (width,) * config.middle_units)
+                                           for _ in range(config.middle_repeats)))
+        (u1, u2), (e1, e2) = config.exit_module, config.exit_convs
+        self.exit_flow = nn.Sequential(OrderedDict(
+            [("module", XceptionModule(width, (u1, u2), stride=2))]
+            + [(f"{name}1", m) for name, m in separable_bn_relu(u2, e1)]
+            + [(f"{name}2", m) for name, m in separable_bn_relu(e1, e2)]))
+        self.fc = nn.Linear(e2, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.exit_flow(self.middle_flow(self.entry_flow(self.stem(x))))  # (B, 2048, 10, 10) at 299
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).mean((2, 3)))  # global average pooling -> (B, classes)
+
+    def first_separable(self) -> SeparableConv2d:
+        return self.entry_flow[0].units[0].conv
+
+
+# --------------------------------------------------------------------------- timm's layout
+_TIMM_ENTRY, _TIMM_MIDDLE = range(1, 4), range(4, 12)  # timm's block1..3 and block4..11; block12: exit
+_TIMM_RENAMES = [  # (pattern on a timm key with its block already renamed, replacement)
+    (r"^conv([12])\.", r"stem.conv\1."), (r"^bn([12])\.", r"stem.bn\1."),
+    (r"^conv([34])\.conv1\.", lambda m: f"exit_flow.conv{int(m[1]) - 2}.depthwise."),
+    (r"^conv([34])\.pointwise\.", lambda m: f"exit_flow.conv{int(m[1]) - 2}.pointwise."),
+    (r"^bn([34])\.", lambda m: f"exit_flow.bn{int(m[1]) - 2}."),
+]
+
+
+def _timm_block(number: int) -> str:
+    if number in _TIMM_ENTRY:
+        return f"entry_flow.{number - _TIMM_ENTRY.start}"
+    if number in _TIMM_MIDDLE:
+        return f"middle_flow.{number - _TIMM_MIDDLE.start}"
+    return "exit_flow.module"
+
+
+def _timm_rep(number: int, index: int, rest: str) -> str:
+    """timm's `blockN.rep` is a flat [ReLU, SepConv, BN]* list (block1 has no leading ReLU):
+    index -> our unit, `conv1` (depthwise) / `pointwise` / BN -> our names."""
+    offset = 0 if number == _TIMM_ENTRY.start else 1
+    unit, role = divmod(index - offset, 3)
+    if role == 0:  # the SeparableConv2d
+        rest = rest.replace("conv1.", "conv.depthwise.", 1).replace("pointwise.", "conv.pointwise.", 1)
+    else:
+        rest = "bn." + rest
+    return f"units.{unit}.{rest}"
+
+
+def from_timm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """timm `legacy_xception` (= Cadene's port of the Keras weights) keys -> this module's keys."""
+    ours = {}
+    for key, value in state.items():
+        new = key
+        block = re.match(r"^block(\d+)\.(?:rep\.(\d+)\.)?(.*)$", key)
+        if block:
+            number = int(block[1])
+            tail = _timm_rep(number, int(block[2]), block[3]) if block[2] else block[3]
+            new = f"{_timm_block(number)}.{tail}"
+            if not block[2]:
+                new = new.replace(".skip.", ".shortcut.0.").replace(".skipbn.", ".shortcut.1.")
+        else:
+            for pattern, replacement in _TIMM_RENAMES:
+                new = re.sub(pattern, replacement, new)
+            if new == key and not key.startswith("fc."):
+                raise KeyError(f"Unexpected key in a legacy_xception state dict: {key}")
+        ours[new] = value
+    return ours
+
+
+# --------------------------------------------------------------------------- checkpoints
+IMAGENET = Checkpoint(
+    name="Xception ImageNet-1k (Keras weights, Cadene/timm legacy_xception)",
+    filename="xception_imagenet1k_keras.safetensors",
+    upstream_url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-cadene/xception-43020ad28.pth",
+    upstream_sha256="43020ad28",  # torch.hub convention: the name carries the hash's first digits
+    convert=from_timm,
+    license="Apache-2.0 (timm model card; Keras Applications weights)",
+    size_bytes=91_700_000,
+    num_params=PAPER_PARAMS,
+    source="Keras Applications Xception (79.0 % / 94.5 %), ported to PyTorch by R. Cadene (78.9 % / 94.3 %), "
+           "hosted by timm as legacy_xception.tf_in1k",
+    description="The paper's Xception trained on ImageNet-1k by Keras, converted to PyTorch",
+)
+
+
+@cached_model
+def imagenet_model(device=None) -> Xception:
+    """The ImageNet-trained Xception (raises WeightsUnavailable with directions)."""
+    device = device or get_device()
+    model = Xception()
+    model.load_state_dict(load_state_dict(IMAGENET, device))
+    return model.to(device).eval()
+
+
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet class names, offline (they ship inside torchvision)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+# --------------------------------------------------------------------------- inference
+def preprocess(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, 299, 299): bicubic resize of the shorter side to 333, centre
+    crop 299, scale to [-1, 1]."""
+    h, w = rgb.shape[:2]
+    scale = RESIZE_SIZE / min(h, w)
+    size = (max(RESIZE_SIZE, round(w * scale)), max(RESIZE_SIZE, round(h * scale)))
+    img = np.asarray(Image.fromarray(rgb).resize(size, Image.BICUBIC))
+    top, left = (img.shape[0] - INPUT_SIZE) // 2, (img.shape[1] - INPUT_SIZE) // 2
+    crop = img[top:top + INPUT_SIZE, left:left + INPUT_SIZE]
+    x = torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1).float() / 255.0  # (3, 299, 299)
+    x = (x - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+    return x[None]
+
+
+@torch.inference_mode()
+def top_k(model: nn.Module, rgb: np.ndarray, categories: list[str], k: int = 5) -> list[tuple[str, float]]:
+    device = next(model.parameters()).device
+    probs = model(preprocess(rgb).to(device)).softmax(-1)[0].cpu()
+    values, indices = probs.topk(k)
+    return [(categories[i], float(v)) for v, i in zip(values, indices)]
+
+
+# --------------------------------------------------------------------------- counting
+def count_params(module: nn.Module) -> int:
+    """Learnable parameters (BN running statistics are buffers, not counted)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def _dummy_input(module: nn.Module, shape: tuple, make) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """A tensor of `shape` on the module's device, or a tuple of them for a tuple of shapes."""
+    if shape and isinstance(shape[0], (tuple, list)):
+        return tuple(_dummy_input(module, s, make) for s in shape)
+    return make(tuple(shape), device=next(module.parameters(), torch.empty(0)).device)
+
+
+@torch.inference_mode()
+def count_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of the convolutions and matrix products in one forward pass of a zero
+    tensor of `input_shape` (a tuple of shapes: a tuple of tensors), however they are called (modules or functional). Counted by
+    `torch.utils.flop_counter`, which reports 2 FLOPs per multiply-add."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        module(_dummy_input(module, input_shape, torch.zeros))
+    return counter.get_total_flops() // 2
+
+
+@torch.inference_mode()
+def measure_latency(module: nn.Module, input_shape: tuple[int, ...], budget_s: float = 0.3,
+                    min_repeats: int = 3, max_repeats: int = 50) -> float:
+    """Median wall-clock seconds of one forward pass on the module's device, after a warm-up,
+    repeated until `budget_s` is spent (at least `min_repeats` times)."""
+    x = _dummy_input(module, input_shape, torch.randn)
+    device = next(module.parameters(), torch.empty(0)).device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    module(x)  # warm-up: allocations, kernel selection
+    sync()
+    times, start = [], time.perf_counter()
+    while len(times) < min_repeats or (len(times) < max_repeats and time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        module(x)
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# --------------------------------------------------------------------------- the Inception hypothesis
+class InceptionStyle(nn.Module):
+    """Fig. 3: the simplified Inception module rewritten as one 1×1 convolution followed by k×k
+    convolutions over `segments` non-overlapping segments of its output channels (with the
+    ReLU Inception puts between them). segments=channels gives Fig. 4's "extreme" Inception."""
+
+    def __init__(self, channels: int, kernel_size: int, segments: int = INCEPTION_SEGMENTS):
+        super().__init__()
+        self.pointwise = nn.Conv2d(channels, channels, 1, bias=False)
+        self.spatial = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2,
+                                 groups=segments, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.spatial(F.relu(self.pointwise(x)))
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    params: int
+    macs: int
+    seconds: float  # measured median latency on this device
+
+    @property
+    def macs_per_second(self) -> float:
+        return self.macs / self.seconds if self.seconds > 0 else float("nan")
+
+
+def explorer_layers(channels: int, kernel_size: int, segments: int = INCEPTION_SEGMENTS) -> dict[str, nn.Module]:
+    """C→C layers that map the same input to the same output shape, from joint to decoupled."""
+    if channels % segments:
+        raise ValueError(f"{channels} channels cannot be split into {segments} equal segments.")
+    separable = SeparableConv2d(channels, channels, kernel_size)
+    return {
+        "regular convolution": nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, bias=False),
+        f"Inception-style ({segments} segments, Fig. 3)": InceptionStyle(channels, kernel_size, segments),
+        "depthwise separable (Xception)": separable,
+        "  ↳ its depthwise part": separable.depthwise,
+        "  ↳ its pointwise part": separable.pointwise,
+    }
+
+
+def explore(channels: int, kernel_size: int, size: int, segments: int = INCEPTION_SEGMENTS,
+            device=None, budget_s: float = 0.2, max_macs: int | None = None) -> list[LayerCost]:
+    """Parameters, multiply-adds and measured latency of `explorer_layers` on a (1, C, size, size)
+    input on `device` (random weights: latency does not depend on their values). Refuses
+    layers whose regular convolution needs more than `max_macs` multiply-adds."""
+    device = device or get_device()
+    regular_macs = channels * channels * kernel_size ** 2 * size ** 2  # C_out · C_in · k² · H · W
+    if max_macs is not None and regular_macs > max_macs:
+        raise ValueError(f"The regular convolution would need {regular_macs / 1e9:.1f} G multiply-adds, more than "
+                         f"the {max_macs / 1e9:.0f} G allowed per measurement here: lower the channels, kernel or size.")
+    shape = (1, channels, size, size)
+    rows = []
+    for name, layer in explorer_layers(channels, kernel_size, segments).items():
+        layer = layer.to(device).eval()
+        rows.append(LayerCost(name, count_params(layer), count_macs(layer, shape),
+                              measure_latency(layer, shape, budget_s)))
+    return rows
+
+
+def whole_networks(device=None, budget_s: float = 0.5) -> list[LayerCost]:
+    """Xception against Inception V3 (torchvision's, the paper's baseline, §4.2), both with
+    random weights at 299×299: parameters, multiply-adds and measured latency on `device`."""
+    from torchvision.models import inception_v3
+
+    device = device or get_device()
+    shape = (1, 3, INPUT_SIZE, INPUT_SIZE)
+    builders = {"Xception (Fig. 5)": Xception,
+                "Inception V3 (torchvision)": lambda: inception_v3(weights=None, aux_logits=False, init_weights=False)}
+    rows = []
+    for name, build in builders.items():
+        model = build().to(device).eval()
+        rows.append(LayerCost(name, count_params(model), count_macs(model, shape),
+                              measure_latency(model, shape, budget_s, min_repeats=2)))
+    return rows
+
+
+# --------------------------------------------------------------------------- filters
+def first_block_sizes(model: Xception) -> dict[str, int]:
+    """Parameters of the first separable convolution's two parts, and of the regular
+    convolution with the same input, output and kernel that it replaces (§1.2)."""
+    sep = model.first_separable()
+    c_in, c_out, k = sep.depthwise.in_channels, sep.pointwise.out_channels, sep.depthwise.kernel_size[0]
+    return {"depthwise": count_params(sep.depthwise), "pointwise": count_params(sep.pointwise),
+            "regular": c_in * c_out * k * k, "in": c_in, "out": c_out, "kernel": k}
+
+
+def diverging_rgb(values: np.ndarray) -> np.ndarray:
+    """Values in [-1, 1] -> uint8 RGB: blue (negative), white (0), red (positive)."""
+    v = np.clip(values, -1, 1)[..., None]
+    white, red, blue = np.ones(3), np.array([0.80, 0.15, 0.10]), np.array([0.10, 0.30, 0.80])
+    rgb = np.where(v >= 0, white + v * (red - white), white - v * (blue - white))
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
+def depthwise_image(model: Xception, scale: int = 12, columns: int = 16, gap: int = 2) -> np.ndarray:
+    """The first separable block's depthwise k×k filters, one tile per channel, each scaled to
+    its own largest magnitude (blue negative, red positive)."""
+    w = model.first_separable().depthwise.weight.detach().float().cpu()[:, 0]  # (C, k, k)
+    w = (w / w.flatten(1).abs().amax(1).clamp(min=1e-12)[:, None, None]).numpy()
+    tiles = diverging_rgb(w).repeat(scale, 1).repeat(scale, 2)  # (C, k*scale, k*scale, 3)
+    n, side = len(tiles), tiles.shape[1]
+    rows = -(-n // columns)
+    grid = np.full((rows * (side + gap) + gap, columns * (side + gap) + gap, 3), 255, np.uint8)
+    for i, t in enumerate(tiles):
+        r, c = divmod(i, columns)
+        grid[gap + r * (side + gap):gap + r * (side + gap) + side, gap + c * (side + gap):gap + c * (side + gap) + side] = t
+    return grid
+
+
+def pointwise_image(model: Xception, scale: int = 4) -> np.ndarray:
+    """The first separable block's pointwise weights as an (out × in) heat map."""
+    w = model.first_separable().pointwise.weight.detach().float().cpu()[:, :, 0, 0].numpy()  # (out, in)
+    return diverging_rgb(w / max(np.abs(w).max(), 1e-12)).repeat(scale, 0).repeat(scale, 1)
