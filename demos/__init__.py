@@ -42,6 +42,7 @@ def _demo(module_name: str) -> Demo:
 # The order of the gallery. A demo is listed here only once it works.
 MODULES: list[str] = [
     "demos.alexnet",
+    "demos.style_transfer",
     "demos.pcn",
     "demos.octconv",
     "demos.xception",

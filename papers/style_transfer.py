@@ -39,7 +39,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+from papers.checkpoints import Checkpoint, cached_model, get_device, is_available_locally, load_state_dict
 
 # --------------------------------------------------------------------------- configuration
 CONTENT_LAYERS = ("conv4_2",)  # Sec. 2.1 / Fig. 2
@@ -439,3 +439,8 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
 def with_size(config: StyleConfig, device: torch.device) -> tuple[StyleConfig, str | None]:
     side, note = allowed_side(config.size, device)
     return replace(config, size=side), note
+
+
+def vgg19_local() -> bool:
+    """True when the VGG-19 weights are already on this machine (no download needed)."""
+    return is_available_locally(VGG19_IMAGENET)
