@@ -120,7 +120,7 @@ def build() -> None:
     inputs = [image, rotation, min_face, scale_factor, *thresholds]
     outputs = [final, baseline, stage_1, stage_2, stage_3, summary]
     run.click(detect, inputs, outputs, api_name=f"{SLUG}_detect")
-    rotation.release(detect, inputs, outputs, api_name=f"{SLUG}_turn")
+    rotation.input(detect, inputs, outputs, api_name=f"{SLUG}_turn", trigger_mode="always_last")
     image.change(detect_new_image, inputs, outputs, api_name=f"{SLUG}_new_image")
 
 
