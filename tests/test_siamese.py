@@ -1,0 +1,149 @@
+"""Siamese similarity network: losses, energy, ROC/EER against scikit-learn, data, demo handlers."""
+import math
+
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from papers import siamese
+
+torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------- losses and energy
+def test_chopra_loss_matches_the_paper_formula_and_convention():
+    Q = 10.0
+    e_w = torch.tensor([0.0, 1.0, 4.0, 9.0])
+    genuine = siamese.chopra_loss(e_w, torch.full((4,), siamese.GENUINE), Q)
+    impostor = siamese.chopra_loss(e_w, torch.full((4,), siamese.IMPOSTOR), Q)
+    assert genuine.item() == pytest.approx(np.mean([2 / Q * e ** 2 for e in [0, 1, 4, 9]]), rel=1e-6)
+    assert impostor.item() == pytest.approx(np.mean([2 * Q * math.exp(-2.77 * e / Q) for e in [0, 1, 4, 9]]), rel=1e-6)
+    # Y = 0 pulls genuine pairs together (loss grows with E), Y = 1 pushes impostors apart
+    e = torch.linspace(0, Q, 20, requires_grad=True)
+    siamese.chopra_loss(e, torch.zeros(20), Q).backward()
+    assert (e.grad[1:] > 0).all()
+    e.grad = None
+    siamese.chopra_loss(e, torch.ones(20), Q).backward()
+    assert (e.grad < 0).all()
+
+
+def test_contrastive_loss_hadsell_2006():
+    d = torch.tensor([0.5, 1.5, 3.0])
+    m = 2.0
+    assert siamese.contrastive_loss(d, torch.zeros(3), m).item() == pytest.approx((0.25 + 2.25 + 9) / 2 / 3)
+    impostor = siamese.contrastive_loss(d, torch.ones(3), m).item()
+    assert impostor == pytest.approx((0.5 * 1.5 ** 2 + 0.5 * 0.5 ** 2 + 0) / 3)  # beyond the margin: 0
+
+
+def test_energy_is_l1_and_l2_as_torch_computes_them():
+    a, b = torch.randn(5, 50), torch.randn(5, 50)
+    assert torch.allclose(siamese.energy(a, b, p=1), F.pairwise_distance(a, b, p=1, eps=0), atol=1e-5)
+    assert torch.allclose(siamese.energy(a, b, p=2), F.pairwise_distance(a, b, p=2, eps=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("config, kernel", [(siamese.DIGITS_CONFIG, (3, 3)), (siamese.FACES_CONFIG, (5, 5))])
+def test_architecture_sizes_follow_the_paper(config, kernel):
+    assert config.c5_kernel() == kernel  # faces: 56x46 -> C1 50x40 -> S2 25x20 -> C3 20x15 -> S4 5x5
+    torch.manual_seed(0)
+    model = siamese.SiameseNet(config)
+    x = torch.rand(3, 1, *config.input_hw)
+    g = model(x)
+    assert g.shape == (3, config.out_dim)
+    e = siamese.energy(g, g.flip(0))
+    assert (e <= config.Q).all() and siamese.energy(g, g).abs().max() == 0  # bounded by Q; E(x, x) = 0
+    assert torch.allclose(e, e.flip(0))  # one G_W for both branches: E(x1, x2) = E(x2, x1)
+
+
+# --------------------------------------------------------------------------- ROC against scikit-learn
+def test_roc_and_eer_match_sklearn():
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(0)
+    genuine, impostor = rng.normal(1, 1, 300), rng.normal(3, 1, 900)
+    ours = siamese.roc(genuine, impostor)
+    scores = -np.concatenate([genuine, impostor])  # sklearn: high score = positive = genuine
+    truth = np.r_[np.ones_like(genuine), np.zeros_like(impostor)]
+    fpr, tpr, _ = roc_curve(truth, scores, drop_intermediate=False)
+    # both sweep the threshold over every distinct value, from "accept nothing" upwards
+    assert np.allclose(ours.far, fpr) and np.allclose(1 - ours.frr, tpr)
+    eer_sklearn = fpr[np.argmin(np.abs(fpr - (1 - tpr)))]
+    assert ours.eer == pytest.approx(eer_sklearn, abs=2e-3)
+    assert ours.at(-1e9) == (0.0, 1.0) and ours.at(1e9) == (1.0, 0.0)
+
+
+def test_sample_pairs_are_half_genuine_half_impostor():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 2])
+    i, j, y = siamese.sample_pairs(labels, 40, torch.Generator().manual_seed(0))
+    same = labels[i] == labels[j]
+    assert same[y == siamese.GENUINE].all() and not same[y == siamese.IMPOSTOR].any()
+    assert (y == siamese.GENUINE).sum() == 20
+
+
+def test_training_lowers_the_loss_and_separates_seen_classes():
+    data = siamese.digit_data(range(7))
+    torch.manual_seed(0)
+    model = siamese.SiameseNet()
+    losses = [p.loss for p in siamese.fit(model, data, max_steps=60, budget_s=float("inf"), report_every_s=0)]
+    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:5])
+
+
+def test_digit_split_holds_out_classes_and_images():
+    data = siamese.digit_data([0, 1, 2, 3, 4, 5, 6])
+    assert set(data.train_labels.tolist()) == set(range(7)) and set(data.heldout_labels.tolist()) == {7, 8, 9}
+    with pytest.raises(ValueError):
+        siamese.digit_data([3])
+
+
+def test_shipped_checkpoint_reproduces_its_heldout_eer():
+    model = siamese.pretrained(torch.device("cpu"))
+    ev = siamese.evaluate(model, siamese.digit_data(range(7)))
+    assert ev.roc.eer == pytest.approx(0.409, abs=0.005)
+    assert len(ev.genuine) + len(ev.impostor) == 141 * 140 // 2
+
+
+def test_faces_from_the_orl_folder(shared_dir, monkeypatch):
+    monkeypatch.setenv("GALLERY_ORL_DIR", str(shared_dir / "data" / "orl_faces"))
+    data = siamese.face_data()
+    assert data.train_images.shape == (300, 1, *siamese.FACE_HW)
+    assert data.heldout_images.shape == (100, 1, *siamese.FACE_HW)
+    assert siamese.pixel_baseline(data).eer < 0.3
+
+
+def test_drawn_digit_is_inverted_and_centred():
+    page = np.full((200, 100, 3), 255, np.uint8)
+    page[20:180, 40:60] = 0  # a dark stroke "1" on a light page
+    x = siamese.to_model_input(page, siamese.DIGITS_CONFIG)
+    assert x.shape == (1, 1, 28, 28) and x.max() > 0.9 and x[..., :4, :].max() == 0
+    with pytest.raises(ValueError):
+        siamese.to_model_input(np.full((50, 50, 3), 255, np.uint8), siamese.DIGITS_CONFIG)
+
+
+# --------------------------------------------------------------------------- demo handlers
+def test_demo_verify_and_bad_inputs():
+    from demos import siamese as demo
+
+    a, b = demo.random_pair(None, genuine=True)
+    text, seen_a, _ = demo.verify(a, b, 30.0, None)
+    assert "E_W" in text and seen_a.shape[0] >= 28
+    rgba = np.dstack([np.stack([a] * 3, -1), np.full(a.shape, 255, np.uint8)])
+    sixteen = a.astype(np.uint16) * 257
+    assert "E_W" in demo.verify(rgba, sixteen, 0.0, None)[0]
+    assert "E_W" in demo.verify({"composite": a, "background": None, "layers": []}, b, 1e6, None)[0]
+    for bad in (None, np.zeros((1, 1, 3), np.uint8), np.full((40, 40), 255, np.uint8)):
+        with pytest.raises(gr.Error):
+            demo.verify(bad, b, 30.0, None)
+    assert "40" in demo.move_threshold(0, None) or "%" in demo.move_threshold(0, None)
+
+
+def test_demo_training_streams_and_finishes_with_a_state():
+    from demos import siamese as demo
+
+    outputs = list(demo.train(demo.DIGITS, ["0", "1", "2", "3", "4", "5", "6"], "contrastive", 1, 0, None))
+    status, loss_frame, embed_frame, *_, state = outputs[-1]
+    assert "equal error rate" in status and len(embed_frame) == 141 and state["key"][2] == "contrastive"
+    text, _, _ = demo.verify(*demo.random_pair(state, genuine=False), 1.0, state)
+    assert "your trained one" in text
+    with pytest.raises(gr.Error):
+        list(demo.train(demo.DIGITS, ["1"], "chopra2005", 1, 0, None))
