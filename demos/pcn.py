@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import gradio as gr
-import numpy as np
 
 from demos.common import example_paths, friendly_errors, header, read_image, weights_note
 from papers import pcn
@@ -25,14 +24,14 @@ MAX_SIDE = 800  # larger photos are downscaled first (a turned photo grows by up
 MAX_DRAWN = 300  # PCN-1 candidates drawn (the best ones); thresholds near 0 leave thousands
 
 
+DEFAULTS = pcn.PCNSettings()
+QUARTERS = {0: "0°", 90: "+90°", 180: "180°", -90: "−90°"}  # PCN-2's decisions, as labels
+
+
 def _legend() -> str:
-    names = {0: "upright (0°)", 90: "+90°", 180: "upside down (180°)", -90: "−90°"}
+    names = {**QUARTERS, 0: "upright (0°)", 180: "upside down (180°)"}
     return " · ".join(f'<span style="color:rgb{pcn.ORIENTATION_COLOURS[a]}; font-weight:bold">■ {name}</span>'
                       for a, name in names.items())
-
-
-def _quarter_label(angle: float) -> str:
-    return f"{pcn.nearest_quarter(angle):+d}°".replace("+0°", "0°").replace("+180°", "180°")
 
 
 def _summary(detection: pcn.Detection | None, upright: list[pcn.Face], lbp_seconds: float,
@@ -48,7 +47,9 @@ def _summary(detection: pcn.Detection | None, upright: list[pcn.Face], lbp_secon
                      f"**{1000 * sum(detection.seconds):.0f} ms** on this machine "
                      f"(PCN-1 {ms[0]} + PCN-2 {ms[1]} + PCN-3 {ms[2]} ms). "
                      f"Candidates left after each stage: {counts}.")
-        if detection.faces:
+        if not detection.faces:
+            lines.append("\nNo face passed all three stages: try a smaller minimum face size or lower thresholds.")
+        else:
             lines.append("\n| face | centre (x, y) | size | angle | score |\n|---|---|---|---|---|")
             lines += [f"| {n + 1} | ({f.x:.0f}, {f.y:.0f}) | {f.size:.0f} | {f.angle:+.1f}° | {f.score:.3f} |"
                       for n, f in enumerate(detection.faces[:10])]
@@ -57,8 +58,8 @@ def _summary(detection: pcn.Detection | None, upright: list[pcn.Face], lbp_secon
 
 
 @friendly_errors
-def detect(image, rotation=0, min_face=40, scale_factor=1.414, threshold_1=0.37, threshold_2=0.43,
-           threshold_3=0.97):
+def detect(image, rotation=0, min_face=DEFAULTS.min_face, scale_factor=DEFAULTS.scale_factor,
+           threshold_1=DEFAULTS.threshold_1, threshold_2=DEFAULTS.threshold_2, threshold_3=DEFAULTS.threshold_3):
     """Turn the photo, run PCN (keeping every stage) and the upright-only baseline."""
     settings = pcn.PCNSettings(min_face=min_face, scale_factor=scale_factor, threshold_1=threshold_1,
                                threshold_2=threshold_2, threshold_3=threshold_3)
@@ -78,7 +79,7 @@ def detect(image, rotation=0, min_face=40, scale_factor=1.414, threshold_1=0.37,
         first, second, third = detection.stages
         stage_images = [
             pcn.draw_faces(photo, first[:MAX_DRAWN]),  # colour and thick edge say up or down
-            pcn.draw_faces(photo, second, [_quarter_label(f.angle) for f in second]),
+            pcn.draw_faces(photo, second, [QUARTERS[pcn.nearest_quarter(f.angle)] for f in second]),
             pcn.draw_faces(photo, third, [f"{f.angle:+.0f}°" for f in third]),
         ]
         final = stage_images[2]
@@ -89,7 +90,6 @@ def detect(image, rotation=0, min_face=40, scale_factor=1.414, threshold_1=0.37,
 
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
-    defaults = pcn.PCNSettings()
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             image = gr.Image(label="Photo (upload, webcam or paste)", type="filepath",
@@ -97,11 +97,11 @@ def build() -> None:
             rotation = gr.Slider(0, 360, value=0, step=5, label="Turn the photo (degrees, counter-clockwise)")
             run = gr.Button("Detect faces", variant="primary")
             with gr.Accordion("Settings", open=False):
-                min_face = gr.Slider(pcn.SMALLEST_FACE, 200, value=defaults.min_face, step=1,
+                min_face = gr.Slider(pcn.SMALLEST_FACE, 200, value=DEFAULTS.min_face, step=1,
                                      label="Minimum face size (px)")
-                scale_factor = gr.Slider(1.1, 2.0, value=defaults.scale_factor, step=0.01,
+                scale_factor = gr.Slider(1.1, 2.0, value=DEFAULTS.scale_factor, step=0.01,
                                          label="Pyramid scale factor")
-                thresholds = [gr.Slider(0.0, 1.0, value=getattr(defaults, f"threshold_{n}"), step=0.01,
+                thresholds = [gr.Slider(0.0, 1.0, value=getattr(DEFAULTS, f"threshold_{n}"), step=0.01,
                                         label=f"PCN-{n} face threshold") for n in (1, 2, 3)]
             gr.Examples(example_paths("pcn_turned_faces.jpg", "astronaut.jpg"), inputs=[image])
             gr.Markdown(_weights_note())

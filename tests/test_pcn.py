@@ -208,11 +208,10 @@ def test_upright_cascade_misses_what_pcn_finds(pcn_weights):
 
 
 # --------------------------------------------------------------------------- the tab
-def _png_bytes(array, mode=None) -> io.BytesIO:
+def _png_bytes(array) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(array, mode).save(buffer, format="PNG")
-    buffer.seek(0)
-    return buffer
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_tab_shows_every_stage_and_the_baseline(pcn_weights):
@@ -244,7 +243,7 @@ def test_tab_explains_bad_images(value, message):
 
 def test_tab_explains_a_corrupt_file(tmp_path):
     path = tmp_path / "broken.png"
-    path.write_bytes(_png_bytes(_astronaut()).getvalue()[:300])
+    path.write_bytes(_png_bytes(_astronaut())[:300])  # truncated
     with pytest.raises(gr.Error, match="could not be read"):
         demo.detect(str(path))
 
