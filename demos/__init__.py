@@ -42,11 +42,13 @@ def _demo(module_name: str) -> Demo:
 # The order of the gallery. A demo is listed here only once it works.
 MODULES: list[str] = [
     "demos.alexnet",
+    "demos.faster_rcnn",
     "demos.style_transfer",
     "demos.pcn",
     "demos.octconv",
     "demos.xception",
     "demos.deconvnet",
+    "demos.texture_bias",
     "demos.gradcam",
 ]
 

@@ -316,3 +316,10 @@ def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
 def final_result(config: TrainConfig) -> TrainProgress:
     *_, last = train_both(config)
     return last
+
+
+def to_model_image(rgb: np.ndarray) -> np.ndarray:
+    """Any (H, W[, 3]) uint8 picture -> the models' input: (S, S) grey float in [0, 1]."""
+    grey = rgb.mean(axis=2) if rgb.ndim == 3 else rgb
+    small = Image.fromarray(grey.astype(np.uint8)).resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+    return np.asarray(small, dtype=np.float32) / 255.0
