@@ -44,6 +44,7 @@ MODULES: list[str] = [
     "demos.alexnet",
     "demos.faster_rcnn",
     "demos.style_transfer",
+    "demos.image_transformer",
     "demos.pcn",
     "demos.octconv",
     "demos.xception",

@@ -1,0 +1,226 @@
+"""Image Transformer tab: watch digits being written pixel by pixel, complete half-digits, and see
+what each pixel may attend to under 1D and 2D local self-attention."""
+from __future__ import annotations
+
+import functools
+import time
+
+import gradio as gr
+import numpy as np
+import torch
+
+import papers.image_transformer as it
+from demos.common import HEAVY, friendly_errors, header, read_image, weights_note
+
+SLUG = "image-transformer"
+TITLE = "Image Transformer"
+PAPER_URL = "https://arxiv.org/abs/1802.05751"
+INTRO = """A Transformer that **writes an image one pixel at a time**, each intensity a choice among
+17 grey levels, predicted from the pixels already written. To stay affordable, each pixel attends
+only to a *local* memory: the previous rows (**1D local**, raster order), or a rectangle around
+its block (**2D local**, written block by block). The models here were trained on this machine
+on the 8×8 handwritten digits of scikit-learn (their own size and levels), so images are tiny
+and drawn large."""
+
+ATTENTION_CHOICES = [("1D local (raster order)", "1d"), ("2D local (2×4 blocks)", "2d")]
+SCALE = 32  # screen pixels per image pixel
+MAX_IMAGES = 8
+MAX_SECONDS = 60  # time budget of one streamed run
+FRAME_SECONDS = 0.03  # pause between streamed frames, so a visitor can watch the writing
+
+
+def _cfg(attention: str) -> it.ImageTransformerConfig:
+    if attention not in it.CONFIGS:
+        raise gr.Error(f"Pick an attention type: one of {', '.join(it.CONFIGS)}.")
+    return it.CONFIGS[attention]
+
+
+def _model(attention: str) -> it.ImageTransformer:
+    _cfg(attention)
+    return it.load_model(attention)
+
+
+def _tile(cfg, sequences: torch.Tensor, current: int | None = None) -> np.ndarray:
+    """(B, N) sequences (-1 = unwritten) -> one picture: the images side by side, 8 px apart."""
+    images = it.to_images(cfg, sequences.cpu())[..., 0].numpy()  # (B, H, W)
+    outline = None
+    if current is not None:
+        order = it.generation_order(cfg)
+        grid = int(order[current])
+        outline = (grid // cfg.grid_width, grid % cfg.grid_width)
+    tiles = [it.render(image, cfg.levels - 1, SCALE, outline=outline) for image in images]
+    gap = np.full((tiles[0].shape[0], 8, 3), 255, np.uint8)
+    return np.concatenate([x for tile in tiles for x in (tile, gap)][:-1], axis=1)
+
+
+def _stream(cfg, run, n_known: int = 0):
+    """Drive `generate`; yield (picture, status) with the pixel being written outlined."""
+    start = time.perf_counter()
+    written = 0
+    for t, sequence, _ in run:
+        written = t + 1 - n_known
+        elapsed = time.perf_counter() - start
+        if elapsed > MAX_SECONDS:
+            yield _tile(cfg, sequence), f"Stopped after {MAX_SECONDS} s (time budget)."
+            return
+        if t >= n_known:
+            yield _tile(cfg, sequence, current=t), f"Writing pixel {t + 1} of {cfg.n_positions}…"
+            time.sleep(FRAME_SECONDS)
+    rate = written * len(sequence) / max(time.perf_counter() - start, 1e-9)
+    yield _tile(cfg, sequence), (f"Done: {len(sequence)} image(s) × {written} pixels "
+                                 f"({rate:.0f} pixels/s on screen, including the pauses for watching).")
+
+
+@friendly_errors
+def sample(attention: str, temperature: float, n_images: int, seed: float):
+    """Sample new digits, streamed as the pixels are written."""
+    n_images = int(np.clip(n_images or 1, 1, MAX_IMAGES))
+    model = _model(attention)
+    run = it.generate(model, n_images, float(temperature), int(seed or 0))
+    yield from _stream(model.cfg, run)
+
+
+@functools.cache
+def _test_digits() -> torch.Tensor:
+    return it.digit_levels("test")  # (N, 8, 8, 1)
+
+
+def _held_out(example: float) -> torch.Tensor:
+    test = _test_digits()
+    return test[int(np.clip(example or 0, 0, len(test) - 1))]  # (8, 8, 1)
+
+
+def _partial_image(source: str, example: float, drawing) -> np.ndarray:
+    """The digit to complete, (8, 8) levels: a held-out test digit, or the visitor's drawing."""
+    if source == "drawing":
+        return it.picture_to_levels(read_image(drawing).rgb)
+    return _held_out(example)[..., 0].numpy()
+
+
+@friendly_errors
+def complete(attention: str, source: str, example: float, drawing, n_known: float, temperature: float):
+    """Keep the first pixels (in the model's writing order) of a digit; complete it 4 times."""
+    model = _model(attention)
+    cfg = model.cfg
+    digit = torch.from_numpy(_partial_image(source, example, drawing))  # (8, 8)
+    n_known = int(np.clip(n_known or 0, 0, cfg.n_positions - 1))
+    known = it.to_sequence(cfg, digit[None, ..., None]).repeat(4, 1)  # (4, N)
+    shown = known[:1].clone()
+    shown[:, n_known:] = -1
+    given = _tile(cfg, shown)
+    run = it.generate(model, 4, float(temperature), 0, known=known, n_known=n_known)
+    for picture, status in _stream(cfg, run, n_known):
+        yield given, picture, status
+
+
+def _field_picture(cfg, row: int, col: int) -> np.ndarray:
+    allowed, _ = it.receptive_field(cfg, row, col)
+    blank = np.full((cfg.height, cfg.grid_width), 0)
+    return it.render(blank, cfg.levels - 1, SCALE, outline=(row, col), tint=allowed * 0.85)
+
+
+@friendly_errors
+def receptive_fields(row: float, col: float, attention: str, example: float, layer: float, head: float):
+    """What the pixel at (row, col) may attend to under 1D and 2D local attention, and the
+    weights one head of the chosen model gives them while reading a held-out digit."""
+    model = _model(attention)
+    cfg = model.cfg
+    row = int(np.clip(row or 0, 0, cfg.height - 1))
+    col = int(np.clip(col or 0, 0, cfg.grid_width - 1))
+    layer = int(np.clip(layer or 1, 1, cfg.n_layers)) - 1
+    head = int(np.clip(head or 1, 1, cfg.n_heads)) - 1
+    digit = _held_out(example)
+    weights = it.attention_map(model, digit, row, col, layer, head)
+    heat = it.render(digit[..., 0].numpy(), cfg.levels - 1, SCALE, outline=(row, col),
+                     tint=weights / max(weights.max(), 1e-9))
+    allowed, _ = it.receptive_field(cfg, row, col)
+    note = (f"Pixel (row {row}, column {col}) may look at {int(allowed.sum())} positions in each "
+            f"layer under {dict((v, k) for k, v in ATTENTION_CHOICES)[attention]}; the strongest weight of "
+            f"head {head + 1} in layer {layer + 1} is {weights.max():.2f}. Stacking layers widens "
+            "what it sees indirectly.")
+    return (_field_picture(it.CONFIGS["1d"], row, col), _field_picture(it.CONFIGS["2d"], row, col),
+            heat, note)
+
+
+def _clicked_pixel(evt: gr.SelectData):
+    x, y = evt.index[:2]
+    return y // SCALE, x // SCALE
+
+
+def build() -> None:
+    header(TITLE, PAPER_URL, INTRO)
+    gr.Markdown(weights_note(it.CHECKPOINTS["1d"], adds="the 1D local model") + "\n\n"
+                + weights_note(it.CHECKPOINTS["2d"], adds="the 2D local model"))
+    attention = gr.Radio(ATTENTION_CHOICES, value="1d", label="Attention (each is its own trained model)")
+    with gr.Tab("Sample"):
+        with gr.Row():
+            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature",
+                                    info="below 1: safer, bolder strokes; above 1: wilder")
+            n_images = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
+            seed = gr.Number(0, precision=0, label="Seed")
+        with gr.Row():
+            sample_button = gr.Button("Sample", variant="primary")
+            sample_stop = gr.Button("Stop")
+        samples = gr.Image(label="Samples (red: the pixel being written; blue: not written yet)",
+                           type="numpy", interactive=False)
+        sample_status = gr.Markdown()
+    with gr.Tab("Complete"):
+        with gr.Row():
+            with gr.Column():
+                source = gr.Radio([("A held-out digit", "example"), ("My drawing", "drawing")],
+                                  value="example", label="Digit to complete")
+                example = gr.Slider(0, len(_test_digits()) - 1, value=0, step=1,
+                                    label="Held-out digit number (never seen in training)")
+                drawing = gr.Sketchpad(label="Or draw a digit (dark on light)", canvas_size=(280, 280),
+                                       height=300)
+            with gr.Column():
+                n_known = gr.Slider(0, 63, value=32, step=1, label="Pixels kept",
+                                    info="the first pixels in the model's writing order; 32 = top half")
+                complete_temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
+                with gr.Row():
+                    complete_button = gr.Button("Complete 4 times", variant="primary")
+                    complete_stop = gr.Button("Stop")
+                given = gr.Image(label="What the model is given", type="numpy", interactive=False,
+                                 height=200)
+        completions = gr.Image(label="Completions", type="numpy", interactive=False)
+        complete_status = gr.Markdown()
+    with gr.Tab("Receptive field") as field_tab:
+        gr.Markdown("Pick a pixel (sliders, or click on a picture). Orange: the positions one layer "
+                    "may attend to; red box: the pixel. Right: one head's attention weights while "
+                    "the chosen model reads the held-out digit picked in *Complete*.")
+        with gr.Row():
+            row = gr.Slider(0, 7, value=5, step=1, label="Row")
+            col = gr.Slider(0, 7, value=3, step=1, label="Column")
+            layer = gr.Slider(1, it.CONFIGS["1d"].n_layers, value=1, step=1, label="Layer")
+            head = gr.Slider(1, it.CONFIGS["1d"].n_heads, value=1, step=1, label="Head")
+        with gr.Row():
+            field_1d = gr.Image(label="1D local: may attend to", type="numpy", interactive=False)
+            field_2d = gr.Image(label="2D local: may attend to", type="numpy", interactive=False)
+            heat = gr.Image(label="Attention weights of one head", type="numpy", interactive=False)
+        field_note = gr.Markdown()
+
+    sample_event = sample_button.click(
+        sample, [attention, temperature, n_images, seed], [samples, sample_status],
+        api_name=f"{SLUG}_sample", concurrency_id=HEAVY, concurrency_limit=1)
+    sample_stop.click(None, None, None, cancels=[sample_event], api_visibility="private")
+    complete_event = complete_button.click(
+        complete, [attention, source, example, drawing, n_known, complete_temperature],
+        [given, completions, complete_status], api_name=f"{SLUG}_complete",
+        concurrency_id=HEAVY, concurrency_limit=1)
+    complete_stop.click(None, None, None, cancels=[complete_event], api_visibility="private")
+    drawing.change(lambda: "drawing", None, source, api_visibility="private", queue=False)
+
+    field_inputs = [row, col, attention, example, layer, head]
+    field_outputs = [field_1d, field_2d, heat, field_note]
+    gr.on([field_tab.select, row.release, col.release, layer.release, head.release, attention.change],
+          receptive_fields, field_inputs, field_outputs, api_name=f"{SLUG}_receptive_field")
+    for picture in (field_1d, field_2d, heat):
+        picture.select(_clicked_pixel, None, [row, col], api_visibility="private").then(
+            receptive_fields, field_inputs, field_outputs, api_visibility="private")
+
+
+def bench_default():
+    """The tab's main action at its defaults: sample 4 digits (1D local), without the pauses."""
+    model = it.load_model("1d")
+    for _ in it.generate(model, 4, 1.0, 0):
+        pass
