@@ -161,9 +161,11 @@ IMAGENET = Checkpoint(
 def imagenet_model(device=None) -> AlexNet:
     """The ImageNet-trained torchvision variant (raises WeightsUnavailable with directions)."""
     device = device or get_device()
-    model = AlexNet("torchvision")
-    model.load_state_dict(load_state_dict(IMAGENET, device))
-    return model.to(device).eval()
+    state = load_state_dict(IMAGENET, device)  # first: a missing file fails before any allocation
+    with torch.device("meta"):
+        model = AlexNet("torchvision")
+    model.load_state_dict(state, assign=True)
+    return model.eval()
 
 
 def imagenet_categories() -> list[str]:

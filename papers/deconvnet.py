@@ -197,9 +197,11 @@ def vgg16(device=None) -> nn.Module:
     from torchvision.models import vgg16 as torchvision_vgg16
 
     device = device or get_device()
-    model = torchvision_vgg16(weights=None)
-    model.load_state_dict(load_state_dict(VGG16, device))
-    return model.to(device).eval()
+    state = load_state_dict(VGG16, device)  # first: a missing file fails before any allocation
+    with torch.device("meta"):
+        model = torchvision_vgg16(weights=None)
+    model.load_state_dict(state, assign=True)
+    return model.eval()
 
 
 BACKBONES: dict[str, Backbone] = {b.key: b for b in (
