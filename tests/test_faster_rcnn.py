@@ -1,0 +1,207 @@
+"""Faster R-CNN: our NMS, RoI pooling, anchors, box coding and the whole detector against
+torchvision (random weights), the self-trained checkpoint, and the tab's handler."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from torchvision.models.detection import _utils as det_utils
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.image_list import ImageList
+
+from papers import checkpoints, faster_rcnn as frcnn
+
+torch.set_num_threads(1)
+
+
+def random_boxes(n, generator, extent=100.0, max_size=60.0):
+    corners = torch.rand(n, 2, generator=generator) * extent
+    return torch.cat([corners, corners + torch.rand(n, 2, generator=generator) * max_size], dim=1)
+
+
+@pytest.mark.parametrize("n, threshold", [(0, 0.5), (1, 0.5), (200, 0.3), (800, 0.7)])
+def test_nms_equals_torchvision(n, threshold):
+    gen = torch.Generator().manual_seed(n)
+    boxes, scores = random_boxes(n, gen), torch.rand(n, generator=gen)
+    assert torch.equal(frcnn.nms(boxes, scores, threshold), torchvision.ops.nms(boxes, scores, threshold))
+
+
+def test_nms_keeps_empty_boxes_like_torchvision():
+    boxes = torch.tensor([[0, 0, 10, 10], [5, 5, 5, 5], [5, 5, 5, 5], [1, 1, 10, 10.]])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6])
+    assert torch.equal(frcnn.nms(boxes, scores, 0.5), torchvision.ops.nms(boxes, scores, 0.5))
+
+
+def test_batched_nms_equals_torchvision():
+    gen = torch.Generator().manual_seed(1)
+    boxes, scores = random_boxes(600, gen), torch.rand(600, generator=gen)
+    groups = torch.randint(0, 4, (600,), generator=gen)
+    assert torch.equal(frcnn.batched_nms(boxes, scores, groups, 0.5),
+                       torchvision.ops.batched_nms(boxes, scores, groups, 0.5))
+
+
+@pytest.mark.parametrize("output_size, scale", [(7, 1 / 8), ((3, 5), 0.5), (2, 1.0)])
+def test_roi_pool_equals_torchvision(output_size, scale):
+    gen = torch.Generator().manual_seed(2)
+    features = torch.randn(2, 5, 20, 24, generator=gen)
+    boxes = random_boxes(60, gen, extent=240, max_size=150) - 40  # some cross or leave the map
+    rois = torch.cat([torch.randint(0, 2, (60, 1), generator=gen).float(), boxes], dim=1)
+    ours = frcnn.roi_pool(features, rois, output_size, scale)
+    assert torch.equal(ours, torchvision.ops.roi_pool(features, rois, output_size, scale))
+
+
+def test_anchors_equal_torchvision_anchor_generator():
+    sizes, ratios = ((32, 64, 128, 256, 512),) * 2, ((0.5, 1.0, 2.0),) * 2
+    maps = [torch.zeros(1, 8, 25, 34), torch.zeros(1, 8, 13, 17)]
+    reference = AnchorGenerator(sizes, ratios)(ImageList(torch.zeros(1, 3, 800, 1088), [(800, 1088)]), maps)[0]
+    ours = torch.cat([frcnn.grid_anchors(frcnn.cell_anchors(s, ratios[0]), m.shape[-2:], (800 // m.shape[-2], 1088 // m.shape[-1]))
+                      for s, m in zip(sizes, maps)])
+    assert torch.equal(ours, reference)
+
+
+def test_box_coding_equals_torchvision_and_inverts():
+    gen = torch.Generator().manual_seed(3)
+    anchors, targets = random_boxes(50, gen), random_boxes(50, gen)
+    anchors[:, 2:] += 5  # sizes >= 5 px: no log-ratio reaches the exp clamp (log 1000/16)
+    targets[:, 2:] += 5
+    coder = det_utils.BoxCoder(frcnn.BOX_DELTA_WEIGHTS)
+    deltas = frcnn.encode_boxes(targets, anchors, frcnn.BOX_DELTA_WEIGHTS)
+    torch.testing.assert_close(deltas, coder.encode_single(targets, anchors))
+    torch.testing.assert_close(frcnn.decode_boxes(deltas, anchors, frcnn.BOX_DELTA_WEIGHTS), targets, atol=1e-3, rtol=0)
+    torch.testing.assert_close(frcnn.decode_boxes(deltas, anchors, frcnn.BOX_DELTA_WEIGHTS),
+                               coder.decode_single(deltas, anchors))
+
+
+def _sorted(boxes, scores, labels):
+    order = np.lexsort((boxes[:, 1].numpy(), boxes[:, 0].numpy(), scores.numpy(), labels.numpy()))
+    return boxes[order], scores[order], labels[order]
+
+
+def test_detector_equals_torchvision_mobilenet_v3_fpn_on_random_weights():
+    torch.manual_seed(0)
+    small = dict(min_size=224, max_size=320)
+    reference = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(
+        weights=None, weights_backbone=None, **small).eval()
+    with torch.no_grad():  # spread the random scores so that detections pass the 0.05 threshold
+        reference.roi_heads.box_predictor.cls_score.weight.normal_(0, 3.0)
+        reference.rpn.head.cls_logits.weight.normal_(0, 0.5)
+    ours = frcnn.FasterRCNN(replace(frcnn.CONFIGS["mobilenet_v3_large_fpn"], **small)).eval()
+    ours.load_state_dict(frcnn._drop_batchnorm_counters(reference.state_dict()), strict=True)
+    image = torch.rand(3, 200, 260)
+    with torch.no_grad():
+        expected = reference([image])[0]
+    found = ours.detect(image)
+    assert len(expected["boxes"]) > 10 and len(found.boxes) == len(expected["boxes"])
+    mine = _sorted(found.boxes, found.scores, found.labels)
+    theirs = _sorted(expected["boxes"], expected["scores"], expected["labels"])
+    torch.testing.assert_close(mine[0], theirs[0], atol=1e-3, rtol=0)
+    torch.testing.assert_close(mine[1], theirs[1])
+    assert torch.equal(mine[2], theirs[2])
+
+
+@pytest.fixture(scope="module")
+def shapes_detector():
+    return frcnn.load_detector("shapes", torch.device("cpu"))
+
+
+def test_shipped_shapes_checkpoint_hash_and_size():
+    ckpt = frcnn.CHECKPOINTS["shapes"]
+    path = checkpoints.REPO_WEIGHTS_DIR / ckpt.filename
+    assert checkpoints.sha256_file(path) == ckpt.sha256
+    assert path.stat().st_size < 5_000_000
+
+
+def test_shapes_detector_finds_held_out_shapes(shapes_detector):
+    scenes = frcnn.synthetic_scenes(12, frcnn.TEST_SEED)
+    metrics = frcnn.evaluate_detector(shapes_detector, scenes)
+    assert metrics["mAP@0.5"] > 0.6, metrics
+
+
+def test_readable_kernels_give_the_same_detections(shapes_detector):
+    image = frcnn.image_to_tensor(frcnn.synthetic_scenes(1, 5)[0][0])
+    fast = shapes_detector.detect(image)
+    readable = shapes_detector.use_fast_kernels(False).detect(image)
+    shapes_detector.use_fast_kernels(True)
+    torch.testing.assert_close(readable.boxes, fast.boxes)
+    assert torch.equal(readable.labels, fast.labels)
+
+
+def test_rpn_matching_follows_section_3_1_2():
+    anchors = torch.tensor([[0, 0, 10, 10], [0, 0, 9, 10], [20, 20, 30, 30], [50, 50, 60, 60.]])
+    gt = torch.tensor([[0, 0, 10, 10], [49, 49, 70, 70.]])
+    labels, best = frcnn.match_anchors(anchors, gt, 0.7, 0.3)
+    # IoU 1 and 0.9 -> positive; IoU 0 -> negative; the second box's best anchor (IoU 0.23) -> positive
+    assert labels.tolist() == [1, 1, 0, 1] and best[3] == 1
+
+
+def test_coco_weights_load_through_the_pipeline(tmp_path, monkeypatch):
+    """An upstream-format file (a torchvision pickle) in GALLERY_WEIGHTS_DIR is hash-checked,
+    converted to safetensors, cached, and loads into our detector (random weights stand in)."""
+    torch.manual_seed(1)
+    reference = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
+    ckpt = frcnn.CHECKPOINTS["mobilenet_v3_large_fpn"]
+    upstream = tmp_path / ckpt.upstream_filename
+    torch.save(reference.state_dict(), upstream)
+    monkeypatch.setenv("GALLERY_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(frcnn.CHECKPOINTS, "mobilenet_v3_large_fpn",
+                        replace(ckpt, upstream_sha256=checkpoints.sha256_file(upstream)))
+    frcnn.load_detector.cache_clear()
+    try:
+        model = frcnn.load_detector("mobilenet_v3_large_fpn", torch.device("cpu"))
+        assert torch.equal(model.rpn.head.cls_logits.weight, reference.rpn.head.cls_logits.weight)
+        assert (tmp_path / "cache" / ckpt.filename).is_file()
+    finally:
+        frcnn.load_detector.cache_clear()
+
+
+def test_wrong_upstream_hash_is_refused(tmp_path, monkeypatch):
+    ckpt = frcnn.CHECKPOINTS["resnet50_fpn"]
+    torch.save({"x": torch.zeros(1)}, tmp_path / ckpt.upstream_filename)
+    monkeypatch.setenv("GALLERY_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(checkpoints.WeightsUnavailable, match="sha256 mismatch"):
+        checkpoints.load_state_dict(ckpt, torch.device("cpu"))
+
+
+# --------------------------------------------------------------------------- the tab
+gr = pytest.importorskip("gradio")
+from demos import faster_rcnn as demo  # noqa: E402
+
+SHAPES = next(iter(demo.MODELS))
+
+
+def test_handler_on_an_example_draws_everything():
+    annotated, anchors, before, after, info = demo.detect(
+        demo.example_paths("shapes_1.png")[0], SHAPES, 0.5, 0.5, 0.5, 0, 50)
+    image, boxes = annotated
+    assert image.shape == anchors.shape == before.shape == after.shape == (256, 256, 3)
+    assert len(boxes) >= 3 and any("triangle" in label for _, label in boxes)
+    assert "proposals after NMS" in info and "total" in info
+
+
+@pytest.mark.parametrize("value", [
+    np.zeros((40, 50), np.uint8),  # grey
+    np.full((40, 50, 4), 200, np.uint8),  # RGBA
+    np.full((40, 50, 3), 40000, np.uint16),  # 16-bit
+    np.zeros((3000, 20, 3), np.uint8),  # huge and thin
+])
+def test_handler_accepts_odd_images(value):
+    annotated, *_ = demo.detect(value, SHAPES, 1.0, 0.0, 1.0, 2, 1)  # sliders at their extremes
+    assert annotated[0].ndim == 3
+
+
+@pytest.mark.parametrize("value", [None, np.zeros((1, 1, 3), np.uint8), "/nonexistent.png"])
+def test_handler_rejects_bad_images_with_a_message(value):
+    with pytest.raises(gr.Error):
+        demo.detect(value, SHAPES, 0.5, 0.5, 0.5, 0, 50)
+
+
+def test_missing_coco_weights_give_a_message(monkeypatch, tmp_path):
+    def offline(*args, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(checkpoints.urllib.request, "urlopen", offline)
+    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path))
+    with pytest.raises(gr.Error, match="not available"):
+        demo.detect(demo.example_paths("astronaut.jpg")[0], list(demo.MODELS)[1], 0.5, 0.5, 0.5, 0, 50)
