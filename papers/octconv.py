@@ -15,8 +15,9 @@ with the same parameters, and the paper reports equal or better accuracy on Imag
 **Deviations from the paper**
 - The sweep is a five-layer network on 16×16 scikit-learn digits (offline), not ResNet-50 on
   ImageNet: the paper's Fig. 4 at toy scale. Accuracies differ by a few test images only.
-- Strided OctConv (our downsampling layers) average-pools both groups by the stride before the
-  four paths, as the authors' code does; the paper shows only stride 1 in §3.2.
+- Strided OctConv (our downsampling layers) applies the stride in each path's convolution, so
+  α = 0 is exactly a strided Conv2d; the authors' code average-pools both groups first, and the
+  paper shows only stride 1 in §3.2.
 - The low-frequency channel count is round(α·C) (the authors' code truncates; equal for the
   widths used here). Spatial sizes must be even wherever a low-frequency group exists.
 - Batch norm and ReLU are applied to each frequency group separately (as in the paper's
@@ -85,8 +86,8 @@ def split(channels: int, alpha: float) -> tuple[int, int]:
 
 
 def octave_pool(x: torch.Tensor) -> torch.Tensor:
-    """pool(X, 2) of §3.2: 2×2 average pooling (the paper prefers it to strided convolution,
-    which misaligns the groups, §3.2 "Implementation details")."""
+    """pool(X, 2) of §3.2: 2×2 average pooling (the paper prefers it to a strided convolution,
+    which would misalign the two groups)."""
     if x.shape[-1] % OCTAVE or x.shape[-2] % OCTAVE:
         raise ValueError(f"Octave convolution needs even feature-map sizes, got {tuple(x.shape[-2:])}.")
     return F.avg_pool2d(x, OCTAVE)
@@ -118,8 +119,9 @@ class OctConv2d(nn.Module):
         for name, alpha in (("alpha_in", alpha_in), ("alpha_out", alpha_out)):
             if not 0 <= alpha < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {alpha}.")
-        if stride not in (1, OCTAVE):
-            raise ValueError(f"OctConv2d supports stride 1 or {OCTAVE}, got {stride}.")
+        if (alpha_in or alpha_out) and (kernel_size % 2 == 0 or padding != kernel_size // 2):
+            raise ValueError("With alpha > 0 both groups must keep their sizes' 2:1 ratio: use an odd "
+                             f"kernel_size and padding = kernel_size // 2 (got {kernel_size}, {padding}).")
         self.in_high, self.in_low = split(in_channels, alpha_in)
         self.out_high, self.out_low = split(out_channels, alpha_out)
         self.stride, self.padding = stride, padding
@@ -135,20 +137,17 @@ class OctConv2d(nn.Module):
             nn.init.uniform_(self.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
 
     def _conv(self, x: torch.Tensor, rows: slice, cols: slice) -> torch.Tensor:
-        return F.conv2d(x, self.weight[rows, cols], padding=self.padding)
+        return F.conv2d(x, self.weight[rows, cols], stride=self.stride, padding=self.padding)
 
     def forward(self, x: Octave) -> Octave:
         x_high, x_low = x if isinstance(x, tuple) else (x, None)
         if (x_low is None) != (self.in_low == 0):
             raise ValueError("OctConv2d with alpha_in > 0 takes (X^H, X^L); with alpha_in = 0 a tensor.")
-        if self.stride > 1:  # strided OctConv: pool both groups, then stride-1 paths
-            x_high = F.avg_pool2d(x_high, self.stride)
-            x_low = F.avg_pool2d(x_low, self.stride) if x_low is not None else None
         high_out, low_out = slice(0, self.out_high), slice(self.out_high, None)
         high_in, low_in = slice(0, self.in_high), slice(self.in_high, None)
         y_high = self._conv(x_high, high_out, high_in)  # H→H
         if x_low is not None:
-            y_high = y_high + octave_upsample(self._conv(x_low, high_out, low_in))  # L→H
+            y_high = _add(y_high, octave_upsample(self._conv(x_low, high_out, low_in)))  # L→H
         y_low = None
         if self.out_low:
             y_low = self._conv(octave_pool(x_high), low_out, high_in)  # H→L
@@ -163,6 +162,13 @@ class OctConv2d(nn.Module):
         k = self.weight.shape[-1]
         return (f"in=({self.in_high}H, {self.in_low}L), out=({self.out_high}H, {self.out_low}L), "
                 f"kernel_size={k}, stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+def _add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    if a.shape != b.shape:
+        raise ValueError(f"The high- and low-frequency paths disagree in size ({tuple(a.shape[-2:])} vs "
+                         f"{tuple(b.shape[-2:])}): sizes must stay even at every octave and stride.")
+    return a + b
 
 
 class OctBNReLU(nn.Module):
@@ -238,7 +244,7 @@ def alpha_key(alpha: float) -> str:
 SWEEP = Checkpoint(
     name="OctNet α-sweep on digits (self-trained)",
     filename="octconv_digits_sweep.safetensors",
-    sha256="66ac2cbcb951932ca93849b94c77debe9906366fa84a00db8c5262081f029fbf",
+    sha256="2a7f6480be70dd6e60d5beaa7ea02d4145928aaec38515967c816a78bf293d27",
     license="the project's own (self-trained; data: scikit-learn digits, BSD-3-Clause)",
     size_bytes=527_184,
     num_params=len(SWEEP_ALPHAS) * 24_834,

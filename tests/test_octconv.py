@@ -1,0 +1,131 @@
+"""Octave convolution: exactly a Conv2d at α = 0, Table 1's ratios, the octave structure, the tab."""
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from papers import octconv as O
+from papers.checkpoints import sha256_file, REPO_WEIGHTS_DIR
+
+
+@pytest.mark.parametrize("stride,padding,bias", [(1, 1, False), (2, 1, True), (1, 0, True), (2, 2, False)])
+def test_alpha_zero_is_exactly_conv2d(stride, padding, bias):
+    torch.manual_seed(0)
+    oct_conv = O.OctConv2d(5, 7, 3, 0.0, 0.0, stride=stride, padding=padding, bias=bias)
+    conv = nn.Conv2d(5, 7, 3, stride=stride, padding=padding, bias=bias)
+    conv.load_state_dict(oct_conv.state_dict())  # same names, same shapes
+    x = torch.randn(2, 5, 11, 13)
+    assert torch.equal(oct_conv(x), conv(x))
+    assert O.count_params(oct_conv) == O.count_params(conv)
+
+
+def test_four_paths_written_out():
+    """Y^H = f(X^H; W^HH) + up(f(X^L; W^LH)), Y^L = f(X^L; W^LL) + f(pool(X^H); W^HL), with the
+    weight blocks taken from a Conv2d's weight (rows: output group, columns: input group)."""
+    torch.manual_seed(0)
+    layer = O.OctConv2d(8, 12, 3, 0.25, 0.5, padding=1)
+    x_h, x_l = torch.randn(1, 6, 10, 10), torch.randn(1, 2, 5, 5)
+    w = layer.weight
+    hh, lh, hl, ll = w[:6, :6], w[:6, 6:], w[6:, :6], w[6:, 6:]
+    y_h = F.conv2d(x_h, hh, padding=1) + F.interpolate(F.conv2d(x_l, lh, padding=1), scale_factor=2.0)
+    y_l = F.conv2d(x_l, ll, padding=1) + F.conv2d(F.avg_pool2d(x_h, 2), hl, padding=1)
+    out_h, out_l = layer((x_h, x_l))
+    torch.testing.assert_close(out_h, y_h)
+    torch.testing.assert_close(out_l, y_l)
+
+
+def test_first_and_last_layers_take_and_give_tensors():
+    first, last = O.OctConv2d(3, 8, 3, 0.0, 0.5, padding=1), O.OctConv2d(8, 4, 3, 0.5, 0.0, padding=1)
+    y_h, y_l = first(torch.randn(1, 3, 12, 12))
+    assert y_h.shape == (1, 4, 12, 12) and y_l.shape == (1, 4, 6, 6)
+    assert last((y_h, y_l)).shape == (1, 4, 12, 12)
+    with pytest.raises(ValueError):
+        last(torch.randn(1, 8, 12, 12))
+    with pytest.raises(ValueError):
+        O.OctConv2d(4, 4, 3, 1.0, 0.5)
+    with pytest.raises(ValueError, match="padding"):
+        O.OctConv2d(4, 4, 3, 0.5, 0.5, padding=0)
+    with pytest.raises(ValueError, match="even"):
+        first(torch.randn(1, 3, 11, 11))
+
+
+@pytest.mark.parametrize("alpha,paper_percent", [(0.0, 100), (0.125, 82), (0.25, 67), (0.5, 44), (0.75, 30), (1.0, 25)])
+def test_table_1_ratios(alpha, paper_percent):
+    assert round(100 * O.mac_ratio(alpha)) == paper_percent
+
+
+@pytest.mark.parametrize("alpha", O.SWEEP_ALPHAS)
+def test_counted_multiply_adds_follow_table_1(alpha):
+    channels, size = 32, 16
+    layer = O.OctConv2d(channels, channels, 3, alpha, alpha, padding=1)
+    counted = O.count_macs(layer, O.octave_shapes(layer, size))
+    assert counted == pytest.approx(O.mac_ratio(alpha) * channels * channels * 9 * size * size, rel=1e-9)
+
+
+def test_memory_ratio_from_shapes():
+    for alpha in O.SWEEP_ALPHAS:
+        high, low = O.split(64, alpha)
+        assert (high * 16 * 16 + low * 8 * 8) / (64 * 16 * 16) == pytest.approx(O.memory_ratio(alpha))
+
+
+def test_shifting_by_two_pixels_shifts_the_low_octave_by_one():
+    """X^L lives one octave lower: a 2-pixel shift of the input is a 1-pixel shift of Y^L."""
+    torch.manual_seed(0)
+    layer = O.OctConv2d(3, 8, 3, 0.0, 0.5, padding=1)
+    x = torch.randn(1, 3, 24, 24)
+    _, y_l = layer(x)
+    _, y_l_shifted = layer(torch.roll(x, 2, dims=-1))
+    torch.testing.assert_close(y_l_shifted[..., 2:-2], torch.roll(y_l, 1, dims=-1)[..., 2:-2])
+
+
+def test_theory_vs_measured_runs():
+    points = O.theory_vs_measured(16, 8, budget_s=0.0, device=torch.device("cpu"))
+    assert [p.alpha for p in points] == list(O.SWEEP_ALPHAS)
+    assert all(p.counted_ratio == pytest.approx(p.theory_ratio) and p.seconds > 0 for p in points)
+
+
+def test_shipped_sweep_matches_its_declaration_and_accuracy():
+    path = REPO_WEIGHTS_DIR / O.SWEEP.filename
+    assert sha256_file(path) == O.SWEEP.sha256 and path.stat().st_size == O.SWEEP.size_bytes
+    models = O.sweep_models(torch.device("cpu"))
+    assert sum(O.count_params(m) for m in models.values()) == O.SWEEP.num_params
+    results = O.sweep_results(models)
+    assert all(r.test_accuracy > 0.95 for r in results)  # chance is 0.10
+    macs = [r.macs for r in results]
+    assert macs == sorted(macs, reverse=True)
+
+
+def test_frequency_maps_have_an_octave_between_them():
+    model = O.sweep_models(torch.device("cpu"))[0.5]
+    rgb = np.random.default_rng(0).integers(0, 256, (101, 77, 3), dtype=np.uint8)
+    high, low = O.frequency_maps(model, rgb)
+    assert high.shape[1] == 2 * low.shape[1] and high.shape[2] == 2 * low.shape[2]
+    assert 0 <= high.min() and high.max() <= 1
+
+
+# --------------------------------------------------------------------------- the tab
+def test_tab_handlers_and_bad_inputs():
+    from demos import octconv as D
+
+    plot, table, note = D.measure(16, 8, 3)
+    assert len(table) == len(O.SWEEP_ALPHAS) and "Table 1" in note
+    for bad in [(16, 7, 3), (16, 8, 2), (0, 8, 3), (1024, 224, 7)]:
+        with pytest.raises(gr.Error):
+            D.measure(*bad)
+    plot, table, note = D.sweep()
+    assert len(table) == len(O.SWEEP_ALPHAS)
+    high, low, note = D.frequency_maps(np.zeros((40, 30, 4), np.uint16), 0.25)
+    assert high.dtype == np.uint8 and low.dtype == np.uint8
+    with pytest.raises(gr.Error, match="No image"):
+        D.frequency_maps(None, 0.5)
+    with pytest.raises(gr.Error):
+        D.frequency_maps(np.zeros((2, 2, 3), np.uint8), 0.5)
+
+
+def test_tab_builds():
+    from demos import octconv as D
+
+    with gr.Blocks():
+        D.build()
