@@ -43,8 +43,10 @@ def _demo(module_name: str) -> Demo:
 MODULES: list[str] = [
     "demos.alexnet",
     "demos.faster_rcnn",
+    "demos.siamese",
     "demos.style_transfer",
     "demos.image_transformer",
+    "demos.mixup",
     "demos.pcn",
     "demos.octconv",
     "demos.xception",

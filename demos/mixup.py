@@ -1,0 +1,162 @@
+"""mixup (Zhang et al. 2018): ERM vs mixup side by side, trained live on a CPU."""
+from __future__ import annotations
+
+import functools
+import math
+
+import gradio as gr
+import numpy as np
+
+from demos.common import HEAVY, example_paths, friendly_errors, header, read_image
+from papers import mixup
+
+SLUG = "mixup"
+TITLE = "mixup"
+PAPER_URL = "https://arxiv.org/abs/1710.09412"
+INTRO = """Train on **mixtures** of examples: x̃ = λ·x_i + (1 − λ)·x_j and
+ỹ = λ·y_i + (1 − λ)·y_j, with λ ~ Beta(α, α) and pairs drawn within a shuffled minibatch.
+Below, the same small network is trained with plain ERM and with mixup from the same
+initialisation on the same batches (the paper's Fig. 1b), then compared on accuracy,
+calibration (ECE, lower is better) and memorisation of corrupted labels (§3.4).
+At this tiny scale the differences are modest and vary with the seed; try several."""
+
+TOY_MESSAGE = "Press **Train ERM and mixup**: two small networks train for a few seconds each."
+EXAMPLES = {"cat": "chelsea.jpg", "coffee": "coffee.jpg"}  # label -> shipped example image
+INITIAL_LAMBDA = 0.7
+MEMORISED_HELP = "share of the flipped training labels the model reproduces (lower = less memorisation)"
+
+
+# --------------------------------------------------------------------------- toy (Fig. 1b)
+def _toy_table(results: list[mixup.ToyResult], label_noise: float) -> str:
+    rows = ["| | train acc. (labels as given) | test acc. | test ECE | memorised flipped labels |",
+            "|---|---|---|---|---|"]
+    for r in results:
+        memorised = "–" if math.isnan(r.corrupted_fit) else f"{r.corrupted_fit:.1%}"
+        rows.append(f"| **{r.name}** | {r.train_acc:.1%} | {r.test_acc:.1%} | {r.test_ece:.3f} | {memorised} |")
+    note = (f"\n\n{label_noise:.0%} of the training labels were flipped (crosses in the plots); "
+            f"*memorised*: {MEMORISED_HELP}." if label_noise > 0 else "")
+    return "\n".join(rows) + note + "\n\nShading: the predicted probability of the orange class."
+
+
+@friendly_errors
+def train_toy(dataset, label_noise, alpha, seed):
+    """Stream (ERM surface, mixup surface, table): ERM first, then mixup(α)."""
+    data = mixup.toy_data(dataset, label_noise=float(label_noise), seed=int(seed))
+    if float(alpha) <= 0:
+        raise gr.Error("α = 0 means no mixing (that is ERM): choose α > 0.")
+    erm = mixup.train_toy(data, 0.0, seed=int(seed))
+    yield mixup.decision_surface(erm.model, data), None, _toy_table([erm], float(label_noise))
+    mixed = mixup.train_toy(data, float(alpha), seed=int(seed))
+    yield (mixup.decision_surface(erm.model, data), mixup.decision_surface(mixed.model, data),
+           _toy_table([erm, mixed], float(label_noise)))
+
+
+# --------------------------------------------------------------------------- mixing two images
+@friendly_errors
+def mix_two(image_a, image_b, label_a, label_b, lam):
+    """(x̃, ỹ) for two images and their labels."""
+    a, b = read_image(image_a).rgb, read_image(image_b).rgb
+    label_a, label_b = (label_a or "image 1").strip(), (label_b or "image 2").strip()
+    lam = float(lam)
+    if label_a == label_b:
+        return mixup.mix_images(a, b, lam), {label_a: 1.0}
+    return mixup.mix_images(a, b, lam), {label_a: lam, label_b: 1 - lam}
+
+
+@friendly_errors
+def sample_lambda(alpha):
+    if float(alpha) <= 0:
+        raise gr.Error("Beta(α, α) needs α > 0.")
+    return round(mixup.sample_lambda(float(alpha)), 3)
+
+
+@functools.cache
+def _initial_mix():
+    return mix_two(*example_paths(*EXAMPLES.values()), *EXAMPLES.keys(), INITIAL_LAMBDA)
+
+
+# --------------------------------------------------------------------------- digits comparison
+def _digits_table(comparison: mixup.DigitComparison) -> str:
+    rows = ["| method | seed | test accuracy | test ECE | seconds |", "|---|---|---|---|---|"]
+    rows += [f"| {r.method} | {r.seed} | {r.test_acc:.2%} | {r.test_ece:.3f} | {r.seconds:.1f} |"
+             for r in comparison.runs]
+    summary = [f"**{method}**: accuracy {acc:.2%} ± {acc_sd:.2%}, ECE {ece:.3f} ± {ece_sd:.3f}"
+               for method, (acc, acc_sd, ece, ece_sd) in comparison.summary().items()]
+    return "\n".join(rows) + "\n\nMean ± std over seeds: " + "; ".join(summary)
+
+
+@friendly_errors
+def compare_digits(alpha, seeds, budget_s):
+    if float(alpha) <= 0:
+        raise gr.Error("α = 0 means no mixing: choose α > 0 (the authors suggest 0.2–0.4 for small networks).")
+    yield "Training the first network…"
+    comparison = None
+    for comparison in mixup.compare_on_digits(float(alpha), int(seeds), budget_s=float(budget_s)):
+        yield _digits_table(comparison) + "\n\n*Training…*"
+    if comparison is None:
+        yield "The time budget ran out before the first run finished."
+        return
+    cut_short = len(comparison.runs) < 2 * int(seeds)
+    yield _digits_table(comparison) + ("\n\nStopped at the time budget." if cut_short else "")
+
+
+# --------------------------------------------------------------------------- UI
+def build() -> None:
+    header(TITLE, PAPER_URL, INTRO)
+    gr.Markdown("### Fig. 1(b) live: ERM vs mixup on a 2-D toy problem")
+    with gr.Row():
+        dataset = gr.Dropdown(list(mixup.TOY_SETS), value="moons", label="Data")
+        label_noise = gr.Slider(0, 0.4, value=0.0, step=0.05, label="Corrupted training labels (fraction flipped)")
+        alpha = gr.Slider(0.05, 4, value=1.0, step=0.05, label="α (Fig. 1b uses 1)")
+        seed = gr.Number(0, precision=0, label="Seed")
+    with gr.Row():
+        toy_btn = gr.Button("Train ERM and mixup", variant="primary")
+        toy_stop = gr.Button("Stop")
+    with gr.Row():
+        erm_img = gr.Image(label="ERM", interactive=False, height=320)
+        mixup_img = gr.Image(label="mixup", interactive=False, height=320)
+    toy_table = gr.Markdown(TOY_MESSAGE)
+    toy_run = toy_btn.click(train_toy, [dataset, label_noise, alpha, seed], [erm_img, mixup_img, toy_table],
+                            api_name=f"{SLUG}_toy", concurrency_id=HEAVY, concurrency_limit=1)
+    toy_stop.click(None, None, None, cancels=[toy_run], api_name=False)
+
+    gr.Markdown("### Mix two images and their labels")
+    cat, coffee = example_paths(*EXAMPLES.values())
+    name_a, name_b = EXAMPLES
+    with gr.Row():
+        with gr.Column():
+            image_a = gr.Image(cat, label="x_i", type="numpy", height=220)
+            label_a = gr.Textbox(name_a, label="y_i")
+        with gr.Column():
+            image_b = gr.Image(coffee, label="x_j", type="numpy", height=220)
+            label_b = gr.Textbox(name_b, label="y_j")
+        with gr.Column():
+            mixed_img = gr.Image(lambda: _initial_mix()[0], label="x̃ = λ·x_i + (1 − λ)·x_j", interactive=False, height=220)
+            mixed_label = gr.Label(lambda: _initial_mix()[1], label="ỹ = λ·y_i + (1 − λ)·y_j")
+    with gr.Row():
+        lam = gr.Slider(0, 1, value=INITIAL_LAMBDA, step=0.01, label="λ")
+        draw_alpha = gr.Slider(0.05, 4, value=0.4, step=0.05, label="α")
+        draw_btn = gr.Button("Sample λ ~ Beta(α, α)")
+    mix_inputs = [image_a, image_b, label_a, label_b, lam]
+    for trigger in (lam.change, label_a.submit, label_b.submit, image_a.change, image_b.change):
+        trigger(mix_two, mix_inputs, [mixed_img, mixed_label], api_name=False, show_progress="hidden")
+    draw_btn.click(sample_lambda, draw_alpha, lam, api_name=f"{SLUG}_sample_lambda")
+
+    gr.Markdown("### ERM vs mixup on the digits (held-out accuracy and calibration, several seeds)")
+    with gr.Row():
+        digits_alpha = gr.Slider(0.05, 2, value=0.3, step=0.05, label="α (the authors advise 0.2–0.4 here)")
+        seeds = gr.Slider(1, 5, value=3, step=1, label="Seeds")
+        budget = gr.Slider(5, 120, value=30, step=5, label="Time budget (seconds)")
+    with gr.Row():
+        digits_btn = gr.Button("Compare on digits", variant="primary")
+        digits_stop = gr.Button("Stop")
+    digits_table = gr.Markdown()
+    digits_run = digits_btn.click(compare_digits, [digits_alpha, seeds, budget], digits_table,
+                                  api_name=f"{SLUG}_digits", concurrency_id=HEAVY, concurrency_limit=1)
+    digits_stop.click(None, None, None, cancels=[digits_run], api_name=False)
+
+
+def bench_default():
+    """The toy comparison at default settings (moons, no label noise, α = 1)."""
+    *_, last = train_toy("moons", 0.0, 1.0, 0)
+    return last

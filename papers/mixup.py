@@ -1,0 +1,295 @@
+"""mixup: Beyond Empirical Risk Minimization.
+
+Hongyi Zhang, Moustapha Cisse, Yann N. Dauphin and David Lopez-Paz, ICLR 2018.
+https://arxiv.org/abs/1710.09412
+
+Instead of training on the examples themselves (empirical risk minimisation, ERM), train on
+convex combinations of pairs of examples and of their one-hot labels (§2, Eq. 1):
+x̃ = λ·x_i + (1 − λ)·x_j,  ỹ = λ·y_i + (1 − λ)·y_j,  λ ~ Beta(α, α), where the pairs come from
+one minibatch and a shuffled copy of it. This favours models that behave linearly between
+examples: smoother decision boundaries (Fig. 1b), better-calibrated confidences, and less
+memorisation of corrupted labels (§3.4).
+
+Deviations from the paper:
+- Scale: 2-D toy sets (moons, circles, spirals) with a small MLP, and scikit-learn's 1,797 8x8
+  digits (at 28x28) with an MLP, trained for seconds with Adam; the paper trains ResNets on
+  CIFAR/ImageNet with SGD for hundreds of epochs. Differences between ERM and mixup at this
+  scale are small and vary with the seed, so the digits comparison reports several seeds.
+- Fig. 1(b) uses α = 1 on a toy problem whose exact data are not given; ours are generated.
+- Calibration is measured with the expected calibration error (15 equal-width confidence
+  bins, Guo et al. 2017), which the mixup paper does not report (Thulasidasan et al. 2019 do).
+- Label corruption (§3.4) flips a fraction of the *training* labels to the other class (toy
+  sets only); the paper replaces CIFAR labels with random ones.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from papers.data import DIGIT_CLASSES, DIGIT_SIZE, digits
+
+TOY_SETS = ("moons", "circles", "spirals")
+TOY_CLASSES = 2
+ECE_BINS = 15
+SEED_RANGE = 2 ** 62
+
+
+# --------------------------------------------------------------------------- the method (§2)
+def sample_lambda(alpha: float, generator: torch.Generator | None = None) -> float:
+    """λ ~ Beta(α, α); α <= 0 means no mixing (λ = 1, plain ERM)."""
+    if alpha <= 0:
+        return 1.0
+    seed = int(torch.randint(SEED_RANGE, (1,), generator=generator))  # reproducible with `generator`
+    return float(np.random.default_rng(seed).beta(alpha, alpha))
+
+
+def mixup(x: torch.Tensor, y_onehot: torch.Tensor, alpha: float,
+          generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Eq. 1 on a minibatch: mix every example with the one a random permutation pairs it
+    with (the same permutation for x and y). Returns (x̃, ỹ, λ)."""
+    lam = sample_lambda(alpha, generator)
+    perm = torch.randperm(len(x), generator=generator, device="cpu").to(x.device)
+    x_mixed = lam * x + (1 - lam) * x[perm]
+    y_mixed = lam * y_onehot + (1 - lam) * y_onehot[perm]
+    return x_mixed, y_mixed, lam
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against mixed (soft) labels: −Σ ỹ·log softmax(f(x̃))."""
+    return -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+# --------------------------------------------------------------------------- metrics
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = ECE_BINS) -> float:
+    """ECE = Σ_b (|B_b| / N)·|accuracy(B_b) − confidence(B_b)| over equal-width confidence bins."""
+    confidence, predicted = probs.max(dim=1)
+    correct = (predicted == labels).float()
+    edges = torch.linspace(0, 1, bins + 1)
+    ece = torch.zeros(())
+    for low, high in zip(edges[:-1], edges[1:]):
+        in_bin = (confidence > low) & (confidence <= high)
+        if in_bin.any():
+            ece += in_bin.float().mean() * (correct[in_bin].mean() - confidence[in_bin].mean()).abs()
+    return float(ece)
+
+
+def accuracy(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((probs.argmax(dim=1) == labels).float().mean())
+
+
+# --------------------------------------------------------------------------- toy data (Fig. 1b)
+@dataclass
+class ToyData:
+    x_train: torch.Tensor  # (N, 2)
+    y_train: torch.Tensor  # (N,) possibly corrupted
+    y_train_clean: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def corrupted(self) -> torch.Tensor:
+        return self.y_train != self.y_train_clean
+
+
+def _spirals(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaved spirals, one per class."""
+    t = np.sqrt(rng.uniform(0, 1, n)) * 3 * np.pi  # angle; sqrt spreads points evenly along the arm
+    label = rng.integers(0, 2, n)
+    sign = np.where(label == 0, 1.0, -1.0)
+    xy = np.stack([sign * t * np.cos(t), sign * t * np.sin(t)], axis=1) / (3 * np.pi)
+    return xy + rng.normal(0, noise, xy.shape), label
+
+
+def _toy_points(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import make_circles, make_moons
+
+    if name == "moons":
+        return make_moons(n, noise=noise, random_state=seed)
+    if name == "circles":
+        return make_circles(n, noise=noise * 0.5, factor=0.5, random_state=seed)
+    if name == "spirals":
+        return _spirals(n, noise * 0.5, np.random.default_rng(seed))
+    raise ValueError(f"Unknown toy set '{name}'; choose one of {', '.join(TOY_SETS)}.")
+
+
+def toy_data(name: str = "moons", n_train: int = 300, n_test: int = 1000, noise: float = 0.2,
+             label_noise: float = 0.0, seed: int = 0) -> ToyData:
+    """A 2-D toy set; a fraction `label_noise` of the training labels is flipped (§3.4)."""
+    if not 0 <= label_noise < 0.5:
+        raise ValueError("The label-noise fraction must be in [0, 0.5).")
+    x, y = _toy_points(name, n_train + n_test, noise, seed)
+    x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+    x = (x - x.mean(0)) / x.std(0)  # standardised, so one network size suits every set
+    y_train = y[:n_train].clone()
+    flip = torch.randperm(n_train, generator=torch.Generator().manual_seed(seed))[:round(label_noise * n_train)]
+    y_train[flip] = 1 - y_train[flip]
+    return ToyData(x[:n_train], y_train, y[:n_train], x[n_train:], y[n_train:])
+
+
+# --------------------------------------------------------------------------- models
+def mlp(in_features: int, classes: int, hidden: int, depth: int = 2) -> nn.Sequential:
+    layers, width = [], in_features
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*layers, nn.Linear(width, classes))
+
+
+TOY_HIDDEN = 64
+TOY_STEPS = 600
+DIGIT_HIDDEN = 256
+
+
+# --------------------------------------------------------------------------- training
+def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int, alpha: float,
+                     steps: int, batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 1e-4,
+                     seed: int = 0) -> nn.Module:
+    """Minibatch training with mixup(α) (α = 0: ERM). The minibatch order depends only on
+    `seed`, so ERM and mixup see the same batches."""
+    batches = torch.Generator().manual_seed(seed)
+    mixing = torch.Generator().manual_seed(seed + 1)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    y_onehot = F.one_hot(y, classes).float()
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=batches)
+        x_mixed, y_mixed, _ = mixup(x[idx], y_onehot[idx], alpha, mixing)
+        loss = soft_cross_entropy(model(x_mixed), y_mixed)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return model.eval()
+
+
+@torch.inference_mode()
+def probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return F.softmax(model(x), dim=1)
+
+
+@dataclass
+class ToyResult:
+    name: str
+    model: nn.Module
+    train_acc: float  # against the (possibly corrupted) labels it was trained on
+    clean_train_acc: float
+    corrupted_fit: float  # share of corrupted labels the model reproduces (memorisation, §3.4)
+    test_acc: float
+    test_ece: float
+
+
+def train_toy(data: ToyData, alpha: float, steps: int = TOY_STEPS, seed: int = 0) -> ToyResult:
+    """One small MLP trained with mixup(α) (α = 0: ERM); the initialisation and the minibatches
+    depend only on `seed`, so ERM and mixup runs differ only by the mixing."""
+    torch.manual_seed(seed)
+    model = train_classifier(mlp(2, TOY_CLASSES, TOY_HIDDEN), data.x_train, data.y_train,
+                             TOY_CLASSES, alpha, steps, seed=seed)
+    train_probs, test_probs = probabilities(model, data.x_train), probabilities(model, data.x_test)
+    corrupted = data.corrupted
+    memorised = (train_probs.argmax(1)[corrupted] == data.y_train[corrupted]).float().mean()
+    return ToyResult("ERM" if alpha <= 0 else f"mixup α={alpha:g}", model,
+                     accuracy(train_probs, data.y_train), accuracy(train_probs, data.y_train_clean),
+                     float(memorised) if corrupted.any() else float("nan"),
+                     accuracy(test_probs, data.y_test), expected_calibration_error(test_probs, data.y_test))
+
+
+# --------------------------------------------------------------------------- decision surface
+CLASS_COLOURS = np.array([[46, 160, 67], [255, 140, 0]], dtype=np.float32)  # Fig. 1b: green, orange
+SURFACE_LOW, SURFACE_HIGH = np.array([255, 255, 255], np.float32), np.array([40, 90, 200], np.float32)
+
+
+def surface_bounds(data: ToyData, margin: float = 0.5) -> tuple[float, float, float, float]:
+    both = torch.cat([data.x_train, data.x_test])
+    (x0, y0), (x1, y1) = both.min(0).values.tolist(), both.max(0).values.tolist()
+    return x0 - margin, x1 + margin, y0 - margin, y1 + margin
+
+
+@torch.inference_mode()
+def decision_surface(model: nn.Module, data: ToyData, resolution: int = 240) -> np.ndarray:
+    """Fig. 1(b): p(y = 1 | x) as blue shading, the training points on top (green = class 0,
+    orange = class 1; corrupted labels drawn as crosses). (resolution, resolution, 3) uint8."""
+    x0, x1, y0, y1 = surface_bounds(data)
+    xs, ys = torch.linspace(x0, x1, resolution), torch.linspace(y1, y0, resolution)  # image rows go down
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).reshape(-1, 2)  # (R*R, 2)
+    p1 = probabilities(model, grid)[:, 1].reshape(resolution, resolution, 1).numpy()  # (R, R, 1)
+    image = SURFACE_LOW + p1 * (SURFACE_HIGH - SURFACE_LOW)
+    cols = ((data.x_train[:, 0] - x0) / (x1 - x0) * (resolution - 1)).round().long().numpy()
+    rows = ((y1 - data.x_train[:, 1]) / (y1 - y0) * (resolution - 1)).round().long().numpy()
+    for r, c, label, bad in zip(rows, cols, data.y_train.tolist(), data.corrupted.tolist()):
+        _dot(image, r, c, CLASS_COLOURS[label], cross=bad)
+    return image.clip(0, 255).astype(np.uint8)
+
+
+def _dot(image: np.ndarray, row: int, col: int, colour: np.ndarray, radius: int = 2, cross: bool = False) -> None:
+    for dr in range(-radius, radius + 1):
+        for dc in range(-radius, radius + 1):
+            if cross and abs(dr) != abs(dc):
+                continue
+            r, c = row + dr, col + dc
+            if 0 <= r < image.shape[0] and 0 <= c < image.shape[1]:
+                image[r, c] = colour
+
+
+# --------------------------------------------------------------------------- images
+def mix_images(a: np.ndarray, b: np.ndarray, lam: float) -> np.ndarray:
+    """x̃ = λ·a + (1 − λ)·b for two RGB uint8 images (b is resized to a's size)."""
+    from PIL import Image
+
+    if not 0 <= lam <= 1:
+        raise ValueError("λ must lie in [0, 1].")
+    if a.shape != b.shape:
+        b = np.asarray(Image.fromarray(b).resize((a.shape[1], a.shape[0]), Image.BILINEAR))
+    mixed = lam * a.astype(np.float32) + (1 - lam) * b.astype(np.float32)
+    return (mixed + 0.5).clip(0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- digits comparison
+@dataclass
+class DigitRun:
+    method: str
+    seed: int
+    test_acc: float
+    test_ece: float
+    seconds: float
+
+
+@dataclass
+class DigitComparison:
+    runs: list[DigitRun] = field(default_factory=list)
+
+    def summary(self) -> dict[str, tuple[float, float, float, float]]:
+        """method -> (mean accuracy, std accuracy, mean ECE, std ECE) over the finished seeds."""
+        out = {}
+        for method in dict.fromkeys(r.method for r in self.runs):
+            acc = np.array([r.test_acc for r in self.runs if r.method == method])
+            ece = np.array([r.test_ece for r in self.runs if r.method == method])
+            out[method] = (acc.mean(), acc.std(), ece.mean(), ece.std())
+        return out
+
+
+def compare_on_digits(alpha: float = 0.3, seeds: int = 3, steps: int = 600,
+                      budget_s: float = 60.0) -> Iterator[DigitComparison]:
+    """ERM vs mixup(α) on the digits (train split -> test split), seed by seed; yields after
+    every run. Stops starting new runs once `budget_s` is spent."""
+    x_train, y_train = digits("train")
+    x_test, y_test = digits("test")
+    x_train, x_test = x_train.flatten(1), x_test.flatten(1)  # (N, 28*28)
+    comparison, start = DigitComparison(), time.perf_counter()
+    for seed in range(seeds):
+        for method, a in (("ERM", 0.0), (f"mixup α={alpha:g}", alpha)):
+            if time.perf_counter() - start > budget_s:
+                return
+            began = time.perf_counter()
+            torch.manual_seed(seed)
+            model = train_classifier(mlp(DIGIT_SIZE * DIGIT_SIZE, DIGIT_CLASSES, DIGIT_HIDDEN, depth=1),
+                                     x_train, y_train, DIGIT_CLASSES, a, steps, lr=1e-3, seed=seed)
+            probs = probabilities(model, x_test)
+            comparison.runs.append(DigitRun(method, seed, accuracy(probs, y_test),
+                                            expected_calibration_error(probs, y_test),
+                                            time.perf_counter() - began))
+            yield comparison
