@@ -239,7 +239,11 @@ class Windows:
         return np.stack([self.cx - half, self.cy - half, self.cx + half, self.cy + half], axis=1)
 
     def view_matrices(self) -> np.ndarray:  # (N, 2, 2)
-        return np.stack([VIEWS[int(a)] for a in self.angle]) if len(self) else np.zeros((0, 2, 2))
+        return np.stack([VIEWS[int(round(a))] for a in self.angle]) if len(self) else np.zeros((0, 2, 2))
+
+    def view_handedness(self) -> np.ndarray:  # (N,) +1, or -1 where the view is a mirror image
+        m = self.view_matrices()
+        return m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]  # the determinant, exactly
 
 
 def _empty_windows() -> Windows:
@@ -372,7 +376,7 @@ def stage2(net: PCN2, image: np.ndarray, windows: Windows, settings: PCNSettings
     if not len(kept):
         return kept
     theta2 = np.take(STAGE2_ANGLES, orientation.argmax(axis=1))
-    mirror = np.linalg.det(kept.view_matrices())  # +1 or -1 for each window's view
+    mirror = kept.view_handedness()
     calibrated = calibrate(kept, box)
     calibrated.angle = wrap_angle(kept.angle + mirror * theta2)
     calibrated = calibrated.take(inside_margin(calibrated, *image.shape[:2]))
@@ -385,7 +389,7 @@ def stage3(net: PCN3, image: np.ndarray, windows: Windows, settings: PCNSettings
     kept, box, theta3 = _judge(net, image, windows, settings.threshold_3, device)
     if not len(kept):
         return kept
-    mirror = np.linalg.det(kept.view_matrices())
+    mirror = kept.view_handedness()
     calibrated = calibrate(kept, box)
     calibrated.angle = wrap_angle(kept.angle + mirror * theta3)
     calibrated = calibrated.take(inside_margin(calibrated, *image.shape[:2]))
