@@ -48,6 +48,7 @@ MODULES: list[str] = [
     "demos.image_transformer",
     "demos.mixup",
     "demos.pcn",
+    "demos.stn",
     "demos.octconv",
     "demos.xception",
     "demos.deconvnet",

@@ -1,0 +1,160 @@
+"""Spatial Transformer Networks tab: distort a digit, watch the transformer find and straighten it."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image, ImageDraw
+
+import gradio as gr
+
+from demos.common import friendly_errors, header, read_image, weights_note
+from papers import stn
+from papers.data import digits
+
+SLUG = "stn"
+TITLE = "Spatial Transformer Networks"
+PAPER_URL = "https://arxiv.org/abs/1506.02025"
+INTRO = """A **spatial transformer** is a small network that looks at the image, predicts an affine
+transformation θ, and *resamples* the image through it before a CNN classifies it — learned
+with no supervision of θ. Turn, shrink, move and clutter a digit on the 60×60 canvas: the green
+grid shows where the ST-CNN samples, the middle image is what its classifier sees, and a plain
+CNN with the same number of parameters answers beside it."""
+
+SOURCES = ("Test-set digit", "My drawing")
+DISPLAY_ZOOM = 6  # canvas pixels -> screen pixels
+GRID_STEP = 3  # draw every 3rd sampling point
+SWEEP_ANGLES = list(range(-180, 181, 15))
+DEFAULTS = dict(source=SOURCES[0], index=7, angle=35.0, scale=1.0, shift_x=8.0, shift_y=-6.0, clutter=4)
+
+
+def _test_digit(index: int) -> torch.Tensor:
+    images, _ = digits("test")
+    if not 0 <= int(index) < len(images):
+        raise gr.Error(f"Pick a test digit between 0 and {len(images) - 1}.")
+    return images[int(index)]
+
+
+def _drawn_digit(sketch) -> torch.Tensor:
+    rgb = read_image(sketch).rgb
+    grey = torch.from_numpy(rgb.astype(np.float32).mean(2) / 255.0)
+    if grey.median() > 0.5:  # dark ink on a light page -> bright ink, like the data set
+        grey = 1 - grey
+    return stn.to_digit(grey)
+
+
+def pick_digit(source, index, sketch) -> torch.Tensor:
+    """The chosen digit (1, 28, 28): a test-set digit or the visitor's drawing."""
+    return _drawn_digit(sketch) if source == SOURCES[1] else _test_digit(index)
+
+
+def _zoom(grey: torch.Tensor, side: int) -> Image.Image:
+    pixels = (grey.clamp(0, 1).numpy() * 255).astype(np.uint8)
+    return Image.fromarray(pixels).convert("RGB").resize((side, side), Image.NEAREST)
+
+
+def _overlay(canvas: torch.Tensor, grid_px: torch.Tensor) -> np.ndarray:
+    """The canvas with the ST-CNN's sampling grid drawn over it (outline and every 3rd point)."""
+    image = _zoom(canvas, canvas.shape[-1] * DISPLAY_ZOOM)
+    draw = ImageDraw.Draw(image)
+    screen = ((grid_px + 0.5) * DISPLAY_ZOOM).numpy()  # (H', W', 2)
+    outline = np.concatenate([screen[0], screen[:, -1], screen[-1, ::-1], screen[::-1, 0]])
+    draw.line([tuple(p) for p in outline] + [tuple(outline[0])], fill=(0, 220, 0), width=2)
+    for x, y in screen[::GRID_STEP, ::GRID_STEP].reshape(-1, 2):
+        draw.ellipse([x - 1.5, y - 1.5, x + 1.5, y + 1.5], fill=(0, 220, 0))
+    draw.ellipse([*(screen[0, 0] - 4), *(screen[0, 0] + 4)], outline=(255, 80, 80), width=2)
+    return np.asarray(image)
+
+
+def _probs(p: torch.Tensor) -> dict[str, float]:
+    return {str(k): float(v) for k, v in enumerate(p)}
+
+
+def _pose_table(theta: torch.Tensor, angle, scale, shift_x, shift_y) -> str:
+    learned = stn.theta_pose(theta)
+    exact = {"angle": angle, "scale": scale, "shift_x": shift_x, "shift_y": shift_y}
+    rows = "\n".join(f"| {name} | {exact[key]:.1f} | {learned[key]:.1f} |" for name, key in
+                     [("rotation (°)", "angle"), ("scale", "scale"), ("shift x (px)", "shift_x"),
+                      ("shift y (px)", "shift_y")])
+    matrix = " \\\\ ".join(" & ".join(f"{v:.2f}" for v in row) for row in theta.tolist())
+    return (f"**Predicted θ** $= \\begin{{bmatrix}} {matrix} \\end{{bmatrix}}$ "
+            "(maps the 28×28 output grid into the canvas; the red ring marks the output's top-left pixel)\n\n"
+            "| pose read from θ | your distortion | ST-CNN's θ |\n|---|---|---|\n" + rows +
+            "\n\nThe transformer is free to choose its own upright frame, so a constant offset (or a "
+            "mirror-free tilt it prefers) is fine; what matters is that θ *follows* your sliders.")
+
+
+@friendly_errors
+def analyse(source, index, sketch, angle, scale, shift_x, shift_y, clutter):
+    """Compose the canvas, run both networks; the overlay, glimpse, predictions and pose table."""
+    digit = pick_digit(source, index, sketch)
+    canvas = stn.compose(digit, angle, scale, shift_x, shift_y, int(clutter), seed=int(index))
+    out = stn.analyse(canvas)
+    return (_overlay(canvas[0, 0], out["grid_px"]), np.asarray(_zoom(out["rectified"], 168)),
+            _probs(out["st_cnn_probs"]), _probs(out["cnn_probs"]),
+            _pose_table(out["theta"], angle, scale, shift_x, shift_y))
+
+
+@friendly_errors
+def sweep(source, index, sketch, scale, shift_x, shift_y):
+    """The rotation read from θ while the input turns through a full circle."""
+    poses = stn.theta_sweep(pick_digit(source, index, sketch), SWEEP_ANGLES, scale, shift_x, shift_y)
+    rows = [{"input rotation (°)": a, "degrees": a, "series": "your rotation"} for a in SWEEP_ANGLES]
+    rows += [{"input rotation (°)": a, "degrees": p["angle"], "series": "rotation read from θ"}
+             for a, p in zip(SWEEP_ANGLES, poses)]
+    return pd.DataFrame(rows)
+
+
+def error_table() -> str:
+    """Our measured test errors (stored with each checkpoint) beside the paper's Table 1."""
+    head = "| model | " + " | ".join(stn.DISTORTIONS) + " |\n|---|" + "---|" * len(stn.DISTORTIONS)
+    ours = [f"| {stn.LABELS[name]} (ours) | " + " | ".join(
+        f"{ckpt.extra.get('test_error_percent', {}).get(k, float('nan')):.1f}" for k in stn.DISTORTIONS) + " |"
+        for name, ckpt in stn.CHECKPOINTS.items()]
+    paper = [f"| {label} (paper, MNIST) | " + " | ".join(
+        f"{row[k]:.1f}" if k in row else "–" for k in stn.DISTORTIONS) + " |" for label, row in stn.PAPER_TABLE1.items()]
+    return ("**% test error per distortion** (ours: one model for all five, 1,347 training digits, "
+            f"minutes of CPU; paper: one model per distortion, 60,000 MNIST digits)\n\n"
+            + "\n".join([head, *ours, *paper]))
+
+
+def build() -> None:
+    header(TITLE, PAPER_URL, INTRO)
+    gr.Markdown(weights_note(stn.CHECKPOINTS["st_cnn"], adds="the trained ST-CNN and its CNN baseline"))
+    n_test = len(digits("test")[1])
+    with gr.Row():
+        with gr.Column(scale=1):
+            source = gr.Radio(list(SOURCES), value=DEFAULTS["source"], label="Digit")
+            index = gr.Slider(0, n_test - 1, step=1, value=DEFAULTS["index"], label="Test-set digit #")
+            sketch = gr.Sketchpad(label="Or draw one (then choose 'My drawing')", type="numpy",
+                                  canvas_size=(280, 280), image_mode="RGB", height=320)
+            angle = gr.Slider(-180, 180, step=1, value=DEFAULTS["angle"], label="Rotation (°, counter-clockwise)")
+            scale = gr.Slider(0.5, 1.5, step=0.05, value=DEFAULTS["scale"], label="Scale")
+            shift_x = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_x"], label="Shift right (px)")
+            shift_y = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_y"], label="Shift down (px)")
+            clutter = gr.Slider(0, 12, step=1, value=DEFAULTS["clutter"], label="Clutter (6×6 pieces of other digits)")
+        with gr.Column(scale=2):
+            with gr.Row():
+                overlay = gr.Image(label="60×60 input + ST-CNN sampling grid", height=380)
+                rectified = gr.Image(label="What the classifier sees (28×28)", height=200)
+            with gr.Row():
+                st_label = gr.Label(num_top_classes=3, label="ST-CNN prediction")
+                cnn_label = gr.Label(num_top_classes=3, label="Plain CNN prediction (same parameter count)")
+            pose = gr.Markdown(latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+    with gr.Row():
+        sweep_button = gr.Button("Sweep the rotation: does θ follow it?")
+    sweep_plot = gr.LinePlot(x="input rotation (°)", y="degrees", color="series", height=300,
+                             title="Rotation read from the ST-CNN's θ as the input turns")
+    gr.Markdown(error_table())
+
+    inputs = [source, index, sketch, angle, scale, shift_x, shift_y, clutter]
+    outputs = [overlay, rectified, st_label, cnn_label, pose]
+    # triggers=None: on page load and whenever any input changes
+    gr.on(None, analyse, inputs, outputs, api_name=f"{SLUG}_analyse", trigger_mode="always_last")
+    sweep_button.click(sweep, [source, index, sketch, scale, shift_x, shift_y], sweep_plot,
+                       api_name=f"{SLUG}_sweep")
+
+
+def bench_default():
+    d = DEFAULTS
+    return analyse(d["source"], d["index"], None, d["angle"], d["scale"], d["shift_x"], d["shift_y"], d["clutter"])

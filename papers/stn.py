@@ -1,0 +1,537 @@
+"""Spatial Transformer Networks — Jaderberg, Simonyan, Zisserman & Kavukcuoglu, NIPS 2015.
+https://arxiv.org/abs/1506.02025
+
+A spatial transformer (§3) is a differentiable module with three parts: a *localisation network*
+regresses the parameters θ of a transformation from the input (§3.1); the *grid generator* maps
+every pixel of the output's regular grid to a point of the input, in normalised coordinates
+(§3.2, Eq. 1); the *sampler* reads the input at those points with a bilinear kernel whose
+(sub-)gradients flow to both the input and the grid (§3.3, Eq. 3–5). Put in front of a CNN
+(the ST-CNN) it learns, with no extra supervision, to undo rotation, scale, translation and
+warps before classification (§4.1, Table 1).
+
+Here the grid generator and the sampler are written out (`affine_grid`, `tps_grid`,
+`bilinear_sample`) and equal `torch.nn.functional.affine_grid`/`grid_sample`
+(align_corners=False, zero padding) in value and gradient. The distorted-digit benchmark of
+Table 1 is rebuilt offline from scikit-learn's digits (`distort`).
+
+**Deviations from the paper**
+- Data: 1,347 training digits (scikit-learn's 8x8 digits at 28x28, `papers.data.digits`)
+  instead of MNIST's 60,000, distorted afresh at every step; minutes of CPU instead of
+  150,000 SGD iterations. Errors are therefore several times the paper's.
+- One model per architecture is trained on a *mixture* of the five distortions, all on one
+  60x60 canvas (the paper trained one model per distortion, R/P/E on 28x28 and RTS on 42x42).
+  R, P and E digits sit at the canvas centre; RTS digits move within the central 42x42.
+- Clutter: `CLUTTER_PIECES` random 6x6 crops of other training digits (the paper's cluttered
+  MNIST recipe; the number of pieces is ours). Projective and elastic strengths are ours.
+- Architectures are small (about 0.1 M parameters each, equal budgets); the localisation net
+  sees the canvas 2x downsampled (as the paper does for cluttered MNIST); Adam instead of SGD.
+- The ST-CNN's transformer outputs 28x28 (a zoom-in of the 60x60 canvas); the paper's
+  MNIST ST-CNNs kept the input size.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+from papers.data import DIGIT_CLASSES, DIGIT_SIZE, digits
+
+CANVAS = 60  # the paper's cluttered-MNIST canvas
+RTS_WINDOW = 42  # the paper's RTS canvas: RTS digits stay within the central 42x42
+CLUTTER_SIZE = 6
+CLUTTER_PIECES = 6
+TPS_GRID = 4  # 4x4 = 16 control points (paper: TPS with 16 control points; E uses 16 too)
+DISTORTIONS = ("R", "RTS", "P", "E", "T+clutter")
+
+# Table 1 of the paper, % test error on MNIST (one model per distortion; see Deviations).
+PAPER_TABLE1 = {
+    "CNN": {"R": 1.2, "RTS": 0.8, "P": 1.5, "E": 1.4},
+    "ST-CNN Aff": {"R": 0.7, "RTS": 0.5, "P": 0.8, "E": 1.2},
+    "ST-CNN TPS": {"R": 0.7, "RTS": 0.5, "P": 0.8, "E": 1.1},
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    canvas: int = CANVAS
+    out_size: int = DIGIT_SIZE  # the transformer's output grid (H' = W')
+    loc_downsample: int = 2
+    loc_widths: tuple[int, int] = (8, 16)
+    loc_hidden: int = 32
+    cls_widths: tuple[int, int] = (16, 32)
+    cls_hidden: int = 48
+    kernel: int = 5
+
+
+# --------------------------------------------------------------------------- grid generator
+def base_grid(height: int, width: int, device=None) -> torch.Tensor:
+    """The output's regular grid G = {(x_t, y_t)} in normalised coordinates, pixel centres
+    (align_corners=False: x = (2j + 1) / W - 1), as (H*W, 2) rows of (x, y) (§3.2)."""
+    xs = (torch.arange(width, device=device, dtype=torch.float64) * 2 + 1) / width - 1
+    ys = (torch.arange(height, device=device, dtype=torch.float64) * 2 + 1) / height - 1
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy], dim=-1).reshape(-1, 2)  # (H*W, 2)
+
+
+def affine_grid(theta: torch.Tensor, size) -> torch.Tensor:
+    """Eq. 1: (x_s, y_s)^T = A_θ (x_t, y_t, 1)^T for every output pixel.
+
+    theta (N, 2, 3), size (N, C, H, W) -> grid (N, H, W, 2) of source (x, y)."""
+    n, _, h, w = size
+    points = base_grid(h, w, theta.device).to(theta.dtype)  # (H*W, 2)
+    homogeneous = torch.cat([points, torch.ones_like(points[:, :1])], dim=1)  # (H*W, 3)
+    grid = torch.einsum("pk,nck->npc", homogeneous, theta)  # (N, H*W, 2)
+    return grid.reshape(n, h, w, 2)
+
+
+def _tps_kernel(distance_sq: torch.Tensor) -> torch.Tensor:
+    """U(r) = r² log r² (the thin-plate radial basis), 0 at r = 0."""
+    return distance_sq * torch.log(distance_sq.clamp_min(1e-12))
+
+
+def tps_control_points(n: int = TPS_GRID, device=None, dtype=torch.float32) -> torch.Tensor:
+    """The n x n regular control points on the output grid, (n*n, 2) of (x, y) in [-1, 1]."""
+    ticks = torch.linspace(-1, 1, n, device=device, dtype=dtype)
+    gy, gx = torch.meshgrid(ticks, ticks, indexing="ij")
+    return torch.stack([gx, gy], dim=-1).reshape(-1, 2)
+
+
+def tps_transform(points: torch.Tensor, source_points: torch.Tensor) -> torch.Tensor:
+    """The thin-plate spline T_θ (§3.2, "thin plate spline transformation") that maps the fixed
+    control points onto `source_points` (θ), applied to `points`.
+
+    points (N, P, 2) or (P, 2); source_points (N, K, 2) -> (N, P, 2). T(p) = a_0 + a_x x + a_y y
+    + Σ_k w_k U(|p - c_k|), with [w; a] solved from Bookstein's linear system."""
+    n, k, _ = source_points.shape
+    control = tps_control_points(round(math.sqrt(k)), source_points.device, source_points.dtype)
+    ones = torch.ones(k, 1, dtype=control.dtype, device=control.device)
+    kernel = _tps_kernel(torch.cdist(control, control) ** 2)  # (K, K)
+    affine = torch.cat([ones, control], dim=1)  # (K, 3)
+    system = torch.cat([torch.cat([kernel, affine], 1),
+                        torch.cat([affine.T, torch.zeros(3, 3, dtype=control.dtype, device=control.device)], 1)])
+    rhs = torch.cat([source_points, source_points.new_zeros(n, 3, 2)], dim=1)  # (N, K+3, 2)
+    coefficients = torch.linalg.solve(system, rhs)  # (N, K+3, 2)
+    points = points.expand(n, -1, -1) if points.dim() == 2 else points  # (N, P, 2)
+    basis = torch.cat([_tps_kernel(torch.cdist(points, control.expand(n, -1, -1)) ** 2),
+                       torch.ones_like(points[..., :1]), points], dim=2)  # (N, P, K+3)
+    return basis @ coefficients  # (N, P, 2)
+
+
+def tps_grid(source_points: torch.Tensor, size) -> torch.Tensor:
+    """Sampling grid of the TPS transformer: (N, K, 2) source control points -> (N, H, W, 2)."""
+    n, _, h, w = size
+    points = base_grid(h, w, source_points.device).to(source_points.dtype)  # (H*W, 2)
+    return tps_transform(points, source_points).reshape(n, h, w, 2)
+
+
+def projective_transform(points: torch.Tensor, homography: torch.Tensor) -> torch.Tensor:
+    """(x, y) -> (h1·p / h3·p, h2·p / h3·p); points (N, P, 2), homography (N, 3, 3)."""
+    homogeneous = torch.cat([points, torch.ones_like(points[..., :1])], dim=-1)  # (N, P, 3)
+    mapped = homogeneous @ homography.transpose(1, 2)  # (N, P, 3)
+    return mapped[..., :2] / mapped[..., 2:]
+
+
+def homography_from_corners(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+    """The 3x3 H (h33 = 1) mapping each of 4 points src (N, 4, 2) onto dst (N, 4, 2) (DLT)."""
+    x, y = src.unbind(-1)
+    u, v = dst.unbind(-1)
+    zeros, ones = torch.zeros_like(x), torch.ones_like(x)
+    rows_u = torch.stack([x, y, ones, zeros, zeros, zeros, -u * x, -u * y], dim=-1)
+    rows_v = torch.stack([zeros, zeros, zeros, x, y, ones, -v * x, -v * y], dim=-1)
+    system = torch.cat([rows_u, rows_v], dim=1)  # (N, 8, 8)
+    h = torch.linalg.solve(system, torch.cat([u, v], dim=1))  # (N, 8)
+    return torch.cat([h, torch.ones_like(h[:, :1])], dim=1).reshape(-1, 3, 3)
+
+
+# --------------------------------------------------------------------------- sampler
+def bilinear_sample(input: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Eq. 5: V_i = Σ_nm U_nm max(0, 1 - |x_s - m|) max(0, 1 - |y_s - n|), zero outside.
+
+    input (N, C, H, W), grid (N, H', W', 2) of normalised (x, y) -> (N, C, H', W'). Gradients
+    (Eq. 6–7) come from autograd through the kernel weights, which are linear in x_s, y_s."""
+    n, c, h, w = input.shape
+    _, ho, wo, _ = grid.shape
+    x = ((grid[..., 0] + 1) * w - 1) / 2  # pixel coordinates, align_corners=False
+    y = ((grid[..., 1] + 1) * h - 1) / 2
+    x0, y0 = x.detach().floor(), y.detach().floor()
+    flat = input.reshape(n, c, h * w)  # (N, C, H*W)
+    out = input.new_zeros(n, c, ho * wo)
+    for dx in (0, 1):
+        for dy in (0, 1):
+            xi, yi = x0 + dx, y0 + dy
+            weight = (1 - (x - xi).abs()) * (1 - (y - yi).abs())  # (N, H', W')
+            inside = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+            index = (yi.clamp(0, h - 1) * w + xi.clamp(0, w - 1)).long().reshape(n, 1, -1)
+            values = flat.gather(2, index.expand(n, c, -1))  # (N, C, H'*W')
+            out = out + values * (weight * inside).reshape(n, 1, -1)
+    return out.reshape(n, c, ho, wo)
+
+
+# --------------------------------------------------------------------------- the distorted-digit benchmark
+def _rotation(angle_rad: torch.Tensor) -> torch.Tensor:
+    cos, sin = torch.cos(angle_rad), torch.sin(angle_rad)
+    return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (N, 2, 2)
+
+
+def placement_theta(angle_deg, scale, shift_px, canvas: int = CANVAS) -> torch.Tensor:
+    """θ (N, 2, 3) mapping canvas coordinates to the digit's: the digit rotated by `angle_deg`
+    (counter-clockwise on screen), scaled by `scale` and moved by `shift_px` (N, 2) canvas pixels."""
+    angle = torch.as_tensor(angle_deg, dtype=torch.float32).reshape(-1) * math.pi / 180
+    scale = torch.as_tensor(scale, dtype=torch.float32).reshape(-1, 1, 1)
+    shift = torch.as_tensor(shift_px, dtype=torch.float32).reshape(-1, 2) * 2 / canvas  # normalised
+    # y points down on screen: a counter-clockwise turn on screen is R(-angle) in (x, y), whose
+    # inverse (canvas -> digit) is R(angle)
+    inverse = _rotation(angle) * (canvas / DIGIT_SIZE) / scale  # canvas -> digit, (N, 2, 2)
+    translation = -(inverse @ shift.unsqueeze(-1))  # (N, 2, 1)
+    return torch.cat([inverse, translation], dim=-1)
+
+
+def _canvas_points(n: int, canvas: int, device=None) -> torch.Tensor:
+    """The canvas grid expressed in the centred digit's normalised coordinates, (N, P, 2)."""
+    return (base_grid(canvas, canvas, device).float() * (canvas / DIGIT_SIZE)).expand(n, -1, -1)
+
+
+def add_clutter(canvas: torch.Tensor, pieces: int, source: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Paste `pieces` random 6x6 crops of random `source` digits at random places (max-blend)."""
+    n, _, size, _ = canvas.shape
+    canvas = canvas.clone()
+    offsets = torch.arange(CLUTTER_SIZE)
+    batch = torch.arange(n)[:, None, None]
+    for _ in range(pieces):
+        pick = torch.randint(len(source), (n,), generator=gen)[:, None, None]
+        sy, sx, cy, cx = (torch.randint(hi - CLUTTER_SIZE + 1, (n, 1, 1), generator=gen)
+                          for hi in (DIGIT_SIZE, DIGIT_SIZE, size, size))
+        crops = source[pick, 0, sy + offsets[:, None], sx + offsets]  # (N, 6, 6)
+        rows, cols = cy + offsets[:, None], cx + offsets  # (N, 6, 1), (N, 1, 6)
+        canvas[batch, 0, rows, cols] = torch.maximum(canvas[batch, 0, rows, cols], crops)
+    return canvas
+
+
+def _uniform(n, low, high, gen):
+    return low + (high - low) * torch.rand(n, generator=gen)
+
+
+def distortion_grid(kind: str, n: int, gen: torch.Generator, canvas: int = CANVAS) -> torch.Tensor:
+    """A random sampling grid (N, canvas, canvas, 2) into the 28x28 digit for distortion `kind`
+    (§4.1): R ±90°; RTS ±45°, scale 0.7–1.2, moved within the central 42x42; P random corner
+    perturbation and scale 0.75–1; E 16 TPS control points moved at random; T translation."""
+    size = (n, 1, canvas, canvas)
+    if kind == "R":
+        return affine_grid(placement_theta(_uniform(n, -90, 90, gen), torch.ones(n), torch.zeros(n, 2)), size)
+    if kind == "RTS":
+        reach = (RTS_WINDOW - DIGIT_SIZE) / 2
+        shift = _uniform(2 * n, -reach, reach, gen).reshape(n, 2)
+        return affine_grid(placement_theta(_uniform(n, -45, 45, gen), _uniform(n, 0.7, 1.2, gen), shift), size)
+    if kind == "T+clutter":
+        reach = (canvas - DIGIT_SIZE) / 2
+        shift = _uniform(2 * n, -reach, reach, gen).reshape(n, 2)
+        return affine_grid(placement_theta(torch.zeros(n), torch.ones(n), shift), size)
+    points = _canvas_points(n, canvas)  # (N, P, 2)
+    if kind == "P":
+        corners = torch.tensor([[-1.0, -1], [1, -1], [1, 1], [-1, 1]]).expand(n, -1, -1)
+        moved = corners * _uniform(n, 0.75, 1.0, gen).reshape(n, 1, 1) + 0.15 * torch.randn(n, 4, 2, generator=gen)
+        warped = projective_transform(points, homography_from_corners(moved, corners))
+    elif kind == "E":
+        control = tps_control_points(TPS_GRID).expand(n, -1, -1)
+        warped = tps_transform(points, control + 0.1 * torch.randn(n, TPS_GRID ** 2, 2, generator=gen))
+    else:
+        raise ValueError(f"Unknown distortion {kind!r}; choose one of {DISTORTIONS}.")
+    return warped.reshape(n, canvas, canvas, 2)
+
+
+def distort(images: torch.Tensor, kind: str, gen: torch.Generator, clutter_source=None) -> torch.Tensor:
+    """Digits (N, 1, 28, 28) -> distorted digits on the 60x60 canvas (N, 1, 60, 60)."""
+    out = bilinear_sample(images, distortion_grid(kind, len(images), gen))
+    if kind == "T+clutter":
+        out = add_clutter(out, CLUTTER_PIECES, images if clutter_source is None else clutter_source, gen)
+    return out
+
+
+def compose(digit: torch.Tensor, angle: float, scale: float, shift_x: float, shift_y: float,
+            clutter: int, seed: int = 0) -> torch.Tensor:
+    """One digit (1, 28, 28) placed on the canvas by hand (the tab's sliders) -> (1, 1, 60, 60)."""
+    theta = placement_theta([angle], [scale], [[shift_x, shift_y]])
+    out = bilinear_sample(digit[None].float(), affine_grid(theta, (1, 1, CANVAS, CANVAS)))
+    if clutter:
+        out = add_clutter(out, clutter, digits("train")[0], torch.Generator().manual_seed(seed))
+    return out.clamp(0, 1)
+
+
+def benchmark_batch(images, labels, gen, kinds=DISTORTIONS):
+    """A training batch: each digit gets a random distortion kind. -> (x (N,1,60,60), y)."""
+    choice = torch.randint(len(kinds), (len(images),), generator=gen)
+    x = torch.empty(len(images), 1, CANVAS, CANVAS)
+    for k, kind in enumerate(kinds):
+        pick = choice == k
+        if pick.any():
+            x[pick] = distort(images[pick], kind, gen, clutter_source=images)
+    return x, labels
+
+
+@torch.no_grad()
+def test_set(kind: str, draws: int = 2, seed: int = 1234):
+    """The fixed test set of one distortion: every test digit distorted `draws` times."""
+    images, labels = digits("test")
+    gen = torch.Generator().manual_seed(seed + DISTORTIONS.index(kind))
+    images, labels = images.repeat(draws, 1, 1, 1), labels.repeat(draws)
+    return distort(images, kind, gen), labels
+
+
+# --------------------------------------------------------------------------- networks
+def conv_stack(widths, kernel: int, padding: int) -> nn.Sequential:
+    """conv → max-pool 2 → ReLU, once per width (the paper's conv blocks)."""
+    layers, in_ch = [], 1
+    for out_ch in widths:
+        layers += [nn.Conv2d(in_ch, out_ch, kernel, padding=padding), nn.MaxPool2d(2), nn.ReLU()]
+        in_ch = out_ch
+    return nn.Sequential(*layers)
+
+
+def _flat_size(stack: nn.Module, size: int) -> int:
+    with torch.no_grad():
+        return stack(torch.zeros(1, 1, size, size)).numel()
+
+
+class ConvClassifier(nn.Module):
+    """conv blocks → FC → ReLU → FC (10 logits)."""
+
+    def __init__(self, in_size: int, widths, hidden: int, kernel: int):
+        super().__init__()
+        self.features = conv_stack(widths, kernel, padding=kernel // 2)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(_flat_size(self.features, in_size), hidden),
+                                  nn.ReLU(), nn.Linear(hidden, DIGIT_CLASSES))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class LocalisationNet(nn.Module):
+    """f_loc (§3.1): the canvas, 2x downsampled → conv blocks → FC → θ. The last layer starts at
+    zero weight and the identity (or regular control points), so training starts from T = I."""
+
+    def __init__(self, cfg: Config, num_params: int, identity: torch.Tensor):
+        super().__init__()
+        self.downsample = nn.AvgPool2d(cfg.loc_downsample)
+        self.features = conv_stack(cfg.loc_widths, cfg.kernel, padding=0)
+        flat = _flat_size(self.features, cfg.canvas // cfg.loc_downsample)
+        self.regress = nn.Sequential(nn.Flatten(), nn.Linear(flat, cfg.loc_hidden), nn.ReLU(),
+                                     nn.Linear(cfg.loc_hidden, num_params))
+        nn.init.zeros_(self.regress[-1].weight)
+        with torch.no_grad():
+            self.regress[-1].bias.copy_(identity.reshape(-1))
+
+    def forward(self, x):
+        return self.regress(self.features(self.downsample(x)))
+
+
+class SpatialTransformer(nn.Module):
+    """Localisation net → grid generator → sampler (§3, Fig. 2). `kind` is "affine" (θ: 2x3,
+    Eq. 1) or "tps" (θ: 16 source control points)."""
+
+    def __init__(self, cfg: Config, kind: str = "affine"):
+        super().__init__()
+        self.kind, self.out_size = kind, cfg.out_size
+        identity = torch.eye(2, 3) if kind == "affine" else tps_control_points(TPS_GRID)
+        self.loc = LocalisationNet(cfg, identity.numel(), identity)
+
+    def theta(self, x):
+        theta = self.loc(x)
+        return theta.reshape(-1, 2, 3) if self.kind == "affine" else theta.reshape(-1, TPS_GRID ** 2, 2)
+
+    def grid(self, theta, n: int):
+        size = (n, 1, self.out_size, self.out_size)
+        return affine_grid(theta, size) if self.kind == "affine" else tps_grid(theta, size)
+
+    def forward(self, x):
+        """x (N, 1, H, W) -> (rectified (N, 1, H', W'), θ, grid (N, H', W', 2))."""
+        theta = self.theta(x)
+        grid = self.grid(theta, len(x))
+        return bilinear_sample(x, grid), theta, grid
+
+
+class STCNN(nn.Module):
+    """The ST-CNN of §4.1: a spatial transformer at the input, then a CNN classifier."""
+
+    def __init__(self, cfg: Config = Config(), kind: str = "affine"):
+        super().__init__()
+        self.transformer = SpatialTransformer(cfg, kind)
+        self.classifier = ConvClassifier(cfg.out_size, cfg.cls_widths, cfg.cls_hidden, cfg.kernel)
+
+    def forward(self, x):
+        return self.classifier(self.transformer(x)[0])
+
+
+def _num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def plain_cnn(cfg: Config = Config(), budget: int | None = None) -> ConvClassifier:
+    """The baseline CNN on the whole canvas: one more conv block (60 → 7 after three poolings)
+    and its hidden width chosen so the parameter count matches the ST-CNN's (`budget`)."""
+    budget = budget or _num_params(STCNN(cfg))
+    widths = (cfg.cls_widths[0] // 2,) + cfg.cls_widths  # a cheap first block at 60x60
+    probe = ConvClassifier(cfg.canvas, widths, 1, cfg.kernel)
+    per_hidden = probe.head[1].in_features + 1 + DIGIT_CLASSES  # parameters per hidden unit
+    hidden = max(1, round((budget - (_num_params(probe) - per_hidden)) / per_hidden))
+    return ConvClassifier(cfg.canvas, widths, hidden, cfg.kernel)
+
+
+MODELS = {
+    "cnn": plain_cnn,
+    "st_cnn": lambda: STCNN(kind="affine"),
+    "st_cnn_tps": lambda: STCNN(kind="tps"),
+}
+LABELS = {"cnn": "CNN", "st_cnn": "ST-CNN Aff", "st_cnn_tps": "ST-CNN TPS"}
+
+# --------------------------------------------------------------------------- checkpoints
+_COMMON = dict(license="MIT (self-trained; data: scikit-learn digits, BSD-3)",
+               source="trained here on offline distorted digits (papers.stn.train)")
+# test errors: measured by `train` on the fixed test sets (`test_set`); a test re-measures one
+CHECKPOINTS = {
+    "cnn": Checkpoint(
+        name="stn-cnn", filename="stn_cnn.safetensors", size_bytes=407024, num_params=101532,
+        sha256="2586c4031f1caa58528f74538bd374235952b7c1efdc3eb2c36c9cb9399817b6",
+        reproduce="python -m papers.train stn:cnn", description="plain CNN baseline, 60x60 canvas",
+        extra={"test_error_percent": {"R": 2.9, "RTS": 6.35, "P": 1.67, "E": 3.67, "T+clutter": 7.46}},
+        **_COMMON),
+    "st_cnn": Checkpoint(
+        name="stn-st-cnn", filename="stn_st_cnn.safetensors", size_bytes=405184, num_params=100896,
+        sha256="650f29b1723a1f552232d6de47bbfbb6dcdd66f11b12b7e5e7d4821efd06ba45",
+        reproduce="python -m papers.train stn:st_cnn", description="ST-CNN (affine), 60x60 canvas",
+        extra={"test_error_percent": {"R": 2.67, "RTS": 2.56, "P": 1.0, "E": 2.67, "T+clutter": 5.46}},
+        **_COMMON),
+}
+
+
+@cached_model
+def load_model(name: str) -> nn.Module:
+    """A shipped model (`cnn` or `st_cnn`), on the gallery's device, in eval mode."""
+    model = MODELS[name]()
+    model.load_state_dict(load_state_dict(CHECKPOINTS[name], get_device()))
+    return model.to(get_device()).eval()
+
+
+# --------------------------------------------------------------------------- what the tab shows
+def to_digit(grey: torch.Tensor) -> torch.Tensor:
+    """A grey drawing (H, W) in [0, 1], ink bright, -> a 28x28 digit framed like the data set's
+    (bounding box of the ink scaled into the central 20x20, as MNIST did)."""
+    ink = grey > 0.1 * grey.max() if grey.max() > 0 else None
+    if ink is None or not ink.any():
+        raise ValueError("The drawing is empty: draw a digit (bright on dark or dark on bright).")
+    rows, cols = ink.any(1).nonzero(), ink.any(0).nonzero()
+    box = grey[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    side = max(box.shape)
+    square = F.pad(box, ((side - box.shape[1]) // 2, (side - box.shape[1] + 1) // 2,
+                         (side - box.shape[0]) // 2, (side - box.shape[0] + 1) // 2))
+    inner = DIGIT_SIZE - 8
+    digit = F.interpolate(square[None, None], size=(inner, inner), mode="area")[0]
+    return F.pad(digit / digit.max().clamp_min(1e-6), (4, 4, 4, 4))  # (1, 28, 28)
+
+
+@torch.inference_mode()
+def analyse(canvas: torch.Tensor) -> dict:
+    """Everything the tab shows for one canvas (1, 1, 60, 60): both networks' class
+    probabilities, the ST-CNN's θ, its sampling grid (in canvas pixels) and rectified output."""
+    device = get_device()
+    canvas = canvas.to(device)
+    st_cnn, cnn = load_model("st_cnn"), load_model("cnn")
+    rectified, theta, grid = st_cnn.transformer(canvas)
+    size = canvas.shape[-1]
+    return {
+        "st_cnn_probs": st_cnn.classifier(rectified).softmax(1)[0].cpu(),
+        "cnn_probs": cnn(canvas).softmax(1)[0].cpu(),
+        "theta": theta[0].cpu(),
+        "grid_px": ((grid[0].cpu() + 1) * size - 1) / 2,  # (H', W', 2) in canvas pixels
+        "rectified": rectified[0, 0].cpu(),
+    }
+
+
+def rectifying_theta(angle_deg: float, scale: float, shift_x: float, shift_y: float) -> torch.Tensor:
+    """The affine θ (2, 3) that exactly undoes a `compose` placement: it maps the 28x28 output
+    grid onto the placed digit (the inverse of `placement_theta`, in canvas coordinates)."""
+    to_digit = placement_theta([angle_deg], [scale], [[shift_x, shift_y]])[0]  # (2, 3)
+    linear = torch.linalg.inv(to_digit[:, :2])
+    return torch.cat([linear, -(linear @ to_digit[:, 2:])], dim=1)
+
+
+def theta_pose(theta: torch.Tensor) -> dict[str, float]:
+    """Read an affine θ (2, 3) as the pose of what it samples: on-screen rotation (degrees,
+    counter-clockwise), scale relative to the 28x28 digit, and centre shift in canvas pixels."""
+    linear = theta[:, :2].double()
+    return {
+        "angle": math.degrees(math.atan2(linear[0, 1].item(), linear[0, 0].item())),
+        "scale": math.sqrt(abs(torch.linalg.det(linear).item())) * CANVAS / DIGIT_SIZE,
+        "shift_x": theta[0, 2].item() * CANVAS / 2,
+        "shift_y": theta[1, 2].item() * CANVAS / 2,
+    }
+
+
+@torch.inference_mode()
+def theta_sweep(digit: torch.Tensor, angles, scale: float, shift_x: float, shift_y: float) -> list[dict]:
+    """How θ follows the distortion: the ST-CNN's pose reading (`theta_pose`) for the digit
+    turned through `angles` (no clutter)."""
+    canvases = torch.cat([compose(digit, a, scale, shift_x, shift_y, clutter=0) for a in angles])
+    thetas = load_model("st_cnn").transformer.theta(canvases.to(get_device())).cpu()
+    return [theta_pose(t) for t in thetas]
+
+
+# --------------------------------------------------------------------------- training (self-trained weights)
+@torch.no_grad()
+def evaluate(model: nn.Module, kinds=DISTORTIONS, batch: int = 256) -> dict[str, float]:
+    """% test error per distortion on the fixed test sets."""
+    model.eval()
+    errors = {}
+    for kind in kinds:
+        x, y = test_set(kind)
+        wrong = sum((model(x[i:i + batch]).argmax(1) != y[i:i + batch]).sum().item()
+                    for i in range(0, len(y), batch))
+        errors[kind] = round(100.0 * wrong / len(y), 2)
+    return errors
+
+
+def fit(model: nn.Module, steps: int, batch: int = 64, lr: float = 2e-3, seed: int = 0, log_every: int = 100):
+    """Adam on fresh random distortions of the training digits (cosine learning-rate decay)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    images, labels = digits("train")
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    model.train()
+    for step in range(1, steps + 1):
+        pick = torch.randint(len(labels), (batch,), generator=gen)
+        x, y = benchmark_batch(images[pick], labels[pick], gen)
+        loss = F.cross_entropy(model(x), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if step % log_every == 0:
+            print(f"step {step}/{steps} loss {loss.item():.3f}", flush=True)
+    return model.eval()
+
+
+TRAIN_STEPS = 2500
+
+
+def train(variant: str | None, out_dir: Path) -> dict:
+    """Train `variant` ("cnn", "st_cnn" or "st_cnn_tps"; None: cnn and st_cnn), save
+    `stn_<variant>.safetensors` in `out_dir`, return its % test error per distortion."""
+    from safetensors.torch import save_file
+
+    metrics = {}
+    for name in ([variant] if variant else ["cnn", "st_cnn"]):
+        if name not in MODELS:
+            raise SystemExit(f"Unknown stn variant {name!r}; choose one of {list(MODELS)}.")
+        model = fit(MODELS[name](), TRAIN_STEPS)
+        errors = evaluate(model)
+        state = {k: v.contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(Path(out_dir) / f"stn_{name}.safetensors"),
+                  metadata={"test_error_percent": json.dumps(errors)})
+        metrics[name] = {"params": _num_params(model), "test_error_percent": errors}
+    return metrics

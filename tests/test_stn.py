@@ -1,0 +1,179 @@
+"""Spatial Transformer Networks: parity of the grid generator and sampler with torch's, their
+gradients, the TPS and projective maps, the benchmark's geometry, the shipped models, the tab."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from papers import stn
+from papers.checkpoints import is_available_locally
+
+torch.set_num_threads(1)
+
+
+def _random_grid(n, h, w, gen):
+    return (torch.rand(n, h, w, 2, generator=gen, dtype=torch.float64) * 2.4 - 1.2)  # some outside
+
+
+def test_affine_grid_equals_torch():
+    theta = torch.randn(3, 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for size in [(3, 1, 7, 9), (3, 2, 1, 5), (3, 1, 28, 28)]:
+        ours, ref = stn.affine_grid(theta, size), F.affine_grid(theta, size, align_corners=False)
+        assert torch.allclose(ours, ref, atol=1e-12)
+
+
+def test_affine_grid_gradient():
+    theta = torch.randn(2, 2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: stn.affine_grid(t, (2, 1, 4, 5)), (theta,))
+    weights = torch.randn(2, 4, 5, 2, dtype=torch.float64)
+    ours, = torch.autograd.grad((stn.affine_grid(theta, (2, 1, 4, 5)) * weights).sum(), theta)
+    ref, = torch.autograd.grad((F.affine_grid(theta, (2, 1, 4, 5), align_corners=False) * weights).sum(), theta)
+    assert torch.allclose(ours, ref, atol=1e-12)
+
+
+def test_bilinear_sample_equals_grid_sample_in_value_and_gradient():
+    gen = torch.Generator().manual_seed(1)
+    image = torch.randn(2, 3, 6, 7, dtype=torch.float64, generator=gen, requires_grad=True)
+    grid = _random_grid(2, 5, 4, gen).requires_grad_()
+    ours = stn.bilinear_sample(image, grid)
+    ref = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    assert torch.allclose(ours, ref, atol=1e-12)
+    upstream = torch.randn_like(ours)
+    ours_grads = torch.autograd.grad(ours, (image, grid), upstream)
+    ref_grads = torch.autograd.grad(ref, (image, grid), upstream)
+    for a, b in zip(ours_grads, ref_grads):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_bilinear_sample_gradcheck():
+    gen = torch.Generator().manual_seed(2)
+    image = torch.randn(1, 2, 5, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    grid = _random_grid(1, 3, 3, gen).requires_grad_()
+    assert torch.autograd.gradcheck(stn.bilinear_sample, (image, grid))
+
+
+def test_tps_identity_and_interpolation():
+    control = stn.tps_control_points(4, dtype=torch.float64)[None]  # (1, 16, 2)
+    size = (1, 1, 9, 11)
+    assert torch.allclose(stn.tps_grid(control, size), F.affine_grid(
+        torch.eye(2, 3, dtype=torch.float64)[None], size, align_corners=False), atol=1e-9)
+    moved = control + 0.1 * torch.randn(1, 16, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(stn.tps_transform(control[0], moved), moved, atol=1e-9)  # passes through
+
+
+def test_homography_maps_the_corners():
+    gen = torch.Generator().manual_seed(4)
+    src = torch.tensor([[-1.0, -1], [1, -1], [1, 1], [-1, 1]], dtype=torch.float64).expand(3, -1, -1)
+    dst = src + 0.2 * torch.randn(3, 4, 2, dtype=torch.float64, generator=gen)
+    h = stn.homography_from_corners(src, dst)
+    assert torch.allclose(stn.projective_transform(src, h), dst, atol=1e-9)
+
+
+def test_rectifying_theta_undoes_compose_exactly_on_the_pixel_lattice():
+    digit = stn.digits("test")[0][5]
+    canvas = stn.compose(digit, 90, 1.0, 6, -4, clutter=0)
+    theta = stn.rectifying_theta(90, 1.0, 6, -4)[None]
+    recovered = stn.bilinear_sample(canvas, stn.affine_grid(theta, (1, 1, 28, 28)))
+    assert torch.allclose(recovered[0], digit, atol=1e-5)
+    pose = stn.theta_pose(theta[0])
+    assert pose["angle"] == pytest.approx(90, abs=1e-3) and pose["shift_x"] == pytest.approx(6, abs=1e-4)
+
+
+@pytest.mark.parametrize("kind", stn.DISTORTIONS)
+def test_distortions_keep_the_digit_on_the_canvas(kind):
+    images = stn.digits("test")[0][:8]
+    out = stn.distort(images, kind, torch.Generator().manual_seed(0))
+    assert out.shape == (8, 1, stn.CANVAS, stn.CANVAS)
+    ink = out.sum((1, 2, 3))
+    assert (ink > 0.4 * images.sum((1, 2, 3))).all()  # ink ~ scale² (RTS: >= 0.7²); none fell off
+    again = stn.distort(images, kind, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+
+
+def test_unknown_distortion():
+    with pytest.raises(ValueError):
+        stn.distortion_grid("shear", 1, torch.Generator())
+
+
+def test_equal_parameter_budgets_and_identity_start():
+    st_cnn = stn.STCNN()
+    n_st, n_cnn = (sum(p.numel() for p in m.parameters()) for m in (st_cnn, stn.plain_cnn()))
+    assert abs(n_st - n_cnn) / n_st < 0.02
+    theta = st_cnn.transformer.theta(torch.rand(2, 1, stn.CANVAS, stn.CANVAS))
+    assert torch.allclose(theta, torch.eye(2, 3).expand(2, -1, -1))
+
+
+needs_weights = pytest.mark.skipif(
+    not all(is_available_locally(c) for c in stn.CHECKPOINTS.values()), reason="stn weights not shipped")
+
+
+@needs_weights
+def test_shipped_st_cnn_reproduces_its_recorded_error():
+    recorded = stn.CHECKPOINTS["st_cnn"].extra["test_error_percent"]
+    measured = stn.evaluate(stn.load_model("st_cnn"), kinds=("RTS",))
+    assert measured["RTS"] == pytest.approx(recorded["RTS"], abs=0.3)
+
+
+@needs_weights
+def test_st_cnn_theta_follows_the_rotation():
+    """The paper's claim (§4.1, Fig. 3): the transformer undoes the distortion. Over a turn of
+    ±60°, the rotation read from θ must move with the input's (correlation > 0.9)."""
+    digit = stn.digits("test")[0][0]
+    angles = list(range(-60, 61, 15))
+    read = [p["angle"] for p in stn.theta_sweep(digit, angles, 1.0, 0, 0)]
+    assert np.corrcoef(angles, read)[0, 1] > 0.9
+
+
+# --------------------------------------------------------------------------- the tab's handlers
+gr = pytest.importorskip("gradio")
+demo = pytest.importorskip("demos.stn")
+
+
+def _sketch(array):
+    return {"background": None, "layers": [], "composite": array}
+
+
+def _drawn_seven(dtype=np.uint8, channels=3):
+    page = np.full((280, 280, channels), np.iinfo(dtype).max, dtype=dtype)
+    page[60:80, 60:220] = 0  # the bar of a 7
+    for i in range(140):
+        page[80 + i, 200 - i // 2:216 - i // 2] = 0
+    if channels == 4:
+        page[..., 3] = np.iinfo(dtype).max
+    return page
+
+
+@needs_weights
+def test_handler_defaults_and_extremes():
+    overlay, rectified, st_probs, cnn_probs, pose = demo.bench_default()
+    assert overlay.shape == (stn.CANVAS * demo.DISPLAY_ZOOM,) * 2 + (3,)
+    assert sum(st_probs.values()) == pytest.approx(1, abs=1e-4) and "ST-CNN" in pose
+    for angle, scale, shift, clutter in [(-180, 0.5, -16, 12), (180, 1.5, 16, 0)]:
+        out = demo.analyse(demo.SOURCES[0], 0, None, angle, scale, shift, shift, clutter)
+        assert len(out[2]) == 10
+
+
+@needs_weights
+@pytest.mark.parametrize("drawing", [_drawn_seven(), _drawn_seven(np.uint16), _drawn_seven(channels=4)])
+def test_handler_reads_drawings(drawing):
+    out = demo.analyse(demo.SOURCES[1], 0, _sketch(drawing), 0, 1.0, 0, 0, 0)
+    assert len(out[2]) == 10
+
+
+@pytest.mark.parametrize("sketch", [None, _sketch(np.full((280, 280, 3), 255, np.uint8)),
+                                    _sketch(np.zeros((1, 1, 3), np.uint8))])
+def test_handler_bad_drawings_give_messages(sketch):
+    with pytest.raises(gr.Error):
+        demo.analyse(demo.SOURCES[1], 0, sketch, 0, 1.0, 0, 0, 0)
+
+
+def test_handler_bad_index():
+    with pytest.raises(gr.Error):
+        demo.analyse(demo.SOURCES[0], 10_000, None, 0, 1.0, 0, 0, 0)
+
+
+@needs_weights
+def test_sweep_and_table():
+    frame = demo.sweep(demo.SOURCES[0], 3, None, 1.0, 0, 0)
+    assert len(frame) == 2 * len(demo.SWEEP_ANGLES)
+    assert "ST-CNN Aff (ours)" in demo.error_table()
