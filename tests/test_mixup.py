@@ -1,0 +1,130 @@
+"""mixup: the mixing itself, λ's distribution, the loss, ECE, the toy/digits runs, demo handlers."""
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from papers import mixup
+
+torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------- mixup()
+def _identifiable_batch(n=16):
+    x = torch.arange(n, dtype=torch.float32)[:, None, None].expand(n, 3, 4).clone()  # x_i = i
+    return x, F.one_hot(torch.arange(n), n).float()  # y_i = e_i
+
+
+def test_mixed_labels_sum_to_one_and_x_y_share_one_permutation():
+    x, y = _identifiable_batch()
+    for seed in range(5):
+        x_mixed, y_mixed, lam = mixup.mixup(x, y, alpha=1.0, generator=torch.Generator().manual_seed(seed))
+        assert 0 <= lam <= 1 and torch.allclose(y_mixed.sum(1), torch.ones(len(y)))
+        if abs(1 - lam) < 1e-3:
+            continue
+        i = torch.arange(len(x), dtype=torch.float32)
+        partner = ((x_mixed[:, 0, 0] - lam * i) / (1 - lam)).round().long()  # x̃_i = λ·i + (1 − λ)·j
+        assert sorted(partner.tolist()) == list(range(len(x)))  # a permutation of the batch
+        expected_y = lam * y + (1 - lam) * F.one_hot(partner, len(y)).float()  # the same j for ỹ
+        assert torch.allclose(y_mixed, expected_y, atol=1e-6)
+        assert torch.allclose(x_mixed, lam * x + (1 - lam) * x[partner], atol=1e-5)
+
+
+def test_lambda_follows_beta_alpha_alpha():
+    from scipy import stats
+
+    generator = torch.Generator().manual_seed(0)
+    for alpha in (0.2, 1.0, 4.0):
+        lams = np.array([mixup.sample_lambda(alpha, generator) for _ in range(3000)])
+        assert stats.kstest(lams, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+        assert lams.var() == pytest.approx(1 / (4 * (2 * alpha + 1)), rel=0.1)  # Var of Beta(α, α)
+
+
+def test_alpha_zero_is_erm_and_generator_makes_it_reproducible():
+    x, y = _identifiable_batch()
+    x0, y0, lam = mixup.mixup(x, y, 0.0)
+    assert lam == 1.0 and torch.equal(x0, x) and torch.equal(y0, y)
+    first = mixup.mixup(x, y, 1.0, torch.Generator().manual_seed(7))
+    second = mixup.mixup(x, y, 1.0, torch.Generator().manual_seed(7))
+    assert first[2] == second[2] and torch.equal(first[0], second[0])
+
+
+def test_soft_cross_entropy_is_the_mixed_cross_entropy():
+    logits = torch.randn(8, 5)
+    yi, yj = torch.randint(5, (8,)), torch.randint(5, (8,))
+    lam = 0.3
+    target = lam * F.one_hot(yi, 5).float() + (1 - lam) * F.one_hot(yj, 5).float()
+    expected = lam * F.cross_entropy(logits, yi) + (1 - lam) * F.cross_entropy(logits, yj)
+    assert mixup.soft_cross_entropy(logits, target).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- metrics and data
+def test_expected_calibration_error():
+    probs = torch.tensor([[0.9, 0.1]] * 10)
+    labels = torch.tensor([0] * 5 + [1] * 5)  # 90 % confident, 50 % right
+    assert mixup.expected_calibration_error(probs, labels) == pytest.approx(0.4)
+    rng = torch.Generator().manual_seed(0)
+    confidence = 0.5 + 0.5 * torch.rand(20000, generator=rng)
+    labels = (torch.rand(20000, generator=rng) > confidence).long()  # right with probability = confidence
+    calibrated = torch.stack([confidence, 1 - confidence], 1)
+    assert mixup.expected_calibration_error(calibrated, labels) < 0.02
+
+
+@pytest.mark.parametrize("name", mixup.TOY_SETS)
+def test_toy_sets_and_label_corruption(name):
+    data = mixup.toy_data(name, n_train=200, label_noise=0.25)
+    assert data.x_train.shape == (200, 2) and set(data.y_test.tolist()) == {0, 1}
+    assert int(data.corrupted.sum()) == 50
+    with pytest.raises(ValueError):
+        mixup.toy_data(name, label_noise=0.6)
+
+
+def test_both_methods_learn_the_toy_problem():
+    data = mixup.toy_data("moons", n_train=200, n_test=400)
+    erm, mixed = mixup.train_toy(data, 0.0, steps=300), mixup.train_toy(data, 1.0, steps=300)
+    assert erm.test_acc > 0.85 and mixed.test_acc > 0.8
+    surface = mixup.decision_surface(mixed.model, data, resolution=64)
+    assert surface.shape == (64, 64, 3) and surface.dtype == np.uint8
+
+
+def test_mix_images_end_points():
+    a = np.full((20, 30, 3), 200, np.uint8)
+    b = np.zeros((10, 10, 3), np.uint8)
+    assert np.array_equal(mixup.mix_images(a, b, 1.0), a)
+    assert mixup.mix_images(a, b, 0.0).max() == 0 and mixup.mix_images(a, b, 0.5).mean() == 100
+    with pytest.raises(ValueError):
+        mixup.mix_images(a, b, 1.5)
+
+
+def test_digit_comparison_streams_and_respects_its_budget():
+    runs = list(mixup.compare_on_digits(alpha=0.3, seeds=1, steps=40))
+    assert [r.method for r in runs[-1].runs] == ["ERM", "mixup α=0.3"]
+    assert all(0.3 < r.test_acc <= 1 and 0 <= r.test_ece <= 1 for r in runs[-1].runs)
+    assert list(mixup.compare_on_digits(seeds=3, budget_s=0)) == []
+
+
+# --------------------------------------------------------------------------- demo handlers
+def test_demo_handlers_and_bad_inputs():
+    from demos import mixup as demo
+
+    steps = list(demo.train_toy("circles", 0.2, 1.0, 0))
+    assert len(steps) == 2 and steps[0][1] is None and "mixup α=1" in steps[-1][2]
+    with pytest.raises(gr.Error):
+        list(demo.train_toy("moons", 0.0, 0.0, 0))
+    with pytest.raises(gr.Error):
+        list(demo.train_toy("moons", 0.5, 1.0, 0))
+    grey = np.full((40, 50), 128, np.uint8)
+    rgba = np.zeros((60, 60, 4), np.uint8)
+    image, label = demo.mix_two(grey, rgba, "a", "b", 0.25)
+    assert image.shape == (40, 50, 3) and label == {"a": 0.25, "b": 0.75}
+    assert demo.mix_two(grey, grey, "same", "same", 0.4)[1] == {"same": 1.0}
+    for bad in (None, np.zeros((1, 1, 3), np.uint8)):
+        with pytest.raises(gr.Error):
+            demo.mix_two(bad, grey, "a", "b", 0.5)
+    assert 0 <= demo.sample_lambda(0.4) <= 1
+    with pytest.raises(gr.Error):
+        demo.sample_lambda(0)
+    assert "budget" in list(demo.compare_digits(0.3, 2, 0))[-1]
+    with pytest.raises(gr.Error):
+        list(demo.compare_digits(0, 2, 10))
