@@ -27,6 +27,8 @@ SCALE = 32  # screen pixels per image pixel
 MAX_IMAGES = 8
 MAX_SECONDS = 60  # time budget of one streamed run
 FRAME_SECONDS = 0.03  # pause between streamed frames, so a visitor can watch the writing
+LEGEND = "Red box: the pixel being written; blue: not written yet."
+SHAPE = it.CONFIGS["1d"]  # both models share image size, levels, layers and heads
 
 
 def _cfg(attention: str) -> it.ImageTransformerConfig:
@@ -54,21 +56,28 @@ def _tile(cfg, sequences: torch.Tensor, current: int | None = None) -> np.ndarra
 
 
 def _stream(cfg, run, n_known: int = 0):
-    """Drive `generate`; yield (picture, status) with the pixel being written outlined."""
+    """Drive `generate`; yield (picture, status) with the pixel being written outlined, and at
+    the end the model's own speed (time inside the model, not the pauses for watching)."""
     start = time.perf_counter()
-    written = 0
-    for t, sequence, _ in run:
-        written = t + 1 - n_known
-        elapsed = time.perf_counter() - start
-        if elapsed > MAX_SECONDS:
+    model_seconds = 0.0
+    while True:
+        tick = time.perf_counter()
+        step = next(run, None)
+        model_seconds += time.perf_counter() - tick
+        if step is None:
+            break
+        t, sequence, _ = step
+        if time.perf_counter() - start > MAX_SECONDS:
             yield _tile(cfg, sequence), f"Stopped after {MAX_SECONDS} s (time budget)."
             return
         if t >= n_known:
             yield _tile(cfg, sequence, current=t), f"Writing pixel {t + 1} of {cfg.n_positions}…"
             time.sleep(FRAME_SECONDS)
-    rate = written * len(sequence) / max(time.perf_counter() - start, 1e-9)
-    yield _tile(cfg, sequence), (f"Done: {len(sequence)} image(s) × {written} pixels "
-                                 f"({rate:.0f} pixels/s on screen, including the pauses for watching).")
+    pixels = len(sequence) * cfg.n_positions
+    yield _tile(cfg, sequence), (
+        f"Done: {len(sequence)} image(s). The model computed {pixels} pixel steps in "
+        f"{model_seconds:.2f} s ({pixels / max(model_seconds, 1e-9):.0f} pixels/s, keys and values "
+        "cached); the display is slowed down so you can watch.")
 
 
 @friendly_errors
@@ -114,9 +123,9 @@ def complete(attention: str, source: str, example: float, drawing, n_known: floa
 
 
 def _field_picture(cfg, row: int, col: int) -> np.ndarray:
-    allowed, _ = it.receptive_field(cfg, row, col)
+    allowed, step = it.receptive_field(cfg, row, col)
     blank = np.full((cfg.height, cfg.grid_width), 0)
-    return it.render(blank, cfg.levels - 1, SCALE, outline=(row, col), tint=allowed * 0.85)
+    return it.render(blank, cfg.levels - 1, SCALE, outline=(row, col), tint=allowed * 0.85, labels=step)
 
 
 @friendly_errors
@@ -161,8 +170,8 @@ def build() -> None:
         with gr.Row():
             sample_button = gr.Button("Sample", variant="primary")
             sample_stop = gr.Button("Stop")
-        samples = gr.Image(label="Samples (red: the pixel being written; blue: not written yet)",
-                           type="numpy", interactive=False)
+        gr.Markdown(LEGEND)
+        samples = gr.Image(label="Samples", show_label=False, type="numpy", interactive=False)
         sample_status = gr.Markdown()
     with gr.Tab("Complete"):
         with gr.Row():
@@ -174,7 +183,8 @@ def build() -> None:
                 drawing = gr.Sketchpad(label="Or draw a digit (dark on light)", canvas_size=(280, 280),
                                        height=300)
             with gr.Column():
-                n_known = gr.Slider(0, 63, value=32, step=1, label="Pixels kept",
+                n_known = gr.Slider(0, SHAPE.n_positions - 1, value=SHAPE.n_positions // 2, step=1,
+                                    label="Pixels kept",
                                     info="the first pixels in the model's writing order; 32 = top half")
                 complete_temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
                 with gr.Row():
@@ -182,17 +192,19 @@ def build() -> None:
                     complete_stop = gr.Button("Stop")
                 given = gr.Image(label="What the model is given", type="numpy", interactive=False,
                                  height=200)
-        completions = gr.Image(label="Completions", type="numpy", interactive=False)
+        gr.Markdown("**Completions** — " + LEGEND)
+        completions = gr.Image(label="Completions", show_label=False, type="numpy", interactive=False)
         complete_status = gr.Markdown()
     with gr.Tab("Receptive field") as field_tab:
         gr.Markdown("Pick a pixel (sliders, or click on a picture). Orange: the positions one layer "
-                    "may attend to; red box: the pixel. Right: one head's attention weights while "
-                    "the chosen model reads the held-out digit picked in *Complete*.")
+                    "may attend to; red box: the pixel; numbers: the order in which pixels are "
+                    "written. Right: one head's attention weights (full orange = its largest "
+                    "weight) while the chosen model reads the held-out digit picked in *Complete*.")
         with gr.Row():
-            row = gr.Slider(0, 7, value=5, step=1, label="Row")
-            col = gr.Slider(0, 7, value=3, step=1, label="Column")
-            layer = gr.Slider(1, it.CONFIGS["1d"].n_layers, value=1, step=1, label="Layer")
-            head = gr.Slider(1, it.CONFIGS["1d"].n_heads, value=1, step=1, label="Head")
+            row = gr.Slider(0, SHAPE.height - 1, value=5, step=1, label="Row")
+            col = gr.Slider(0, SHAPE.width - 1, value=3, step=1, label="Column")
+            layer = gr.Slider(1, SHAPE.n_layers, value=1, step=1, label="Layer")
+            head = gr.Slider(1, SHAPE.n_heads, value=1, step=1, label="Head")
         with gr.Row():
             field_1d = gr.Image(label="1D local: may attend to", type="numpy", interactive=False)
             field_2d = gr.Image(label="2D local: may attend to", type="numpy", interactive=False)

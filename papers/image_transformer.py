@@ -361,10 +361,12 @@ def picture_to_levels(rgb: np.ndarray, levels: int = 17, side: int = 8) -> np.nd
 
 # --------------------------------------------------------------------------- visualisation data
 def render(levels: np.ndarray, max_level: int, scale: int = 32, unknown_colour=(40, 60, 110),
-           outline: tuple[int, int] | None = None, tint: np.ndarray | None = None) -> np.ndarray:
+           outline: tuple[int, int] | None = None, tint: np.ndarray | None = None,
+           labels: np.ndarray | None = None) -> np.ndarray:
     """(H, W) intensities (-1 = not written yet) -> (H*scale, W*scale, 3) uint8, ink bright.
 
-    `tint` (H, W) in [0, 1] overlays orange (e.g. attention weights); `outline` marks a pixel."""
+    `tint` (H, W) in [0, 1] overlays orange (e.g. attention weights); `outline` marks a pixel;
+    `labels` (H, W) ints are written in the cells (e.g. the generation step)."""
     grey = np.clip(levels, 0, None).astype(np.float32) / max_level * 255.0
     rgb = np.repeat(grey[..., None], 3, axis=2)
     rgb[levels < 0] = unknown_colour
@@ -378,7 +380,19 @@ def render(levels: np.ndarray, max_level: int, scale: int = 32, unknown_colour=(
         box = big[r * scale: (r + 1) * scale, c * scale: (c + 1) * scale]
         red = (230, 30, 30)
         box[:3], box[-3:], box[:, :3], box[:, -3:] = red, red, red, red
-    return big
+    return big if labels is None else _write_labels(big, labels, scale)
+
+
+def _write_labels(picture: np.ndarray, labels: np.ndarray, scale: int) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.fromarray(picture)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=scale // 3)
+    for (r, c), label in np.ndenumerate(labels):
+        draw.text(((c + 0.5) * scale, (r + 0.5) * scale), str(label), fill=(120, 170, 255),
+                  font=font, anchor="mm")
+    return np.asarray(image)
 
 
 def receptive_field(cfg: ImageTransformerConfig, row: int, col: int) -> tuple[np.ndarray, np.ndarray]:
