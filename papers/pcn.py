@@ -21,8 +21,12 @@ is at +90), wrapped into (-180, 180].
 - A candidate's crop (flip / transpose, crop, resize) is sampled in one bilinear warp from the
   original image, in continuous coordinates; the authors flip whole padded images and crop
   integer-rounded windows. Up to a pixel of rounding, the networks see the same crops.
-- Each pyramid level is resized (area interpolation) from the original image; the authors resize
-  the previous level again (bilinear). The authors' video tracking mode is not included.
+- Each pyramid level is resized (area interpolation) from the original image; the authors' code
+  resizes the previous level again (the PyTorch port: nearest neighbour, also for the crops).
+  Against a transcription of the port's pipeline on turned astronaut and LFW faces, centres
+  agree within 2 % of the face size (median) and angles within 1.6° (median); this version
+  found 52 of 60 LFW faces at random angles where the port's pipeline found 41.
+  The authors' video tracking mode is not included.
 - At most MAX_WINDOWS (300) best-scored candidates enter PCN-2 and PCN-3, so that thresholds
   near 0 cannot stall a CPU (at the default thresholds fewer than ~100 do).
 - Stage-2 "rotate by ±90°" and the stage-3 views use the authors' cheap equivalents: a face at
