@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
-import torch
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import octconv as O
 from papers.checkpoints import get_device
+from papers.xception import device_description
 
 SLUG = "octconv"
 TITLE = "Octave Convolution"
@@ -21,11 +21,6 @@ trained network and to your image."""
 
 MEASURE_LIMIT = {"cpu": 2_000_000_000, "cuda": 200_000_000_000}  # multiply-adds of the Conv2d per run
 VIEW_ALPHAS = [a for a in O.SWEEP_ALPHAS if a > 0]
-
-
-def _device_name() -> str:
-    device = get_device()
-    return f"GPU ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type.upper()
 
 
 # --------------------------------------------------------------------------- handlers
@@ -48,13 +43,14 @@ def measure(channels, size, kernel):
                          (("multiply-adds: Table 1", p.theory_ratio), ("latency: measured", p.measured_ratio))],
                         columns=["alpha", "ratio to Conv2d", "series"])
     best = min(points[1:], key=lambda p: p.measured_ratio)
-    note = (f"On **{_device_name()}** the counted multiply-adds follow Table 1 exactly; the clock does not. At "
+    note = (f"On **{device_description()}** the counted multiply-adds follow Table 1 exactly; the clock does not. At "
             f"α = {points[1].alpha:g} the layer does {points[1].theory_ratio:.0%} of the arithmetic and takes "
             f"**{points[1].measured_ratio:.0%}** of the time; the best here is α = {best.alpha:g} at "
             f"{best.measured_ratio:.0%} (theory {best.theory_ratio:.0%}). Four small convolutions, a pooling, an "
             "upsampling and two additions each pay launch and memory costs that one large convolution pays once, "
             "which is why many reimplementations find OctConv slower in practice unless the paths are fused. "
-            "Timings are medians of repeated runs and vary with the machine's load.")
+            "Timings are medians of repeated runs and vary with the machine's load: on a CPU shared with other "
+            "work, the many small operations suffer most.")
     return plot, table, note
 
 
@@ -105,7 +101,7 @@ def build() -> None:
                 kernel = gr.Slider(1, 7, value=3, step=2, label="kernel size k")
             run = gr.Button("Measure", variant="primary")
             plot = gr.LinePlot(x="alpha", y="ratio to Conv2d", color="series", x_title="α (fraction of low-frequency channels)",
-                               y_title="OctConv / Conv2d", label="theory vs measurement", height=320)
+                               y_title="OctConv / Conv2d", label="theory vs measurement", height=400)
             table = gr.Dataframe(label="Table 1, counted and measured", interactive=False)
             note = gr.Markdown()
             run.click(measure, [channels, size, kernel], [plot, table, note], api_name=f"{SLUG}_measure",
@@ -114,7 +110,7 @@ def build() -> None:
         with gr.Tab("Accuracy vs multiply-adds (Fig. 4, small)"):
             evaluate = gr.Button("Evaluate the trained sweep", variant="primary")
             sweep_plot = gr.ScatterPlot(x="k multiply-adds per digit", y="test accuracy (%)", color="α",
-                                        label="accuracy vs multiply-adds", height=320)
+                                        label="accuracy vs multiply-adds", height=400)
             sweep_table = gr.Dataframe(label="the sweep", interactive=False)
             sweep_note = gr.Markdown()
             evaluate.click(sweep, None, [sweep_plot, sweep_table, sweep_note], api_name=f"{SLUG}_sweep")

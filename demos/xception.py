@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import gradio as gr
 import pandas as pd
-import torch
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import xception as X
@@ -21,11 +20,6 @@ V3's 42 ms. Measure why on this machine below."""
 
 EXPLORER_LIMITS = {"cpu": 2_000_000_000, "cuda": 200_000_000_000}  # multiply-adds per measurement
 COST_COLUMNS = ["layer", "parameters", "multiply-adds (M)", "latency (ms)", "G multiply-adds / s"]
-
-
-def _device_name() -> str:
-    device = get_device()
-    return f"GPU ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type.upper()
 
 
 def _cost_table(rows: list[X.LayerCost]) -> pd.DataFrame:
@@ -48,7 +42,7 @@ def _explain(rows: list[X.LayerCost], kernel: int, channels: int) -> str:
     verdict = (f"but runs only **{faster:.1f}× faster**" if faster < fewer else
                f"and runs **{faster:.1f}× faster** here")
     return (
-        f"On **{_device_name()}**: the depthwise separable convolution needs **{fewer:.1f}× fewer multiply-adds** "
+        f"On **{X.device_description()}**: the depthwise separable convolution needs **{fewer:.1f}× fewer multiply-adds** "
         f"than the regular one and {regular.params / separable.params:.1f}× fewer parameters, {verdict}. "
         f"Its depthwise part does {dw_macs:.0%} of its multiply-adds yet takes "
         f"**{dw_time:.0%} of its time**: per value it reads it does k² = {kernel * kernel} multiply-adds, a regular "
@@ -68,12 +62,12 @@ def measure(channels, kernel, size):
 
 @friendly_errors
 def time_networks():
-    yield None, f"Building both networks and timing them on {_device_name()} (a few seconds on a CPU)…"
+    yield None, f"Building both networks and timing them on {X.device_description()} (a few seconds on a CPU)…"
     rows = X.whole_networks()
     xception, inception = rows
     note = (f"Xception has {xception.params / inception.params:.2f}× the parameters and "
             f"{xception.macs / inception.macs:.2f}× the multiply-adds of Inception V3 here, and takes "
-            f"**{xception.seconds / inception.seconds:.2f}× its time** on {_device_name()} (Keras' table, CPU: "
+            f"**{xception.seconds / inception.seconds:.2f}× its time** on {X.device_description()} (Keras' table, CPU: "
             "109.4 ms against 42.2 ms, 2.6×; GPU: 8.1 against 6.9 ms). The paper's Table 3 trains Xception at 28 "
             "steps/s against 31 for Inception V3 on 60 K80 GPUs. Random weights: the time does not depend on them.")
     yield _cost_table(rows), note

@@ -280,23 +280,40 @@ def count_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
     return counter.get_total_flops() // 2
 
 
+def device_description(device=None) -> str:
+    """Where latencies are measured, for people: "CPU (2 PyTorch threads)" or "GPU (name)"."""
+    device = torch.device(device or get_device())
+    if device.type == "cuda":
+        return f"GPU ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"CPU ({torch.get_num_threads()} PyTorch threads)"
+    return device.type.upper()
+
+
 @torch.inference_mode()
-def measure_latency(module: nn.Module, input_shape: tuple[int, ...], budget_s: float = 0.3,
-                    min_repeats: int = 3, max_repeats: int = 50) -> float:
-    """Median wall-clock seconds of one forward pass on the module's device, after a warm-up,
-    repeated until `budget_s` is spent (at least `min_repeats` times)."""
-    x = _dummy_input(module, input_shape, torch.randn)
-    device = next(module.parameters(), torch.empty(0)).device
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    module(x)  # warm-up: allocations, kernel selection
-    sync()
-    times, start = [], time.perf_counter()
-    while len(times) < min_repeats or (len(times) < max_repeats and time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
+def measure_latencies(items: list[tuple[nn.Module, tuple]], budget_s: float = 0.3, min_repeats: int = 3,
+                      max_repeats: int = 50) -> list[float]:
+    """Median wall-clock seconds of one forward pass for each (module, input shape) on its
+    device. After a warm-up, the modules run in turns, round after round, until `budget_s` is
+    spent (at least `min_repeats` rounds): a busy machine slows them all alike, so their ratios
+    stay meaningful."""
+    inputs = [_dummy_input(module, shape, torch.randn) for module, shape in items]
+    devices = {next(m.parameters(), torch.empty(0)).device.type for m, _ in items}
+    sync = torch.cuda.synchronize if "cuda" in devices else (lambda: None)
+    for (module, _), x in zip(items, inputs):  # warm-up: allocations, kernel selection
         module(x)
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    sync()
+    times: list[list[float]] = [[] for _ in items]
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_repeats or (rounds < max_repeats and time.perf_counter() - start < budget_s):
+        for (module, _), x, samples in zip(items, inputs, times):
+            t0 = time.perf_counter()
+            module(x)
+            sync()
+            samples.append(time.perf_counter() - t0)
+        rounds += 1
+    return [statistics.median(samples) for samples in times]
 
 
 # --------------------------------------------------------------------------- the Inception hypothesis
@@ -352,12 +369,10 @@ def explore(channels: int, kernel_size: int, size: int, segments: int = INCEPTIO
         raise ValueError(f"The regular convolution would need {regular_macs / 1e9:.1f} G multiply-adds, more than "
                          f"the {max_macs / 1e9:.0f} G allowed per measurement here: lower the channels, kernel or size.")
     shape = (1, channels, size, size)
-    rows = []
-    for name, layer in explorer_layers(channels, kernel_size, segments).items():
-        layer = layer.to(device).eval()
-        rows.append(LayerCost(name, count_params(layer), count_macs(layer, shape),
-                              measure_latency(layer, shape, budget_s)))
-    return rows
+    layers = {name: layer.to(device).eval() for name, layer in explorer_layers(channels, kernel_size, segments).items()}
+    seconds = measure_latencies([(layer, shape) for layer in layers.values()], budget_s * len(layers))
+    return [LayerCost(name, count_params(layer), count_macs(layer, shape), s)
+            for (name, layer), s in zip(layers.items(), seconds)]
 
 
 def whole_networks(device=None, budget_s: float = 0.5) -> list[LayerCost]:
@@ -369,12 +384,10 @@ def whole_networks(device=None, budget_s: float = 0.5) -> list[LayerCost]:
     shape = (1, 3, INPUT_SIZE, INPUT_SIZE)
     builders = {"Xception (Fig. 5)": Xception,
                 "Inception V3 (torchvision)": lambda: inception_v3(weights=None, aux_logits=False, init_weights=False)}
-    rows = []
-    for name, build in builders.items():
-        model = build().to(device).eval()
-        rows.append(LayerCost(name, count_params(model), count_macs(model, shape),
-                              measure_latency(model, shape, budget_s, min_repeats=2)))
-    return rows
+    models = {name: build().to(device).eval() for name, build in builders.items()}
+    seconds = measure_latencies([(model, shape) for model in models.values()], budget_s, min_repeats=2)
+    return [LayerCost(name, count_params(model), count_macs(model, shape), s)
+            for (name, model), s in zip(models.items(), seconds)]
 
 
 # --------------------------------------------------------------------------- filters
