@@ -86,8 +86,7 @@ def _histogram_frame(ev: siamese.Evaluation) -> pd.DataFrame:
 
 def _roc_frame(learned: siamese.Roc, pixels: siamese.Roc) -> pd.DataFrame:
     frames = []
-    for name, curve in ((f"learned E_W (EER {learned.eer:.3f})", learned),
-                        (f"raw-pixel L1 (EER {pixels.eer:.3f})", pixels)):
+    for name, curve in (("learned E_W", learned), ("raw-pixel L1", pixels)):
         keep = np.unique(np.linspace(0, len(curve.far) - 1, MAX_CURVE_POINTS).round().astype(int))
         frames.append(pd.DataFrame({"false accept rate": curve.far[keep],
                                     "genuine accept rate": 1 - curve.frr[keep], "metric": name}))
@@ -101,24 +100,39 @@ def _rates_text(ev: siamese.Evaluation, threshold: float) -> str:
             f"Equal error rate **{ev.roc.eer:.3f}** at threshold {ev.roc.eer_threshold:.2f}.")
 
 
-def _results(state: dict | None):
-    """Histograms, ROC, threshold slider and rates of the current model on the held-out classes."""
+def _result_values(state: dict | None):
+    """(histograms, ROC, slider maximum, threshold, rates) of the current model on the held-out set."""
     _, data, _, ev, key = _current(state)
     threshold = round(ev.roc.eer_threshold, 2)
     top = round(float(max(ev.genuine.max(), ev.impostor.max())), 2)
-    return (_histogram_frame(ev), _roc_frame(ev.roc, _baseline(*key[:2])),
-            gr.Slider(minimum=0, maximum=top, value=threshold, step=0.01),
-            f"Held-out set: {data.describe()}.\n\n" + _rates_text(ev, threshold))
+    pixels = _baseline(*key[:2])
+    text = (f"Held-out set: {data.describe()}. Equal error rate: learned E_W **{ev.roc.eer:.3f}**, "
+            f"raw-pixel L1 {pixels.eer:.3f}.\n\n" + _rates_text(ev, threshold))
+    return _histogram_frame(ev), _roc_frame(ev.roc, pixels), top, threshold, text
+
+
+def _results(state: dict | None):
+    hist, roc, top, threshold, text = _result_values(state)
+    return hist, roc, gr.update(maximum=top, value=threshold), text
 
 
 # --------------------------------------------------------------------------- handlers
-def _shipped(index: int):
-    """Initial value of one result component (called by Gradio at page load, cached)."""
+def _shipped_embedding():
+    """Initial 2-D view: the held-out classes under the shipped checkpoint."""
     try:
-        value = _results(None)[index]
+        _, data, _, ev, _ = _current(None)
     except WeightsUnavailable:
         return None
-    return value.value if isinstance(value, gr.Slider) else value
+    return _embedding_frame(ev.embeddings, data.heldout_labels)
+
+
+def _shipped(index: int):
+    """Initial value of one result component, from the shipped checkpoint (Gradio calls this at
+    page load; everything it uses is cached)."""
+    try:
+        return _result_values(None)[index]
+    except WeightsUnavailable:
+        return None
 
 
 @friendly_errors
@@ -208,16 +222,18 @@ def build() -> None:
                                  "Press **Train** to train your own.")
             with gr.Row():
                 loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
-                embed_plot = gr.ScatterPlot(x="PC 1", y="PC 2", color="class", height=260,
+                embed_plot = gr.ScatterPlot(_shipped_embedding, x="PC 1", y="PC 2", color="class", height=260,
                                             title="Held-out classes in G_W's space (2 principal components)")
     with gr.Row():
-        hist_plot = gr.LinePlot(functools.partial(_shipped, 0), x="energy E_W", y="fraction of pairs", color="pairs", height=280,
+        hist_plot = gr.LinePlot(functools.partial(_shipped, 0), x="energy E_W", y="fraction of pairs",
+                                color="pairs", height=280,
                                 title="Energies of held-out pairs")
-        roc_plot = gr.LinePlot(functools.partial(_shipped, 1), x="false accept rate", y="genuine accept rate", color="metric", height=280,
-                               title="ROC on held-out classes")
+        roc_plot = gr.LinePlot(functools.partial(_shipped, 1), x="false accept rate", y="genuine accept rate",
+                               color="metric", height=280,
+                               title="ROC on held-out classes (accept when E_W ≤ threshold)")
     threshold = gr.Slider(0, siamese.max_energy(siamese.DIGITS_CONFIG, SHIPPED_KEY[2]),
-                          value=functools.partial(_shipped, 2), step=0.01, label="Decision threshold on E_W")
-    rates = gr.Markdown(functools.partial(_shipped, 3))
+                          value=functools.partial(_shipped, 3), step=0.01, label="Decision threshold on E_W")
+    rates = gr.Markdown(functools.partial(_shipped, 4))
     gr.Markdown("### Verify two images\nPick a held-out pair, or upload / draw a digit "
                 "(dark ink on white) in each box.")
     with gr.Row():
