@@ -7,7 +7,8 @@ from PIL import Image
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import alexnet
-from papers.checkpoints import WeightsUnavailable, get_device
+from demos.deconvnet import load_remembering_failure
+from papers.checkpoints import get_device, is_available_locally
 
 SLUG = "alexnet"
 TITLE = "AlexNet"
@@ -48,9 +49,9 @@ def kernels(variant: str) -> gr.Image:
     """Fig. 3's grid: trained kernels when the ImageNet weights are here, else a random initialisation."""
     conv, caption = alexnet.first_layer(variant), "random initialisation (no trained weights for this variant)"
     if variant == "torchvision":
-        try:
+        if is_available_locally(alexnet.IMAGENET):
             conv, caption = alexnet.imagenet_model(get_device()).features[0], "trained on ImageNet"
-        except WeightsUnavailable:
+        else:
             caption = "random initialisation; the ImageNet weights show edges and colour blobs"
     towers = alexnet.VARIANTS[variant].towers
     where = " (left: GPU 1, right: GPU 2)" if towers > 1 else ""
@@ -63,7 +64,7 @@ def classify(image, ten_crop: bool, layer: str):
     clean = read_image(image)
     if layer not in LAYERS:
         raise gr.Error(f"Pick one of {', '.join(LAYERS)}.")
-    model = alexnet.imagenet_model(get_device())
+    model = load_remembering_failure(alexnet.IMAGENET, alexnet.imagenet_model)
     names = alexnet.imagenet_categories()
     single = alexnet.class_probabilities(model, clean.rgb)
     top = dict(alexnet.top_k(single, names))
@@ -86,7 +87,7 @@ def build() -> None:
     with gr.Tab("Classify a photo"):
         with gr.Row():
             with gr.Column(scale=1):
-                image = gr.Image(label="Photo", type="numpy", sources=["upload", "clipboard"], height=280)
+                image = gr.Image(example_paths(EXAMPLES[0])[0], label="Photo", type="numpy", sources=["upload", "clipboard"], height=280)
                 gr.Examples(example_paths(*EXAMPLES), inputs=image)
                 ten_crop = gr.Checkbox(True, label="Ten-crop averaging (§4.1: corners + centre, and their mirror images)")
                 layer = gr.Dropdown(list(LAYERS), value="conv1", label="Show this layer's activations")
@@ -111,4 +112,7 @@ def build() -> None:
 
 
 def bench_default():
+    """Classification when the ImageNet weights are here; otherwise the weight-free architecture view."""
+    if not is_available_locally(alexnet.IMAGENET):
+        return architecture("original")
     return classify(np.asarray(Image.open(example_paths(EXAMPLES[0])[0])), False, "conv1")

@@ -13,7 +13,7 @@ from PIL import Image
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import deconvnet
-from papers.checkpoints import get_device
+from papers.checkpoints import Checkpoint, WeightsUnavailable, get_device
 
 SLUG = "deconvnet"
 TITLE = "Deconvnet visualisation"
@@ -27,7 +27,9 @@ The shipped digits-in-clutter CNN works offline; AlexNet and VGG16 need their Im
 DEFAULT_BACKBONE = "digits"
 TOP_CLASS = "top class"
 CANVAS_SIDE = deconvnet.CANVAS
-DISPLAY_SIDE = 256  # small inputs (64×64 digits) are enlarged for display
+DISPLAY_SIDE = 256
+RETRY_AFTER_S = 300  # how long a failed weights download is not retried
+MISSING: dict[str, tuple[float, str]] = {}  # checkpoint file -> (when it failed, message)  # small inputs (64×64 digits) are enlarged for display
 OCCLUSION_BUDGET_S = 120
 EXAMPLES = ("clutter_digit_9.png", "clutter_digit_8.png", "clutter_digit_5.png", "two_digits_3_7.png",
             "chelsea.jpg", "coffee.jpg", "astronaut.jpg")
@@ -79,9 +81,23 @@ def class_index(choice: str | None, probs: torch.Tensor, rank: int = 0) -> int:
     return index
 
 
+def load_remembering_failure(ckpt: Checkpoint, loader):
+    """`loader(device)`, but a checkpoint that just failed to arrive fails again at once for a
+    while (offline, each try costs ~25 s of Hub retries) with the same message."""
+    failed = MISSING.get(ckpt.filename)
+    if failed and time.monotonic() - failed[0] < RETRY_AFTER_S:
+        raise gr.Error(failed[1])
+    try:
+        return loader(get_device())
+    except WeightsUnavailable as exc:
+        MISSING[ckpt.filename] = (time.monotonic(), str(exc))
+        raise gr.Error(str(exc)) from None
+
+
 def load(key: str):
-    """The backbone's model on the device (WeightsUnavailable becomes a message)."""
-    return backbone(key).load(get_device())
+    """The backbone's model on the device (missing weights become a message)."""
+    chosen = backbone(key)
+    return load_remembering_failure(chosen.checkpoint, chosen.load)
 
 
 def prepare(image, key: str):
@@ -183,7 +199,7 @@ def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(label="Image", type="numpy", sources=["upload", "clipboard"], height=280)
+            image = gr.Image(example_paths(EXAMPLES[0])[0], label="Image", type="numpy", sources=["upload", "clipboard"], height=280)
             gr.Examples(example_paths(*EXAMPLES), inputs=image, examples_per_page=8)
             net = gr.Radio(backbone_choices(), value=DEFAULT_BACKBONE, label="Network")
             note = gr.Markdown(backbone_note(DEFAULT_BACKBONE))

@@ -65,7 +65,7 @@ def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(label="Image", type="numpy", sources=["upload", "clipboard"], height=280)
+            image = gr.Image(example_paths("two_digits_3_7.png")[0], label="Image", type="numpy", sources=["upload", "clipboard"], height=280)
             gr.Examples(example_paths(*EXAMPLES), inputs=image, examples_per_page=8)
             net = gr.Radio(backbone_choices(), value=DEFAULT_BACKBONE, label="Network")
             note = gr.Markdown(backbone_note(DEFAULT_BACKBONE))

@@ -99,6 +99,9 @@ def test_loader_converts_an_upstream_pickle(tmp_path, monkeypatch, reference):
 # --------------------------------------------------------------------------- the tab
 @pytest.fixture
 def random_imagenet_model(monkeypatch, reference):
+    import demos.deconvnet
+
+    monkeypatch.setattr(demos.deconvnet, "MISSING", {})  # forget a failed download from an earlier test
     model = alexnet.AlexNet("torchvision").eval()
     model.load_state_dict(reference.state_dict())
     monkeypatch.setattr(alexnet, "imagenet_model", lambda device=None: model)

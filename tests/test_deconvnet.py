@@ -10,6 +10,7 @@ from torch import nn
 
 from demos import deconvnet as demo
 from papers import deconvnet
+from papers.checkpoints import WeightsUnavailable
 
 torch.set_num_threads(1)
 
@@ -200,3 +201,17 @@ def test_unknown_layer_or_class_gets_a_message():
         demo.project(DIGIT, "digits", "conv9", True, 0, False)
     with pytest.raises(gr.Error, match="Pick a class"):
         list(demo.occlude(DIGIT, "digits", "conv4", "not a class", 14, 4, 0.5))
+
+
+def test_a_failed_download_is_not_retried_at_once(monkeypatch):
+    calls = []
+
+    def missing(device):
+        calls.append(device)
+        raise WeightsUnavailable("Weights 'x' are not available. To get them: ...")
+
+    monkeypatch.setattr(demo, "MISSING", {})
+    for _ in range(2):
+        with pytest.raises(gr.Error, match="not available"):
+            demo.load_remembering_failure(deconvnet.VGG16, missing)
+    assert len(calls) == 1
