@@ -20,9 +20,11 @@ initialisation on the same batches (the paper's Fig. 1b), then compared on accur
 calibration (ECE, lower is better) and memorisation of corrupted labels (§3.4).
 At this tiny scale the differences are modest and vary with the seed; try several."""
 
-TOY_MESSAGE = "Press **Train ERM and mixup**: two small networks train for a few seconds each."
+TOY_MESSAGE = "Press **Train ERM and mixup**: two small networks train side by side for a few seconds."
 EXAMPLES = {"cat": "chelsea.jpg", "coffee": "coffee.jpg"}  # label -> shipped example image
 INITIAL_LAMBDA = 0.7
+STREAM_EVERY = 100  # steps between live updates of the decision surfaces
+LIVE_RESOLUTION = 120
 MEMORISED_HELP = "share of the flipped training labels the model reproduces (lower = less memorisation)"
 
 
@@ -40,15 +42,19 @@ def _toy_table(results: list[mixup.ToyResult], label_noise: float) -> str:
 
 @friendly_errors
 def train_toy(dataset, label_noise, alpha, seed):
-    """Stream (ERM surface, mixup surface, table): ERM first, then mixup(α)."""
-    data = mixup.toy_data(dataset, label_noise=float(label_noise), seed=int(seed))
+    """Train ERM and mixup(α) side by side, step for step; stream both decision surfaces."""
     if float(alpha) <= 0:
         raise gr.Error("α = 0 means no mixing (that is ERM): choose α > 0.")
-    erm = mixup.train_toy(data, 0.0, seed=int(seed))
-    yield mixup.decision_surface(erm.model, data), None, _toy_table([erm], float(label_noise))
-    mixed = mixup.train_toy(data, float(alpha), seed=int(seed))
-    yield (mixup.decision_surface(erm.model, data), mixup.decision_surface(mixed.model, data),
-           _toy_table([erm, mixed], float(label_noise)))
+    data = mixup.toy_data(dataset, label_noise=float(label_noise), seed=int(seed))
+    alphas = (0.0, float(alpha))
+    models = [mixup.toy_model(int(seed)) for _ in alphas]
+    runs = [mixup.toy_steps(model, data, a, seed=int(seed)) for model, a in zip(models, alphas)]
+    for step, _ in zip(*runs):
+        if step % STREAM_EVERY == 0 and step < mixup.TOY_STEPS:
+            yield (*(mixup.decision_surface(m, data, LIVE_RESOLUTION) for m in models),
+                   f"Training both networks on the same batches: step {step} / {mixup.TOY_STEPS}…")
+    results = [mixup.toy_result(mixup.method_name(a), m, data) for m, a in zip(models, alphas)]
+    yield (*(mixup.decision_surface(m, data) for m in models), _toy_table(results, float(label_noise)))
 
 
 # --------------------------------------------------------------------------- mixing two images

@@ -142,28 +142,37 @@ def mlp(in_features: int, classes: int, hidden: int, depth: int = 2) -> nn.Seque
 
 
 TOY_HIDDEN = 64
-TOY_STEPS = 600
+TOY_STEPS = 500
 DIGIT_HIDDEN = 256
 
 
 # --------------------------------------------------------------------------- training
-def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int, alpha: float,
-                     steps: int, batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 1e-4,
-                     seed: int = 0) -> nn.Module:
-    """Minibatch training with mixup(α) (α = 0: ERM). The minibatch order depends only on
+def training_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int, alpha: float,
+                   steps: int, batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 1e-4,
+                   seed: int = 0) -> Iterator[int]:
+    """Minibatch training with mixup(α) (α = 0: ERM), yielding the step number after each step
+    (so a caller can interleave, show progress or stop). The minibatch order depends only on
     `seed`, so ERM and mixup see the same batches."""
     batches = torch.Generator().manual_seed(seed)
     mixing = torch.Generator().manual_seed(seed + 1)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     y_onehot = F.one_hot(y, classes).float()
     model.train()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=batches)
         x_mixed, y_mixed, _ = mixup(x[idx], y_onehot[idx], alpha, mixing)
         loss = soft_cross_entropy(model(x_mixed), y_mixed)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+        yield step
+    model.eval()
+
+
+def train_classifier(model: nn.Module, *args, **kwargs) -> nn.Module:
+    """`training_steps` run to the end; returns the model in eval mode."""
+    for _ in training_steps(model, *args, **kwargs):
+        pass
     return model.eval()
 
 
@@ -183,19 +192,36 @@ class ToyResult:
     test_ece: float
 
 
-def train_toy(data: ToyData, alpha: float, steps: int = TOY_STEPS, seed: int = 0) -> ToyResult:
-    """One small MLP trained with mixup(α) (α = 0: ERM); the initialisation and the minibatches
-    depend only on `seed`, so ERM and mixup runs differ only by the mixing."""
+def toy_model(seed: int = 0) -> nn.Module:
+    """The toy MLP; the same `seed` gives ERM and mixup the same initialisation."""
     torch.manual_seed(seed)
-    model = train_classifier(mlp(2, TOY_CLASSES, TOY_HIDDEN), data.x_train, data.y_train,
-                             TOY_CLASSES, alpha, steps, seed=seed)
+    return mlp(2, TOY_CLASSES, TOY_HIDDEN)
+
+
+def toy_steps(model: nn.Module, data: ToyData, alpha: float, steps: int = TOY_STEPS, seed: int = 0):
+    return training_steps(model, data.x_train, data.y_train, TOY_CLASSES, alpha, steps, seed=seed)
+
+
+def toy_result(name: str, model: nn.Module, data: ToyData) -> ToyResult:
+    model.eval()
     train_probs, test_probs = probabilities(model, data.x_train), probabilities(model, data.x_test)
     corrupted = data.corrupted
     memorised = (train_probs.argmax(1)[corrupted] == data.y_train[corrupted]).float().mean()
-    return ToyResult("ERM" if alpha <= 0 else f"mixup α={alpha:g}", model,
-                     accuracy(train_probs, data.y_train), accuracy(train_probs, data.y_train_clean),
+    return ToyResult(name, model, accuracy(train_probs, data.y_train), accuracy(train_probs, data.y_train_clean),
                      float(memorised) if corrupted.any() else float("nan"),
                      accuracy(test_probs, data.y_test), expected_calibration_error(test_probs, data.y_test))
+
+
+def method_name(alpha: float) -> str:
+    return "ERM" if alpha <= 0 else f"mixup α={alpha:g}"
+
+
+def train_toy(data: ToyData, alpha: float, steps: int = TOY_STEPS, seed: int = 0) -> ToyResult:
+    """One toy MLP trained to the end with mixup(α) (α = 0: ERM)."""
+    model = toy_model(seed)
+    for _ in toy_steps(model, data, alpha, steps, seed):
+        pass
+    return toy_result(method_name(alpha), model, data)
 
 
 # --------------------------------------------------------------------------- decision surface
@@ -281,7 +307,7 @@ def compare_on_digits(alpha: float = 0.3, seeds: int = 3, steps: int = 600,
     x_train, x_test = x_train.flatten(1), x_test.flatten(1)  # (N, 28*28)
     comparison, start = DigitComparison(), time.perf_counter()
     for seed in range(seeds):
-        for method, a in (("ERM", 0.0), (f"mixup α={alpha:g}", alpha)):
+        for method, a in ((method_name(0), 0.0), (method_name(alpha), alpha)):
             if time.perf_counter() - start > budget_s:
                 return
             began = time.perf_counter()
