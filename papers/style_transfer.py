@@ -51,13 +51,14 @@ MAX_SIDE = {"cpu": 512, "gpu": 1024}  # activations for L-BFGS at 1024 px take s
 OPTIMISERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
 ADAM_LR = 0.02  # on [0, 1] pixels
+LBFGS_ITERATIONS_PER_CALL = 4  # between two chances to stream, stop or check the time budget
 
 
 @dataclass(frozen=True)
 class StyleConfig:
     size: int = 256  # long side of the synthesised image, pixels
     ratio: float = 1e-3  # α/β (Eq. 7); 0 = texture synthesis
-    steps: int = 200  # optimiser iterations
+    steps: int = 200  # forward/backward passes (L-BFGS: function evaluations; Adam: iterations)
     optimiser: str = "lbfgs"
     init: str = "content"
     pooling: str = "avg"  # "avg" (the paper's choice, Sec. 2) or "max" (VGG's own)
@@ -359,8 +360,8 @@ def initial_image(init: str, content: torch.Tensor | None, style: torch.Tensor, 
 
 def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: StyleConfig,
                network: nn.Module, stream_every: int = 1) -> Iterator[Progress]:
-    """Optimise an image (Sec. 2.3); yields `Progress` every `stream_every` iterations and at
-    the end. `content_rgb=None` or `config.ratio == 0` is texture synthesis. Stops at
+    """Optimise an image (Sec. 2.3); yields `Progress` about every `stream_every` steps (one
+    step = one forward/backward pass) and at the end. `content_rgb=None` or `config.ratio == 0` is texture synthesis. Stops at
     `config.steps` or after `config.time_budget_s` (the caller may also just stop iterating)."""
     if config.optimiser not in OPTIMISERS or config.init not in INITS:
         raise ValueError(f"optimiser must be one of {OPTIMISERS}, init one of {INITS}")
@@ -391,22 +392,28 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
                           None if texture_only else content, style, content.shape, config.seed)
     image = image.detach().requires_grad_(True)
     if config.optimiser == "lbfgs":
-        # One iteration per step() call, so we can stream and stop between iterations. Without a
-        # line search (as in Gatys' and Johnson's Torch code): the step size comes from the
-        # curvature pairs, which `strong_wolfe` resets when called one iteration at a time.
-        # The 1/(4N²M²) normalisation makes gradients tiny: no tolerance may stop it early.
-        optimiser = torch.optim.LBFGS([image], max_iter=1, tolerance_grad=0.0, tolerance_change=0.0)
+        # A few iterations per step() call (the history persists between calls), with a line
+        # search: without one, L-BFGS's unit step diverges on some images. The 1/(4N²M²)
+        # normalisation makes gradients tiny, so no tolerance may stop it early.
+        optimiser = torch.optim.LBFGS([image], max_iter=LBFGS_ITERATIONS_PER_CALL, line_search_fn="strong_wolfe",
+                                      tolerance_grad=0.0, tolerance_change=0.0)
     else:
         optimiser = torch.optim.Adam([image], lr=ADAM_LR)
     losses = {"content": 0.0, "style": 0.0}
+    steps, scale = [0], []
 
     def closure():
+        steps[0] += 1
         optimiser.zero_grad()
         features = network(image, content_layers + tuple(style_layers))
         l_content = (content_loss(features[content_layers[0]], targets[content_layers[0]])
                      if content_layers else image.new_zeros(()))
         l_style = style_loss(features, target_grams, weights)
         loss = total_loss(l_content, l_style, alpha, beta)
+        # Divided by its first value: the same minimum, but L-BFGS's first step (1/|g|₁) and
+        # line search start at a sensible scale whatever the image size and layer sizes.
+        scale.append(scale[0] if scale else loss.detach().clamp_min(1e-12))
+        loss = loss / scale[0]
         loss.backward()
         losses.update(content=l_content.item(), style=l_style.item())
         return loss
@@ -416,10 +423,10 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
         return to_uint8(out)
 
     start = time.perf_counter()
-    step, reason = 0, "steps done"
-    while step < config.steps:
+    reason, next_yield = "steps done", stream_every
+    while steps[0] < config.steps:
         optimiser.step(closure)
-        step += 1
+        step = steps[0]
         if config.optimiser == "adam":
             with torch.no_grad():
                 image.clamp_(0, 1)
@@ -430,9 +437,10 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
         if elapsed > config.time_budget_s:
             reason = f"time budget ({config.time_budget_s:.0f} s) reached"
             break
-        if step % stream_every == 0 and step < config.steps:
+        if next_yield <= step < config.steps:
+            next_yield = step + stream_every
             yield Progress(step, picture(), losses["content"], losses["style"], elapsed)
-    yield Progress(step, picture(), losses["content"], losses["style"],
+    yield Progress(steps[0], picture(), losses["content"], losses["style"],
                    time.perf_counter() - start, done=True, reason=reason)
 
 
