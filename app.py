@@ -18,6 +18,7 @@ import demos
 QUEUE_MAX_SIZE = 64
 DEFAULT_CONCURRENCY = 2  # per event unless an event sets its own concurrency id/limit
 MAX_UPLOAD = "20mb"
+CACHE_CLEANUP = (1800, 3600)  # every 30 min, delete cached files older than an hour
 
 HEADER = """# Paper Demo Gallery
 Classic computer-vision papers you can *use*: your own image in, the paper's idea visible out,
@@ -50,11 +51,11 @@ def build_app(paper: str | None = None) -> gr.Blocks:
         chosen = [d for d in demos.TABS if d.slug == paper]
         if not chosen:
             raise SystemExit(f"Unknown paper '{paper}'. Choose one of: {', '.join(d.slug for d in demos.TABS)}")
-        with gr.Blocks(title=chosen[0].title) as app:
+        with gr.Blocks(title=chosen[0].title, delete_cache=CACHE_CLEANUP) as app:
             _build_tab(chosen[0])
         return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
 
-    with gr.Blocks(title="Paper Demo Gallery") as app:
+    with gr.Blocks(title="Paper Demo Gallery", delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown(HEADER)
         gr.Markdown(_paper_list())
         if not demos.TABS:  # (an empty gr.Tabs breaks the page)

@@ -29,28 +29,33 @@ class CleanImage:
     notes: list[str] = field(default_factory=list)
 
 
-def _open(source) -> np.ndarray:
+def _open(source, max_side: int = MAX_SIDE) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """(array, the original (width, height) when known before decoding shrank it, else None)."""
     if isinstance(source, (str, Path)):
         try:
             with Image.open(source) as img:
+                size = img.size
+                img.draft(img.mode, (max_side, max_side))  # JPEG: decode at a reduced size
                 img.load()
-                return _pil_to_array(img)
+                return _pil_to_array(img, max_side), size
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise BadImage(f"This file could not be read as an image ({type(exc).__name__}). "
                            "Is it a complete PNG or JPEG?") from None
         except Image.DecompressionBombError:
             raise BadImage("This image is too large to open safely (over 120 megapixels).") from None
     if isinstance(source, Image.Image):
-        return _pil_to_array(source)
+        return _pil_to_array(source, max_side), source.size
     if isinstance(source, dict):  # gr.ImageEditor / Sketchpad value
         for key in ("composite", "background"):
             if source.get(key) is not None:
-                return _open(source[key])
+                return _open(source[key], max_side)
         raise BadImage("The drawing is empty.")
-    return np.asarray(source)
+    return np.asarray(source), None
 
 
-def _pil_to_array(img: Image.Image) -> np.ndarray:
+def _pil_to_array(img: Image.Image, max_side: int = MAX_SIDE) -> np.ndarray:
+    if max(img.size) >= 4 * max_side:  # shrink huge images before making big arrays
+        img = img.reduce(max(img.size) // (2 * max_side))
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return np.asarray(img).astype(np.float64)
     if img.mode in ("P", "CMYK", "YCbCr", "LAB", "HSV", "1"):
@@ -78,7 +83,7 @@ def to_rgb(source, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> CleanI
     """Any image-like input -> (H, W, 3) uint8 RGB, downscaled to `max_side` with a note."""
     if source is None:
         raise BadImage("No image given: upload one, or pick an example.")
-    arr = _open(source)
+    arr, original_size = _open(source, max_side)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
@@ -93,11 +98,14 @@ def to_rgb(source, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> CleanI
         colour = np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else colour
         arr = (colour * alpha + 255.0 * (1 - alpha) + 0.5).astype(np.uint8)
     h, w = arr.shape[:2]
-    if min(h, w) < min_side:
-        raise BadImage(f"The image is {w}×{h} pixels; at least {min_side}×{min_side} is needed.")
+    orig_w, orig_h = original_size or (w, h)
+    if min(orig_w, orig_h) < min_side:
+        raise BadImage(f"The image is {orig_w}×{orig_h} pixels; at least {min_side}×{min_side} is needed.")
     if max(h, w) > max_side:
         scale = max_side / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        arr = np.asarray(Image.fromarray(arr).resize(size, Image.BILINEAR))
-        notes.append(f"The image ({w}×{h}) was downscaled to {size[0]}×{size[1]}.")
+        arr = np.asarray(Image.fromarray(arr).resize((max(1, round(w * scale)), max(1, round(h * scale))),
+                                                     Image.BILINEAR))
+    h, w = arr.shape[:2]
+    if (w, h) != (orig_w, orig_h):
+        notes.append(f"The image ({orig_w}×{orig_h}) was downscaled to {w}×{h}.")
     return CleanImage(np.ascontiguousarray(arr), notes)

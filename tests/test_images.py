@@ -73,3 +73,11 @@ def test_sketchpad_dict_uses_the_composite():
 def test_wrong_shape_is_explained():
     with pytest.raises(BadImage, match="shape"):
         to_rgb(np.zeros((4, 4, 4, 4), np.uint8))
+
+
+def test_huge_file_is_shrunk_while_decoding_and_the_note_names_its_true_size(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.fromarray(np.zeros((5000, 4200), np.uint8)).save(path)
+    clean = to_rgb(str(path))
+    assert max(clean.rgb.shape[:2]) == MAX_SIDE
+    assert clean.notes == [f"The image (4200×5000) was downscaled to {clean.rgb.shape[1]}×{MAX_SIDE}."]
