@@ -55,7 +55,7 @@ def _tile(cfg, sequences: torch.Tensor, current: int | None = None) -> np.ndarra
     return np.concatenate([x for tile in tiles for x in (tile, gap)][:-1], axis=1)
 
 
-def _stream(cfg, run, n_known: int = 0):
+def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS):
     """Drive `generate`; yield (picture, status) with the pixel being written outlined, and at
     the end the model's own speed (time inside the model, not the pauses for watching)."""
     start = time.perf_counter()
@@ -72,7 +72,7 @@ def _stream(cfg, run, n_known: int = 0):
             return
         if t >= n_known:
             yield _tile(cfg, sequence, current=t), f"Writing pixel {t + 1} of {cfg.n_positions}…"
-            time.sleep(FRAME_SECONDS)
+            time.sleep(pause)
     pixels = len(sequence) * cfg.n_positions
     yield _tile(cfg, sequence), (
         f"Done: {len(sequence)} image(s). The model computed {pixels} pixel steps in "
@@ -81,12 +81,12 @@ def _stream(cfg, run, n_known: int = 0):
 
 
 @friendly_errors
-def sample(attention: str, temperature: float, n_images: int, seed: float):
-    """Sample new digits, streamed as the pixels are written."""
+def sample(attention: str, temperature: float, n_images: int, seed: float, pause: float = FRAME_SECONDS):
+    """Sample new digits, streamed as the pixels are written (`pause` s between frames)."""
     n_images = int(np.clip(n_images or 1, 1, MAX_IMAGES))
     model = _model(attention)
     run = it.generate(model, n_images, float(temperature), int(seed or 0))
-    yield from _stream(model.cfg, run)
+    yield from _stream(model.cfg, run, pause=pause)
 
 
 @functools.cache
@@ -156,6 +156,12 @@ def _clicked_pixel(evt: gr.SelectData):
     return y // SCALE, x // SCALE
 
 
+def _titled_picture(title: str) -> gr.Image:
+    with gr.Column():
+        gr.Markdown(title)
+        return gr.Image(label=title.replace("*", ""), show_label=False, type="numpy", interactive=False)
+
+
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     gr.Markdown(weights_note(it.CHECKPOINTS["1d"], adds="the 1D local model") + "\n\n"
@@ -206,9 +212,10 @@ def build() -> None:
             layer = gr.Slider(1, SHAPE.n_layers, value=1, step=1, label="Layer")
             head = gr.Slider(1, SHAPE.n_heads, value=1, step=1, label="Head")
         with gr.Row():
-            field_1d = gr.Image(label="1D local: may attend to", type="numpy", interactive=False)
-            field_2d = gr.Image(label="2D local: may attend to", type="numpy", interactive=False)
-            heat = gr.Image(label="Attention weights of one head", type="numpy", interactive=False)
+            field_1d, field_2d, heat = (
+                _titled_picture(title) for title in ("**1D local**: may attend to",
+                                                     "**2D local**: may attend to",
+                                                     "**Attention weights** of one head"))
         field_note = gr.Markdown()
 
     sample_event = sample_button.click(
@@ -232,7 +239,6 @@ def build() -> None:
 
 
 def bench_default():
-    """The tab's main action at its defaults: sample 4 digits (1D local), without the pauses."""
-    model = it.load_model("1d")
-    for _ in it.generate(model, 4, 1.0, 0):
+    """The main action at its defaults: sample 4 digits (1D local), every frame rendered, no pauses."""
+    for _ in sample("1d", 1.0, 4, 0, pause=0.0):
         pass

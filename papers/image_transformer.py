@@ -390,8 +390,8 @@ def _write_labels(picture: np.ndarray, labels: np.ndarray, scale: int) -> np.nda
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=scale // 3)
     for (r, c), label in np.ndenumerate(labels):
-        draw.text(((c + 0.5) * scale, (r + 0.5) * scale), str(label), fill=(120, 170, 255),
-                  font=font, anchor="mm")
+        draw.text(((c + 0.5) * scale, (r + 0.5) * scale), str(label), fill=(255, 255, 255),
+                  font=font, anchor="mm", stroke_width=2, stroke_fill=(0, 0, 0))
     return np.asarray(image)
 
 
