@@ -24,7 +24,9 @@ TOY_MESSAGE = "Press **Train ERM and mixup**: two small networks train side by s
 EXAMPLES = {"cat": "chelsea.jpg", "coffee": "coffee.jpg"}  # label -> shipped example image
 INITIAL_LAMBDA = 0.7
 STREAM_EVERY = 100  # steps between live updates of the decision surfaces
-LIVE_RESOLUTION = 120
+LIVE_RESOLUTION = 120  # grid points per side while training; the final surface is finer
+FINAL_RESOLUTION = 180
+DISPLAY_SIDE = 360
 MEMORISED_HELP = "share of the flipped training labels the model reproduces (lower = less memorisation)"
 
 
@@ -51,10 +53,17 @@ def train_toy(dataset, label_noise, alpha, seed):
     runs = [mixup.toy_steps(model, data, a, seed=int(seed)) for model, a in zip(models, alphas)]
     for step, _ in zip(*runs):
         if step % STREAM_EVERY == 0 and step < mixup.TOY_STEPS:
-            yield (*(mixup.decision_surface(m, data, LIVE_RESOLUTION) for m in models),
+            yield (*(_surface(m, data, LIVE_RESOLUTION) for m in models),
                    f"Training both networks on the same batches: step {step} / {mixup.TOY_STEPS}…")
     results = [mixup.toy_result(mixup.method_name(a), m, data) for m, a in zip(models, alphas)]
-    yield (*(mixup.decision_surface(m, data) for m in models), _toy_table(results, float(label_noise)))
+    yield (*(_surface(m, data, FINAL_RESOLUTION) for m in models), _toy_table(results, float(label_noise)))
+
+
+def _surface(model, data, resolution: int) -> np.ndarray:
+    """The decision surface, enlarged (nearest neighbour) to DISPLAY_SIDE pixels for the page."""
+    image = mixup.decision_surface(model, data, resolution)
+    scale = max(1, DISPLAY_SIDE // resolution)
+    return image.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
 # --------------------------------------------------------------------------- mixing two images

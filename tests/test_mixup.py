@@ -110,7 +110,7 @@ def test_demo_handlers_and_bad_inputs():
 
     steps = list(demo.train_toy("circles", 0.2, 1.0, 0))
     assert len(steps) == mixup.TOY_STEPS // demo.STREAM_EVERY and "mixup α=1" in steps[-1][2]
-    assert steps[0][0].shape == steps[0][1].shape == (demo.LIVE_RESOLUTION, demo.LIVE_RESOLUTION, 3)
+    assert steps[0][0].shape == steps[-1][1].shape == (demo.DISPLAY_SIDE, demo.DISPLAY_SIDE, 3)
     with pytest.raises(gr.Error):
         list(demo.train_toy("moons", 0.0, 0.0, 0))
     with pytest.raises(gr.Error):
