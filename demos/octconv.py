@@ -101,7 +101,7 @@ def build() -> None:
                 kernel = gr.Slider(1, 7, value=3, step=2, label="kernel size k")
             run = gr.Button("Measure", variant="primary")
             plot = gr.LinePlot(x="alpha", y="ratio to Conv2d", color="series", x_title="α (fraction of low-frequency channels)",
-                               y_title="OctConv / Conv2d", label="theory vs measurement", height=400)
+                               y_title="OctConv / Conv2d", label="theory vs measurement")
             table = gr.Dataframe(label="Table 1, counted and measured", interactive=False)
             note = gr.Markdown()
             run.click(measure, [channels, size, kernel], [plot, table, note], api_name=f"{SLUG}_measure",
@@ -110,7 +110,7 @@ def build() -> None:
         with gr.Tab("Accuracy vs multiply-adds (Fig. 4, small)"):
             evaluate = gr.Button("Evaluate the trained sweep", variant="primary")
             sweep_plot = gr.ScatterPlot(x="k multiply-adds per digit", y="test accuracy (%)", color="α",
-                                        label="accuracy vs multiply-adds", height=400)
+                                        label="accuracy vs multiply-adds")
             sweep_table = gr.Dataframe(label="the sweep", interactive=False)
             sweep_note = gr.Markdown()
             evaluate.click(sweep, None, [sweep_plot, sweep_table, sweep_note], api_name=f"{SLUG}_sweep")

@@ -36,19 +36,19 @@ def classify(image) -> dict[str, float]:
 
 def _explain(rows: list[X.LayerCost], kernel: int, channels: int) -> str:
     regular, inception, separable, depthwise, pointwise = rows
-    fewer = regular.macs / separable.macs
-    faster = regular.seconds / separable.seconds
+    fewer, faster = regular.macs / separable.macs, regular.seconds / separable.seconds
     dw_macs, dw_time = depthwise.macs / separable.macs, depthwise.seconds / (depthwise.seconds + pointwise.seconds)
-    verdict = (f"but runs only **{faster:.1f}× faster**" if faster < fewer else
-               f"and runs **{faster:.1f}× faster** here")
-    return (
-        f"On **{X.device_description()}**: the depthwise separable convolution needs **{fewer:.1f}× fewer multiply-adds** "
-        f"than the regular one and {regular.params / separable.params:.1f}× fewer parameters, {verdict}. "
-        f"Its depthwise part does {dw_macs:.0%} of its multiply-adds yet takes "
-        f"**{dw_time:.0%} of its time**: per value it reads it does k² = {kernel * kernel} multiply-adds, a regular "
-        f"convolution k²·C = {kernel * kernel * channels}, so it waits on memory rather than arithmetic "
-        f"({depthwise.macs_per_second / 1e9:.1f} G multiply-adds/s against {regular.macs_per_second / 1e9:.1f} for "
-        "the regular convolution). Latencies are medians of repeated runs on this machine and vary with its load.")
+    speed = (f"yet runs **{1 / faster:.1f}× slower**" if faster < 1 else
+             f"but runs only **{faster:.1f}× faster**" if faster < fewer else f"and runs **{faster:.1f}× faster** here")
+    share = f"Its depthwise part does {dw_macs:.0%} of its multiply-adds and takes **{dw_time:.0%} of its time**"
+    why = (f": per value it reads it does k² = {kernel * kernel} multiply-adds, a regular convolution "
+           f"k²·C = {kernel * kernel * channels}, so it waits on memory rather than arithmetic"
+           if dw_time > 1.5 * dw_macs else "")
+    return (f"On **{X.device_description()}**: the depthwise separable convolution needs **{fewer:.1f}× fewer "
+            f"multiply-adds** than the regular one and {regular.params / separable.params:.1f}× fewer parameters, "
+            f"{speed}. {share}{why} ({depthwise.macs_per_second / 1e9:.2f} G multiply-adds/s against "
+            f"{regular.macs_per_second / 1e9:.2f} for the regular convolution). Latencies are medians of layers run "
+            "in turns on this machine and vary with its load.")
 
 
 @friendly_errors
