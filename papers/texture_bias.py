@@ -101,8 +101,8 @@ def silhouette(shape: str, rng: np.random.Generator, size: int = IMAGE_SIZE) -> 
     outline = OUTLINES[shape]
     angle = rng.uniform(-0.4, 0.4)  # radians; small, so a square stays a square, not a diamond
     rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    radius = size * rng.uniform(0.30, 0.44)
-    centre = size / 2 + rng.uniform(-0.08, 0.08, 2) * size
+    radius = size * rng.uniform(0.28, 0.40)
+    centre = size / 2 + rng.uniform(-0.06, 0.06, 2) * size
     xy = outline @ rotation.T * radius + centre  # (V, 2)
     return polygon2mask((size, size), xy[:, ::-1])  # polygon2mask wants (row, col)
 

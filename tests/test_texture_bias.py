@@ -1,0 +1,127 @@
+"""Texture vs shape bias: the paper's shape-bias definition, the generated data, the claim
+(stylized training raises shape bias) on a short run, and the tab's handlers."""
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+
+from demos import texture_bias as demo
+from papers import style_transfer as st
+from papers import texture_bias as tb
+
+torch.set_num_threads(1)
+
+
+def test_shape_bias_counts_only_conflicts_and_cue_hits():
+    shapes = torch.tensor([0, 0, 1, 2, 3, 4])
+    textures = torch.tensor([1, 2, 0, 2, 5, 0])  # the 4th image has no conflict (2, 2)
+    predictions = torch.tensor([0, 2, 3, 2, 5, 4])  # shape, texture, neither, (ignored), texture, shape
+    decisions = tb.cue_decisions(predictions, shapes, textures)
+    assert (decisions.shape, decisions.texture, decisions.neither) == (2, 2, 1)
+    assert decisions.shape_bias == pytest.approx(2 / 4)
+    assert np.isnan(tb.cue_decisions(torch.tensor([3]), torch.tensor([0]), torch.tensor([1])).shape_bias)
+    per_class = tb.shape_bias_per_class(predictions, shapes, textures)
+    assert per_class["circle"] == pytest.approx(0.5) and per_class["cross"] == 1.0 and per_class["star"] == 0.0
+    assert np.isnan(per_class["triangle"])  # its only image has no cue conflict
+    assert np.isnan(per_class["heart"])  # no images
+
+
+def test_cue_conflict_set_covers_every_pair_of_different_cues():
+    images, shapes, textures = tb.cue_conflict_set(2, seed=0)
+    k = len(tb.SHAPES)
+    assert images.shape == (2 * k * (k - 1), 1, tb.IMAGE_SIZE, tb.IMAGE_SIZE)
+    assert bool((shapes != textures).all())
+    assert len({(int(s), int(t)) for s, t in zip(shapes, textures)}) == k * (k - 1)
+
+
+@pytest.mark.parametrize("regime,expected", [("natural", 0.9), ("stylized", 1 / len(tb.SHAPES))])
+def test_texture_goes_with_the_class_only_in_natural_data(regime, expected):
+    images, labels, textures = tb.sample_batch(regime, 600, np.random.default_rng(0), texture_match=0.9)
+    assert images.shape == (600, 1, tb.IMAGE_SIZE, tb.IMAGE_SIZE)
+    assert 0 <= float(images.min()) and float(images.max()) <= 1
+    assert float((labels == textures).float().mean()) == pytest.approx(expected, abs=0.05)
+
+
+def test_silhouettes_are_filled_shapes_inside_the_image():
+    rng = np.random.default_rng(0)
+    areas = {}
+    for shape in tb.SHAPES:
+        mask = tb.silhouette(shape, rng)
+        assert mask.dtype == bool and not mask[0].any() and not mask[-1].any()
+        areas[shape] = mask.mean()
+    assert 0.05 < min(areas.values()) and max(areas.values()) < 0.7
+    assert areas["circle"] > areas["star"]  # a star fills less of its circle
+
+
+def test_textures_are_standardised_so_only_the_pattern_differs():
+    for sheet in tb.texture_sheets():
+        assert sheet.shape == (tb.TEXTURE_BANK, tb.TEXTURE_BANK)
+        assert abs(float(sheet.mean()) - 0.5) < 0.03 and 0.15 < float(sheet.std()) < 0.21
+
+
+def test_stylized_training_raises_the_shape_bias():
+    """The paper's claim, on a short deterministic run (the tab trains longer)."""
+    config = tb.TrainConfig(steps=80, batch_size=32, time_budget_s=1e9, conflicts_per_pair=4, eval_every=1000)
+    result = tb.final_result(config)
+    bias = result.shape_bias()
+    assert bias["stylized"] > bias["natural"] + 0.3
+    assert result.accuracy["natural"] > 0.5  # it learned something, from texture mostly
+
+
+def test_both_models_start_identical():
+    config = tb.TrainConfig(steps=1, batch_size=4, conflicts_per_pair=1)
+    first = next(iter(tb.train_both(config)))
+    assert first.done and first.step == 1
+    natural, stylized = (first.models[r].features[0].weight for r in tb.REGIMES)
+    assert not torch.equal(natural, stylized)  # one step on different data apart ...
+    torch.testing.assert_close(natural, stylized, atol=0.01, rtol=0)  # ... from the same start
+
+
+# --------------------------------------------------------------------------- the tab's handlers
+@pytest.fixture(scope="module")
+def trained():
+    outputs = list(demo.train(10, 0.9, 60, 0))
+    return outputs
+
+
+def test_train_streams_curves_and_ends_with_plots_gallery_and_state(trained):
+    assert len(trained) >= 2
+    status, loss, accuracy, bias, per_class, gallery, state = trained[-1]
+    assert "shape bias" in status and "22 %" in status
+    assert set(loss["model"]) == {demo.NATURAL, demo.STYLIZED}
+    assert set(per_class["model"]) >= set(tb.PAPER_SHAPE_BIAS)
+    assert len(gallery) == demo.GALLERY_SIZE and gallery[0][0].shape == (128, 128)
+    assert set(state) == set(tb.REGIMES)
+
+
+def test_compose_answers_with_both_models(trained):
+    state = trained[-1][-1]
+    image, natural, stylized, text = demo.compose("star", "brick", None, 1, state)
+    assert image.shape == (128, 128) and "star" in text
+    for answer in (natural, stylized):
+        assert set(answer) == set(tb.SHAPES) and sum(answer.values()) == pytest.approx(1, abs=1e-5)
+
+
+def test_compose_with_an_uploaded_grey_16_bit_texture(trained):
+    texture = np.random.default_rng(0).integers(0, 65535, (50, 70), dtype=np.uint16)
+    _, _, _, text = demo.compose("cross", "brick", texture, 2, trained[-1][-1])
+    assert "your texture" in text
+
+
+@pytest.mark.parametrize("upload", [np.zeros((1, 1, 3), np.uint8), "/nonexistent.png"])
+def test_compose_bad_upload_is_a_message(trained, upload):
+    with pytest.raises(gr.Error):
+        demo.compose("star", "brick", upload, 1, trained[-1][-1])
+
+
+def test_compose_before_training_asks_to_train():
+    with pytest.raises(gr.Error, match="Train both"):
+        demo.compose("star", "brick", None, 1, None)
+
+
+def test_stylize_without_vgg_weights_says_how_to_get_them(trained):
+    if st.vgg19_local():
+        pytest.skip("VGG-19 weights are installed here")
+    texture = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    with pytest.raises(gr.Error, match="VGG-19"):
+        list(demo.stylize("star", texture, 10, trained[-1][-1]))
