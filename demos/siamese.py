@@ -138,7 +138,8 @@ def _shipped(index: int):
 @friendly_errors
 def train(dataset, train_digits, loss, budget_s, seed, state):
     """Stream (status, loss plot, embedding plot, histograms, ROC, slider, rates, state)."""
-    key = (dataset, tuple(sorted(int(d) for d in train_digits or [])), loss)
+    digits_key = () if dataset == FACES else tuple(sorted(int(d) for d in train_digits or []))
+    key = (dataset, digits_key, loss)
     data = _data(*key[:2])
     torch.manual_seed(int(seed))
     model = siamese.SiameseNet(data.config)
