@@ -28,6 +28,7 @@ DEFAULT_BACKBONE = "digits"
 TOP_CLASS = "top class"
 CANVAS_SIDE = deconvnet.CANVAS
 DISPLAY_SIDE = 256
+GALLERY_SIZE = 9  # Fig. 2 shows the top 9 activations
 RETRY_AFTER_S = 300  # how long a failed weights download is not retried
 MISSING: dict[str, tuple[float, str]] = {}  # checkpoint file -> (when it failed, message)  # small inputs (64×64 digits) are enlarged for display
 OCCLUSION_BUDGET_S = 120
@@ -143,14 +144,13 @@ def project(image, key: str, layer: str, strongest: bool, channel: float, whole_
     model, view, x = prepare(image, key)
     if layer not in layers_of(key):
         raise gr.Error(f"Pick a layer of this network: {', '.join(layers_of(key))}.")
-    chosen = deconvnet.project(model.features, x, layer, None if strongest else int(channel), whole_map)
-    box = deconvnet.receptive_box(chosen.pixels)
-    gallery = []
     with torch.no_grad():
-        maps, _ = deconvnet.forward_recording(model.features, x, deconvnet.conv_layers(model.features)[layer])
-    for c in maps[0].flatten(1).amax(1).argsort(descending=True)[:9].tolist():
-        p = deconvnet.project(model.features, x, layer, c, whole_map)
-        gallery.append((enlarge(deconvnet.projection_image(p.pixels)), f"map {c}: {p.value:.2f}"))
+        maps, switches = deconvnet.forward_recording(model.features, x, deconvnet.conv_layers(model.features)[layer])
+        top = deconvnet.strongest_channels(maps, GALLERY_SIZE)
+        picked = top[0] if strongest else int(channel or 0)
+        chosen, *ranked = deconvnet.backproject(model.features, maps, switches, [picked] + top, whole_map)
+    box = deconvnet.receptive_box(chosen.pixels)
+    gallery = [(enlarge(deconvnet.projection_image(p.pixels)), f"map {p.channel}: {p.value:.2f}") for p in ranked]
     what = "the whole map" if whole_map else f"its strongest activation (at {chosen.position}, value {chosen.value:.2f})"
     info = (f"**{layer}**, feature map **{chosen.channel}** of {maps.shape[1]}; kept {what}. "
             "Red box: where the reconstruction is strongest (the part of the image this map responds to).")
@@ -216,7 +216,7 @@ def build() -> None:
                 with gr.Row():
                     recon = gr.Image(label="Reconstruction (deconvnet)", height=280)
                     where = gr.Image(label="Where it looks", height=280)
-                gallery = gr.Gallery(label="The layer's 9 strongest feature maps, each projected", columns=9,
+                gallery = gr.Gallery(label=f"The layer's {GALLERY_SIZE} strongest feature maps, each projected", columns=9,
                                      height=160)
             with gr.Tab("Occlusion sensitivity (§4.2)"):
                 with gr.Row():

@@ -283,28 +283,42 @@ class Projection:
     value: float
 
 
+def backproject(features: nn.Sequential, maps: torch.Tensor, switches: Switches, channels: list[int],
+                whole_map: bool = False) -> list[Projection]:
+    """One projection per channel of `maps` (1, C, h, w), all sent down in one batch: each keeps
+    its map's largest activation (the paper's figures), or the whole map with `whole_map`."""
+    for channel in channels:
+        if not 0 <= channel < maps.shape[1]:
+            raise ValueError(f"This layer has {maps.shape[1]} feature maps: choose a channel from 0 to {maps.shape[1] - 1}.")
+    n, (h, w) = len(channels), maps.shape[-2:]
+    kept = torch.zeros(n, *maps.shape[1:], dtype=maps.dtype, device=maps.device)  # (n, C, h, w)
+    found = []
+    for j, channel in enumerate(channels):
+        chosen = maps[0, channel]  # (h, w)
+        row, col = divmod(int(chosen.argmax()), w)
+        if whole_map:
+            kept[j, channel] = chosen
+        else:
+            kept[j, channel, row, col] = chosen[row, col]
+        found.append((row, col, float(chosen[row, col])))
+    batched = Switches(switches.shapes, {i: s.expand(n, *s.shape[1:]) for i, s in switches.indices.items()})
+    pixels = deconvnet_backward(features, kept, batched).cpu()  # (n, C_in, H, W)
+    return [Projection(pixels[j], c, (r, col), v) for j, (c, (r, col, v)) in enumerate(zip(channels, found))]
+
+
+def strongest_channels(maps: torch.Tensor, count: int) -> list[int]:
+    """The `count` feature maps of (1, C, h, w) with the largest single activation, strongest first."""
+    return maps[0].flatten(1).amax(1).argsort(descending=True)[:count].tolist()
+
+
 @torch.no_grad()
 def project(features: nn.Sequential, x: torch.Tensor, layer: str, channel: int | None = None,
             whole_map: bool = False) -> Projection:
-    """Project one feature map of `layer` for image `x` (1, C, H, W) back to pixel space.
-
-    channel None picks the map with the strongest activation. By default only that map's
-    largest activation is kept (the paper's figures); `whole_map` keeps the whole map."""
-    upto = conv_layers(features)[layer]
-    maps, switches = forward_recording(features, x, upto)  # (1, C, h, w)
-    if channel is None:
-        channel = int(maps[0].flatten(1).amax(1).argmax())
-    if not 0 <= channel < maps.shape[1]:
-        raise ValueError(f"{layer} has {maps.shape[1]} feature maps: choose a channel from 0 to {maps.shape[1] - 1}.")
-    chosen = maps[0, channel]  # (h, w)
-    row, col = divmod(int(chosen.argmax()), chosen.shape[1])
-    kept = torch.zeros_like(maps)
-    if whole_map:
-        kept[0, channel] = chosen
-    else:
-        kept[0, channel, row, col] = chosen[row, col]
-    pixels = deconvnet_backward(features, kept, switches)[0]
-    return Projection(pixels.cpu(), channel, (row, col), float(chosen[row, col]))
+    """Project one feature map of `layer` for image `x` (1, C, H, W) back to pixel space;
+    channel None picks the map with the strongest activation."""
+    maps, switches = forward_recording(features, x, conv_layers(features)[layer])  # (1, C, h, w)
+    channel = strongest_channels(maps, 1)[0] if channel is None else channel
+    return backproject(features, maps, switches, [channel], whole_map)[0]
 
 
 def projection_image(pixels: torch.Tensor) -> np.ndarray:

@@ -215,3 +215,15 @@ def test_a_failed_download_is_not_retried_at_once(monkeypatch):
         with pytest.raises(gr.Error, match="not available"):
             demo.load_remembering_failure(deconvnet.VGG16, missing)
     assert len(calls) == 1
+
+
+def test_batched_projections_equal_one_at_a_time(torchvision_alexnet):
+    features, x = torchvision_alexnet.features, torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        maps, switches = deconvnet.forward_recording(features, x, deconvnet.conv_layers(features)["conv4"])
+    channels = deconvnet.strongest_channels(maps, 3)
+    batched = deconvnet.backproject(features, maps, switches, channels)
+    for channel, together in zip(channels, batched):
+        alone = deconvnet.project(features, x, "conv4", channel)
+        torch.testing.assert_close(together.pixels, alone.pixels)
+        assert together.position == alone.position
