@@ -43,6 +43,7 @@ def _demo(module_name: str) -> Demo:
 MODULES: list[str] = [
     "demos.alexnet",
     "demos.faster_rcnn",
+    "demos.guided_anchoring",
     "demos.siamese",
     "demos.style_transfer",
     "demos.image_transformer",

@@ -75,7 +75,8 @@ def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Image", type="numpy", sources=["upload", "clipboard"])
+            image = gr.Image(value=example_paths(EXAMPLES[0])[0], label="Image", type="numpy",
+                             sources=["upload", "clipboard"])
             model_name = gr.Dropdown(list(MODELS), value=next(iter(MODELS)), label="Detector")
             threshold = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="Score threshold")
             run = gr.Button("Detect", variant="primary")

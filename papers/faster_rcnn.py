@@ -308,8 +308,9 @@ def select_proposals(boxes: torch.Tensor, logits: torch.Tensor, levels: torch.Te
                      min_size: float, fast: bool = False) -> ProposalTrace:
     """§3.3 for one image: top-n by objectness per level, clip to the image, drop tiny boxes and
     low scores, NMS (per level) at `nms_thresh`, keep the best `post_nms_top_n`."""
-    top = torch.cat([torch.where(levels == lvl)[0][logits[levels == lvl].topk(
-        min(pre_nms_top_n, int((levels == lvl).sum()))).indices] for lvl in torch.unique(levels)])
+    top = [torch.where(levels == lvl)[0][logits[levels == lvl].topk(
+        min(pre_nms_top_n, int((levels == lvl).sum()))).indices] for lvl in torch.unique(levels)]
+    top = torch.cat(top) if top else torch.empty(0, dtype=torch.long, device=boxes.device)
     boxes, scores, levels = clip_boxes(boxes[top], image_size), torch.sigmoid(logits[top]), levels[top]
     keep = keep_big_boxes(boxes, min_size)
     boxes, scores, levels = boxes[keep], scores[keep], levels[keep]

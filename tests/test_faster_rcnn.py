@@ -74,19 +74,32 @@ def test_box_coding_equals_torchvision_and_inverts():
 
 
 def _sorted(boxes, scores, labels):
-    order = np.lexsort((boxes[:, 1].numpy(), boxes[:, 0].numpy(), scores.numpy(), labels.numpy()))
+    """Detections in a canonical order (label, score, x1, y1, x2, y2): random weights tie many scores."""
+    order = np.lexsort((*boxes.numpy().T[::-1], scores.numpy(), labels.numpy()))
     return boxes[order], scores[order], labels[order]
 
 
-def test_detector_equals_torchvision_mobilenet_v3_fpn_on_random_weights():
+SMALL = dict(min_size=224, max_size=320)
+EVERY_DETECTION = 1000  # no cut at 100: random weights give many exactly tied scores
+
+
+@pytest.fixture(scope="module")
+def random_mobilenet():
+    """torchvision's fasterrcnn_mobilenet_v3_large_fpn with random weights, scores spread so that
+    detections pass the 0.05 threshold."""
     torch.manual_seed(0)
-    small = dict(min_size=224, max_size=320)
     reference = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(
-        weights=None, weights_backbone=None, **small).eval()
-    with torch.no_grad():  # spread the random scores so that detections pass the 0.05 threshold
+        weights=None, weights_backbone=None, box_detections_per_img=EVERY_DETECTION, **SMALL).eval()
+    with torch.no_grad():
         reference.roi_heads.box_predictor.cls_score.weight.normal_(0, 3.0)
         reference.rpn.head.cls_logits.weight.normal_(0, 0.5)
-    ours = frcnn.FasterRCNN(replace(frcnn.CONFIGS["mobilenet_v3_large_fpn"], **small)).eval()
+    return reference
+
+
+def test_detector_equals_torchvision_mobilenet_v3_fpn_on_random_weights(random_mobilenet):
+    reference, small = random_mobilenet, SMALL
+    config = replace(frcnn.CONFIGS["mobilenet_v3_large_fpn"], detections_per_img=EVERY_DETECTION, **small)
+    ours = frcnn.FasterRCNN(config).eval()
     ours.load_state_dict(frcnn._drop_batchnorm_counters(reference.state_dict()), strict=True)
     image = torch.rand(3, 200, 260)
     with torch.no_grad():
@@ -135,11 +148,10 @@ def test_rpn_matching_follows_section_3_1_2():
     assert labels.tolist() == [1, 1, 0, 1] and best[3] == 1
 
 
-def test_coco_weights_load_through_the_pipeline(tmp_path, monkeypatch):
+def test_coco_weights_load_through_the_pipeline(tmp_path, monkeypatch, random_mobilenet):
     """An upstream-format file (a torchvision pickle) in GALLERY_WEIGHTS_DIR is hash-checked,
     converted to safetensors, cached, and loads into our detector (random weights stand in)."""
-    torch.manual_seed(1)
-    reference = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None)
+    reference = random_mobilenet
     ckpt = frcnn.CHECKPOINTS["mobilenet_v3_large_fpn"]
     upstream = tmp_path / ckpt.upstream_filename
     torch.save(reference.state_dict(), upstream)

@@ -1,0 +1,113 @@
+"""Guided Anchoring: the paper's building blocks and targets, the shipped GA-RPN vs RPN, the tab."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from papers import checkpoints, faster_rcnn as frcnn, guided_anchoring as ga
+
+torch.set_num_threads(1)
+
+
+def test_feature_adaption_with_zero_offsets_is_a_plain_conv():
+    """N_T is a deformable 3x3 conv: with the offset conv zeroed it must equal conv2d + ReLU."""
+    torch.manual_seed(0)
+    adaption = ga.FeatureAdaption(6)
+    torch.nn.init.zeros_(adaption.conv_offset.weight)
+    features, shape = torch.randn(2, 6, 9, 11), torch.randn(2, 2, 9, 11)
+    expected = F.relu(F.conv2d(features, adaption.weight, padding=1))
+    torch.testing.assert_close(adaption(features, shape), expected, atol=1e-5, rtol=1e-5)
+    torch.nn.init.normal_(adaption.conv_offset.weight, std=1.0)  # and the offsets do move the samples
+    assert not torch.allclose(adaption(features, shape), expected, atol=1e-3)
+
+
+def test_shape_branch_scale():
+    """w = sigma * s * e^dw: zero deltas give sigma * stride; +log 2 doubles it."""
+    sizes = ga.shape_from_deltas(torch.tensor([[0.0, float(np.log(2.0))]]), 8)
+    torch.testing.assert_close(sizes, torch.tensor([[ga.SIGMA * 8, 2 * ga.SIGMA * 8]]))
+
+
+@pytest.mark.parametrize("box", [[8, 8, 72, 40], [0, 0, 128, 128], [60, 3, 66, 120], [100, 100, 103, 104]])
+def test_location_targets_centre_inside_ignore_region(box):
+    target = ga.location_targets(torch.tensor([box], dtype=torch.float32), (16, 16), 8)
+    positive, ignored = target == 1, target == -1
+    assert positive.any(), "every object gets at least one centre cell"
+    rows, cols = torch.where(positive)
+    centre_row, centre_col = (box[1] + box[3]) / 2 / 8, (box[0] + box[2]) / 2 / 8
+    assert (rows.float() + 0.5 - centre_row).abs().max() <= max(1.0, 0.1 * (box[3] - box[1]) / 8 + 1)
+    assert (cols.float() + 0.5 - centre_col).abs().max() <= max(1.0, 0.1 * (box[2] - box[0]) / 8 + 1)
+    # the ignore ring surrounds the centre region and the rest is negative
+    assert positive.sum() <= (positive | ignored).sum() < 16 * 16 or box == [0, 0, 128, 128]
+
+
+def test_bounded_iou_loss_properties():
+    target = torch.tensor([[20.0, 40.0]])
+    assert float(ga.bounded_iou_loss(target.clone(), target)) == 0.0
+    twice, half = ga.bounded_iou_loss(target * 2, target), ga.bounded_iou_loss(target / 2, target)
+    torch.testing.assert_close(twice, half)  # 1 - min(w/wg, wg/w) is symmetric in scale
+    assert float(ga.bounded_iou_loss(target * 3, target)) > float(twice) > 0
+
+
+def test_vIoU_uses_nine_sampled_shapes():
+    centres = torch.tensor([[64.0, 64.0]])
+    approx = ga.approximate_anchors(centres, 8)
+    assert approx.shape == (1, 9, 4)
+    torch.testing.assert_close((approx[0, :, :2] + approx[0, :, 2:]) / 2, centres.expand(9, 2))
+    positives, matched = ga.shape_targets(torch.tensor([[32.0, 32.0, 96.0, 96.0]]), centres, 8)
+    assert positives.tolist() == [0] and matched.tolist() == [[32.0, 32.0, 96.0, 96.0]]
+
+
+def test_average_recall_extremes():
+    truth = [torch.tensor([[10.0, 10.0, 50.0, 30.0]])]
+    assert ga.average_recall([truth[0].clone()], truth, 100) == pytest.approx(1.0)
+    assert ga.average_recall([torch.tensor([[60.0, 60.0, 90.0, 90.0]])], truth, 100) == 0.0
+    shifted = truth[0] + torch.tensor([4.0, 0.0, 4.0, 0.0])  # IoU 36/44 = 0.82: found at 0.5..0.8
+    assert ga.average_recall([shifted], truth, 100) == pytest.approx(7 / 10)
+
+
+@pytest.mark.parametrize("variant", ["ga_rpn", "rpn"])
+def test_shipped_checkpoints(variant):
+    ckpt = ga.CHECKPOINTS[variant]
+    path = checkpoints.REPO_WEIGHTS_DIR / ckpt.filename
+    assert checkpoints.sha256_file(path) == ckpt.sha256 and path.stat().st_size < 2_000_000
+
+
+def test_ga_rpn_needs_far_fewer_anchors_for_a_better_recall():
+    """The paper's claim, directionally, on held-out scenes (a smaller sample than the README's)."""
+    scenes = frcnn.synthetic_scenes(25, ga.TEST_SEED, ga.SCENE_STYLE)
+    device = torch.device("cpu")
+    guided = ga.evaluate_proposals(lambda im: ga.propose("ga_rpn", ga.load_model("ga_rpn", device), im), scenes)
+    sliding = ga.evaluate_proposals(lambda im: ga.propose("rpn", ga.load_model("rpn", device), im), scenes)
+    assert guided["anchors_per_image"] < 0.5 * sliding["anchors_per_image"]
+    assert guided["AR@100"] > sliding["AR@100"], (guided, sliding)
+
+
+# --------------------------------------------------------------------------- the tab
+gr = pytest.importorskip("gradio")
+from demos import guided_anchoring as demo  # noqa: E402
+
+
+def test_propose_handler_on_an_example():
+    location_map, guided, sliding, ga_props, rpn_props, summary = demo.propose(
+        demo.example_paths("ga_shapes_1.png")[0], ga.LOCATION_THRESHOLD, 8, 20)
+    assert location_map.shape == guided.shape == sliding.shape == ga_props.shape == rpn_props.shape == (256, 256, 3)
+    assert "GA-RPN" in summary and "sliding-window anchors" in summary
+
+
+@pytest.mark.parametrize("value", [np.zeros((30, 30), np.uint8), np.full((20, 900, 4), 255, np.uint8),
+                                   np.full((64, 64, 3), 65535, np.uint16)])
+def test_propose_handler_accepts_odd_images(value):
+    outputs = demo.propose(value, 0.9, 30, 100)  # sliders at their extremes
+    assert outputs[0].shape[:2] == outputs[3].shape[:2]
+
+
+@pytest.mark.parametrize("value", [None, np.zeros((2, 2, 3), np.uint8)])
+def test_propose_handler_rejects_bad_images(value):
+    with pytest.raises(gr.Error):
+        demo.propose(value, 0.01, 8, 20)
+
+
+def test_measure_streams_progress_then_a_table():
+    messages = list(demo.measure(10, ga.LOCATION_THRESHOLD))
+    assert messages[0].startswith("Measuring GA-RPN")
+    assert "| GA-RPN |" in messages[-1] and "| RPN |" in messages[-1]
