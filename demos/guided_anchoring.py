@@ -103,9 +103,9 @@ def build() -> None:
             gr.Examples(example_paths(*EXAMPLES), inputs=image)
         with gr.Column(scale=2):
             with gr.Row():
-                location_map = gr.Image(label="Location branch: p(object centre) per position", type="numpy")
-                guided = gr.Image(label="GA-RPN: predicted anchor shapes at the likeliest locations", type="numpy")
-                sliding = gr.Image(label="RPN: its 9 sliding-window anchors at the same positions", type="numpy")
+                location_map = gr.Image(label="Location branch: p(object centre)", type="numpy")
+                guided = gr.Image(label="GA-RPN anchors at the likeliest positions", type="numpy")
+                sliding = gr.Image(label="RPN anchors at the same positions", type="numpy")
             with gr.Row():
                 ga_props = gr.Image(label="GA-RPN proposals", type="numpy")
                 rpn_props = gr.Image(label="RPN proposals", type="numpy")

@@ -383,4 +383,4 @@ def heat_overlay(rgb: np.ndarray, prob: torch.Tensor) -> np.ndarray:
 
     heat = cv2.resize(prob.float().cpu().numpy(), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
     colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
-    return (0.35 * rgb + 0.65 * colour).astype(np.uint8)
+    return (0.5 * rgb + 0.5 * colour).astype(np.uint8)
