@@ -124,6 +124,8 @@ class OctConv2d(nn.Module):
                              f"kernel_size and padding = kernel_size // 2 (got {kernel_size}, {padding}).")
         self.in_high, self.in_low = split(in_channels, alpha_in)
         self.out_high, self.out_low = split(out_channels, alpha_out)
+        if not (self.in_high and self.out_high):
+            raise ValueError(f"alpha leaves no high-frequency channels of {in_channels} in / {out_channels} out.")
         self.stride, self.padding = stride, padding
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None

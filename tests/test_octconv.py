@@ -45,6 +45,8 @@ def test_first_and_last_layers_take_and_give_tensors():
         last(torch.randn(1, 8, 12, 12))
     with pytest.raises(ValueError):
         O.OctConv2d(4, 4, 3, 1.0, 0.5)
+    with pytest.raises(ValueError, match="no high-frequency"):
+        O.OctConv2d(2, 4, 3, 0.75, 0.5, padding=1)
     with pytest.raises(ValueError, match="padding"):
         O.OctConv2d(4, 4, 3, 0.5, 0.5, padding=0)
     with pytest.raises(ValueError, match="even"):
