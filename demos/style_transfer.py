@@ -94,8 +94,8 @@ def build() -> None:
     gr.Markdown(weights_note(st.VGG19_IMAGENET, adds="the paper's own network: style transfer, not only "
                                                       "textures, and much better textures"))
     with gr.Row():
-        content = gr.Image(label="Content image", type="numpy", height=260)
-        style = gr.Image(label="Style / texture image", type="numpy", height=260)
+        content = gr.Image(example_paths("chelsea.jpg")[0], label="Content image", type="numpy", height=260)
+        style = gr.Image(example_paths("brick.png")[0], label="Style / texture image", type="numpy", height=260)
         result = gr.Image(label="Synthesised image (streams while optimising)", type="numpy", height=260,
                           interactive=False)
     with gr.Row():
@@ -126,7 +126,7 @@ def build() -> None:
     with gr.Row():
         run_btn = gr.Button("Run", variant="primary")
         stop_btn = gr.Button("Stop")
-    status = gr.Markdown("Pick a content and a style image (or an example), then **Run**.")
+    status = gr.Markdown("Pick a content and a style image (or keep the examples), then **Run**.")
     with gr.Row():
         curves = gr.LinePlot(x="step", y="loss", color="term", title="log₁₀ loss (content and style)",
                              height=260)

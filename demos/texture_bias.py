@@ -30,7 +30,7 @@ NATURAL, STYLIZED = "natural-trained CNN", "stylized-trained CNN"
 MODEL_NAMES = {"natural": NATURAL, "stylized": STYLIZED}
 STEPS = (20, 2000, tb.TrainConfig.steps)
 BUDGET_S = (5, 300, tb.TrainConfig.time_budget_s)
-GALLERY_SIZE = 12
+GALLERY_SIZE = 8
 DISPLAY_SCALE = 4  # 32 px images are shown at 128 px
 STIMULUS_SIDE = 128  # style-transferred stimuli are made at this size, then reduced to 32 px
 
@@ -62,8 +62,8 @@ def _display(image: np.ndarray) -> np.ndarray:
 
 
 def _cue(prediction: int, shape: int, texture: int) -> str:
-    name = tb.SHAPES[prediction]
-    return f"{name} (shape)" if prediction == shape else f"{name} (texture)" if prediction == texture else name
+    """Which cue a decision followed, for a caption."""
+    return "shape ✓" if prediction == shape else "texture" if prediction == texture else tb.SHAPES[prediction]
 
 
 def _gallery(models: dict, seed: int) -> list[tuple[np.ndarray, str]]:
@@ -73,8 +73,8 @@ def _gallery(models: dict, seed: int) -> list[tuple[np.ndarray, str]]:
     items = []
     for i, index in enumerate(pick):
         s, t = int(shapes[index]), int(textures[index])
-        caption = (f"{tb.SHAPES[s]} shape, {tb.TEXTURES[t]} texture (= {tb.SHAPES[t]}) → natural: "
-                   f"{_cue(int(answers['natural'][i]), s, t)}; stylized: {_cue(int(answers['stylized'][i]), s, t)}")
+        caption = (f"{tb.SHAPES[s]} + {tb.TEXTURES[t]}: natural → {_cue(int(answers['natural'][i]), s, t)}, "
+                   f"stylized → {_cue(int(answers['stylized'][i]), s, t)}")
         items.append((_display(images[index, 0].numpy()), caption))
     return items
 
@@ -190,7 +190,8 @@ def build() -> None:
                                 height=240, y_lim=[0, 1])
     per_class = gr.ScatterPlot(x="class", y="shape bias", color="model", y_lim=[0, 1], height=300,
                                title="Shape bias per class (by the image's shape); paper means for reference")
-    gallery = gr.Gallery(label="Cue-conflict examples and both models' answers", columns=6, height="auto")
+    gallery = gr.Gallery(label="Cue-conflict examples (shape + texture of another class) and which cue each "
+                               "model followed", columns=4, height="auto")
 
     gr.Markdown("### Make your own cue-conflict image\nPick a shape and a texture (or upload a texture).")
     with gr.Row():

@@ -54,8 +54,8 @@ REGIMES = ("natural", "stylized")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 150  # per model
-    batch_size: int = 64
+    steps: int = 120  # per model
+    batch_size: int = 32
     lr: float = 3e-3
     texture_match: float = 0.9  # P(class texture) in "natural" data
     time_budget_s: float = 30.0
