@@ -331,7 +331,7 @@ def tower_diagram(variant: str = "original", box: tuple[int, int] = (170, 34), g
     rows = layer_table(variant)
     towers = VARIANTS[variant].towers
     bw, bh = box
-    margin, column_gap = 20, 60
+    margin, column_gap = 40, 60  # the top margin leaves room for the image label
     width = 2 * margin + towers * bw + (towers - 1) * column_gap
     height = 2 * margin + 20 + len(rows) * (bh + gap)
     canvas = Image.new("RGB", (width, height), "white")
