@@ -1,4 +1,6 @@
 """Xception: parity with timm's legacy_xception, the paper's sizes, the counters, the tab."""
+import dataclasses
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -6,6 +8,7 @@ import torch
 from torch import nn
 
 from papers import xception as X
+from papers.checkpoints import sha256_file
 
 SMALL = (1, 3, 71, 71)  # the smallest input Keras' Xception accepts; cheap on a CPU
 
@@ -170,3 +173,27 @@ def test_tab_builds():
 
     with gr.Blocks():
         D.build()
+
+
+def test_upstream_file_is_verified_converted_and_classifies(timm_model, tmp_path, monkeypatch):
+    """The whole weights path with a stand-in for the upstream file (timm's layout, random
+    weights, no BN batch counters like the 2017 file): hash check, torch.load(weights_only),
+    from_timm, safetensors cache, our model, the tab's top-5."""
+    from demos import xception as D
+
+    upstream = tmp_path / X.IMAGENET.upstream_filename
+    torch.save({k: v for k, v in timm_model.state_dict().items() if "num_batches_tracked" not in k}, upstream)
+    monkeypatch.setenv("GALLERY_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(X, "IMAGENET", dataclasses.replace(X.IMAGENET, upstream_sha256=sha256_file(upstream)))
+    X.imagenet_model.cache_clear()
+    try:
+        labels = D.classify(np.full((120, 90, 3), 128, np.uint8))
+        model = X.imagenet_model()
+        x = torch.randn(SMALL)
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), timm_model(x), rtol=1e-4, atol=1e-5)
+    finally:
+        X.imagenet_model.cache_clear()
+    assert len(labels) == 5 and all(0 <= p <= 1 for p in labels.values())
+    assert (tmp_path / "cache" / X.IMAGENET.filename).is_file()
