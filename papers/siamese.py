@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from papers.checkpoints import REPO_ROOT, Checkpoint, cached_model, get_device, load_state_dict
 from papers.data import DIGIT_CLASSES, digits
+from papers.mixup import torch_threads  # general helper (see its docstring)
 
 GENUINE, IMPOSTOR = 0, 1  # the paper's Y: 0 = same class, 1 = different classes
 EXPONENT = 2.77  # §3: L_I = 2Q exp(-2.77 E_W / Q)
@@ -277,19 +278,20 @@ def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", bud
     images, labels = data.train_images.to(device), data.train_labels
     model.train()
     start = last_report = time.perf_counter()
-    step, recent, last = 0, [], float("nan")
-    while time.perf_counter() - start < budget_s and (max_steps is None or step < max_steps):
-        i, j, y = sample_pairs(labels, batch_pairs, generator)
-        value = pair_loss(model, images[i], images[j], y.to(device), loss)
-        optimiser.zero_grad()
-        value.backward()
-        optimiser.step()
-        step, now = step + 1, time.perf_counter()
-        last = value.item()
-        recent.append(last)
-        if now - last_report >= report_every_s:
-            yield Progress(step, float(np.mean(recent)), now - start)
-            last_report, recent = now, []
+    with torch_threads(1):  # held across the yields: switching per step costs more than a step
+        step, recent, last = 0, [], float("nan")
+        while time.perf_counter() - start < budget_s and (max_steps is None or step < max_steps):
+            i, j, y = sample_pairs(labels, batch_pairs, generator)
+            value = pair_loss(model, images[i], images[j], y.to(device), loss)
+            optimiser.zero_grad()
+            value.backward()
+            optimiser.step()
+            step, now = step + 1, time.perf_counter()
+            last = value.item()
+            recent.append(last)
+            if now - last_report >= report_every_s:
+                yield Progress(step, float(np.mean(recent)), now - start)
+                last_report, recent = now, []
     model.eval()
     yield Progress(step, float(np.mean(recent)) if recent else last, time.perf_counter() - start, True)
 
@@ -299,7 +301,8 @@ def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", bud
 def embed(model: SiameseNet, images: torch.Tensor, batch: int = 512) -> torch.Tensor:
     model.eval()
     device = next(model.parameters()).device
-    return torch.cat([model(images[k:k + batch].to(device)).cpu() for k in range(0, len(images), batch)])
+    with torch_threads(1):
+        return torch.cat([model(images[k:k + batch].to(device)).cpu() for k in range(0, len(images), batch)])
 
 
 def all_pair_energies(embeddings: torch.Tensor, labels: torch.Tensor, p: int = 1):
