@@ -51,6 +51,7 @@ MODULES: list[str] = [
     "demos.pcn",
     "demos.stn",
     "demos.octconv",
+    "demos.harmonic",
     "demos.xception",
     "demos.deconvnet",
     "demos.texture_bias",

@@ -1,0 +1,414 @@
+"""Harmonic Networks: Deep Translation and Rotation Equivariance — Worrall, Garbin, Turmukhambetov
+& Brostow, CVPR 2017. https://arxiv.org/abs/1612.04642
+
+A CNN is equivariant to translation but not to rotation. H-Nets replace each filter with a
+*circular harmonic* W_m(r, φ) = R(r) e^{i(mφ + β)} (§3.2, Eq. 5): a learned radial profile R and
+phase β, with a fixed angular frequency m, the filter's *rotation order*. Cross-correlating a
+field of rotation order m_in with it gives order m_in + m (Eq. 4–6): turning the input by θ
+turns the response map by θ and multiplies it by e^{i(m_in + m)θ}. Streams of equal order add
+across layers (§3.3, Fig. 3); nonlinearities act on the complex magnitude only (Eq. 8), which
+commutes with rotation; the magnitude of the order-0 stream at the end is rotation invariant.
+
+On the pixel grid the equivariance is exact for multiples of 90° (the filter samples, the padding
+and 2x2 average pooling all map onto themselves) and approximate in between (§3.4); the tests
+check the first at float precision and the tab plots the second.
+
+**Deviations from the paper**
+- Small: channels (6, 6 | 12, 12 | 10) with 5x5 filters, two average-poolings; rotation orders
+  m ∈ {0, 1} as in the paper's MNIST model; batch norm on magnitudes folded into the nonlinearity.
+- The radial profile is learned at the integer radii 0..2 and spread to pixels by a Gaussian
+  of σ = 0.5 pixels in radius (the paper interpolates its ring samples with a Gaussian too);
+  pixels outside the disc of radius 2.5 are zero; m ≠ 0 filters are zero at r = 0.
+- Data: scikit-learn's 1,347 training digits (28x28) instead of MNIST-rot's 12,000; rotated
+  copies are made on the fly; minutes of CPU with Adam. Test: the 450 test digits, each at
+  several fixed random angles. The paper's 1.69 % is on MNIST-rot's 50,000 test digits.
+- The CNN baseline is the same network with ordinary real filters and ReLU (similar size).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+from papers.data import DIGIT_CLASSES, DIGIT_SIZE, digits
+from papers.stn import affine_grid, bilinear_sample, placement_theta
+
+INITIAL_BIAS = -0.5  # of the magnitude nonlinearity, in units of the magnitudes' RMS (our choice)
+ORDERS = (0, 1)  # the rotation-order streams (§3.3; the paper's MNIST H-Net uses m = 0, 1)
+PAPER_MNIST_ROT_ERROR = 1.69  # % test error of the paper's H-Net on MNIST-rot (Table 1)
+
+
+@dataclass(frozen=True)
+class Config:
+    widths: tuple[int, ...] = (6, 6, 12, 12)  # complex channels per order stream
+    pool_after: tuple[int, ...] = (1, 3)  # average-pool 2x2 after these layers
+    kernel: int = 5
+    ring_sigma: float = 0.5
+
+
+# --------------------------------------------------------------------------- circular harmonics
+def polar_grid(kernel: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Radius r and angle φ of each kernel tap about its centre, (k, k) each. φ is measured
+    counter-clockwise on screen (rows point down, so y = -row)."""
+    offsets = torch.arange(kernel, dtype=torch.float64) - (kernel - 1) / 2
+    rows, cols = torch.meshgrid(offsets, offsets, indexing="ij")
+    return torch.hypot(cols, rows), torch.atan2(-rows, cols)
+
+
+def ring_basis(kernel: int, sigma: float) -> torch.Tensor:
+    """(rings, k, k): how much each pixel draws on the radial profile sampled at r = 0, 1, ..
+    (Gaussian in radius), zero outside the disc of radius k/2."""
+    radius, _ = polar_grid(kernel)
+    rings = torch.arange(kernel // 2 + 1, dtype=torch.float64)
+    basis = torch.exp(-(radius[None] - rings[:, None, None]) ** 2 / (2 * sigma ** 2))
+    return basis * (radius <= kernel / 2)[None]
+
+
+def harmonic_filters(radial: torch.Tensor, phase: torch.Tensor, order: int, basis: torch.Tensor,
+                     angle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 5: W_m(r, φ) = R(r) e^{i(mφ + β)}. radial (O, I, rings), phase (O, I) ->
+    (real, imag) each (O, I, k, k)."""
+    profile = torch.einsum("oir,rhw->oihw", radial, basis.to(radial))  # R(r), (O, I, k, k)
+    if order != 0:
+        profile = profile * (basis[0] < 0.5).to(radial)  # no phase is defined at r = 0
+    argument = order * angle.double() + phase.double()[..., None, None]  # mφ + β, in float64 so
+    # that quarter turns map filter taps onto each other exactly
+    return profile * torch.cos(argument).to(radial), profile * torch.sin(argument).to(radial)
+
+
+def complex_block(real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
+    """Complex filter a + ib as the real weight acting on stacked (re, im) channels:
+    (a u - b v) + i(b u + a v). (O, I, k, k) each -> (2O, 2I, k, k)."""
+    return torch.cat([torch.cat([real, -imag], 1), torch.cat([imag, real], 1)], 0)
+
+
+# --------------------------------------------------------------------------- layers
+class HConv2d(nn.Module):
+    """Harmonic convolution (§3.3): from streams of orders `in_orders` to `out_orders`; the
+    filter between m_in and m_out has rotation order m_out - m_in, its own radial profile and
+    phase per (out, in) channel pair, and contributions of equal output order add (Fig. 3).
+
+    Streams are real tensors (N, orders * 2 * C, H, W): per order, C real parts then C imaginary
+    parts. One conv2d computes every order pair at once."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 5,
+                 in_orders=ORDERS, out_orders=ORDERS, ring_sigma: float = 0.5):
+        super().__init__()
+        self.in_orders, self.out_orders = tuple(in_orders), tuple(out_orders)
+        self.in_channels, self.out_channels, self.kernel = in_channels, out_channels, kernel
+        rings = kernel // 2 + 1
+        pairs = len(self.in_orders) * len(self.out_orders)
+        fan_in = in_channels * len(self.in_orders) * kernel ** 2
+        self.radial = nn.Parameter(torch.randn(pairs, out_channels, in_channels, rings) * math.sqrt(2 / fan_in))
+        self.phase = nn.Parameter(torch.rand(pairs, out_channels, in_channels) * 2 * math.pi)
+        self.register_buffer("basis", ring_basis(kernel, ring_sigma).float(), persistent=False)
+        self.register_buffer("angle", polar_grid(kernel)[1], persistent=False)  # float64
+
+    def weight(self) -> torch.Tensor:
+        """The real conv weight (out_orders*2*O, in_orders*2*I, k, k) of all order pairs."""
+        rows = []
+        for j, m_out in enumerate(self.out_orders):
+            row = []
+            for i, m_in in enumerate(self.in_orders):
+                pair = j * len(self.in_orders) + i
+                real, imag = harmonic_filters(self.radial[pair], self.phase[pair], m_out - m_in,
+                                              self.basis, self.angle)
+                row.append(complex_block(real, imag))
+            rows.append(torch.cat(row, 1))
+        return torch.cat(rows, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight(), padding=self.kernel // 2)
+
+
+def split_streams(x: torch.Tensor, orders=ORDERS) -> dict[int, torch.Tensor]:
+    """(N, orders*2*C, H, W) -> {m: complex (N, C, H, W)}."""
+    chunks = x.chunk(len(orders), dim=1)
+    return {m: torch.complex(*chunk.chunk(2, dim=1)) for m, chunk in zip(orders, chunks)}
+
+
+def merge_streams(streams: dict[int, torch.Tensor]) -> torch.Tensor:
+    """The inverse of `split_streams`."""
+    return torch.cat([torch.cat([z.real, z.imag], dim=1) for z in streams.values()], dim=1)
+
+
+def turn_phases(x: torch.Tensor, angle_deg: float, orders=ORDERS) -> torch.Tensor:
+    """Multiply each order-m stream by e^{imθ} (what turning the input by θ does, Eq. 6)."""
+    theta = math.radians(angle_deg)
+    return merge_streams({m: z * complex(math.cos(m * theta), math.sin(m * theta))
+                          for m, z in split_streams(x, orders).items()})
+
+
+def as_stream(image: torch.Tensor) -> torch.Tensor:
+    """A real image (N, C, H, W) as an order-0 stream with zero imaginary part (N, 2C, H, W)."""
+    return torch.cat([image, torch.zeros_like(image)], dim=1)
+
+
+class MagnitudeReLU(nn.Module):
+    """Eq. 8 with the paper's batch norm on magnitudes: z -> ReLU(γ|z|/σ + b) z/|z|, with σ² the
+    (running) mean of |z|² per channel and order, and a learned gain γ and bias b. Only the
+    magnitude changes; the phase, hence rotation equivariance, is kept."""
+
+    def __init__(self, channels: int, orders=ORDERS, momentum: float = 0.1, eps: float = 1e-5):
+        super().__init__()
+        self.orders, self.momentum, self.eps = tuple(orders), momentum, eps
+        self.gain = nn.Parameter(torch.ones(len(self.orders), channels))
+        # b < 0 from the start: with b = 0 the map would be the identity on the (positive) magnitudes
+        self.bias = nn.Parameter(torch.full((len(self.orders), channels), INITIAL_BIAS))
+        self.register_buffer("running_power", torch.ones(len(self.orders), channels))
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        parts = x.reshape(n, len(self.orders), 2, -1, h, w)  # (N, orders, re/im, C, H, W)
+        power = parts.pow(2).sum(2)  # |z|², (N, orders, C, H, W)
+        if self.training:
+            batch_power = power.mean((0, 3, 4))  # (orders, C)
+            with torch.no_grad():
+                self.running_power.lerp_(batch_power, self.momentum)
+        else:
+            batch_power = self.running_power
+        magnitude = power.add(1e-12).sqrt()
+        gain = (self.gain / (batch_power + self.eps).sqrt())[None, :, :, None, None]
+        new_magnitude = F.relu(magnitude * gain + self.bias[None, :, :, None, None])
+        return (parts * (new_magnitude / magnitude)[:, :, None]).reshape(n, -1, h, w)
+
+
+def stream_magnitudes(x: torch.Tensor, orders=ORDERS) -> torch.Tensor:
+    """|z| of every complex channel: (N, orders*2*C, H, W) -> (N, orders, C, H, W)."""
+    n, _, h, w = x.shape
+    return x.reshape(n, len(orders), 2, -1, h, w).pow(2).sum(2).add(1e-12).sqrt()
+
+
+# --------------------------------------------------------------------------- models
+class HNet(nn.Module):
+    """H-Net for digits (§4.1): HConv → |·|-ReLU blocks on orders {0, 1}, 2x2 average pooling
+    (equivariant for 90°), a last HConv to 10 order-0 channels, their magnitudes averaged over
+    space (rotation invariant) -> logits (+ bias)."""
+
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        self.cfg = cfg
+        layers, in_ch, in_orders = [], 1, (0,)
+        for index, width in enumerate(cfg.widths):
+            layers += [HConv2d(in_ch, width, cfg.kernel, in_orders, ORDERS, cfg.ring_sigma), MagnitudeReLU(width)]
+            if index in cfg.pool_after:
+                layers.append(nn.AvgPool2d(2))
+            in_ch, in_orders = width, ORDERS
+        self.features = nn.Sequential(*layers)
+        self.classify = HConv2d(in_ch, DIGIT_CLASSES, cfg.kernel, ORDERS, (0,), cfg.ring_sigma)
+        self.bias = nn.Parameter(torch.zeros(DIGIT_CLASSES))
+
+    def forward(self, image):
+        out = self.classify(self.features(as_stream(image)))  # (N, 2*10, h, w), order 0
+        return stream_magnitudes(out, (0,))[:, 0].mean((2, 3)) + self.bias
+
+    def feature_maps(self, image, layer: int) -> torch.Tensor:
+        """The streams after HConv block `layer` (0-based, after its nonlinearity)."""
+        x, seen = as_stream(image), -1
+        for module in self.features:
+            x = module(x)
+            seen += isinstance(module, MagnitudeReLU)
+            if seen == layer and isinstance(module, MagnitudeReLU):
+                return x
+        raise ValueError(f"layer must be below {len(self.cfg.widths)}")
+
+
+class PlainCNN(nn.Module):
+    """The baseline: the same layout with ordinary real 5x5 filters, batch norm and ReLU, global
+    average pooling at the end."""
+
+    def __init__(self, cfg: Config = Config()):
+        super().__init__()
+        layers, in_ch = [], 1
+        for index, width in enumerate(cfg.widths):
+            layers += [nn.Conv2d(in_ch, width, cfg.kernel, padding=cfg.kernel // 2), nn.BatchNorm2d(width),
+                       nn.ReLU()]
+            if index in cfg.pool_after:
+                layers.append(nn.AvgPool2d(2))
+            in_ch = width
+        self.features = nn.Sequential(*layers)
+        self.classify = nn.Conv2d(in_ch, DIGIT_CLASSES, cfg.kernel, padding=cfg.kernel // 2)
+
+    def forward(self, image):
+        return self.classify(self.features(image)).mean((2, 3))
+
+    def feature_maps(self, image, layer: int) -> torch.Tensor:
+        x, seen = image, -1
+        for module in self.features:
+            x = module(x)
+            seen += isinstance(module, nn.ReLU)
+            if seen == layer and isinstance(module, nn.ReLU):
+                return x
+        raise ValueError(f"layer must be below {len(self.features) // 2}")
+
+
+MODELS = {"hnet": HNet, "cnn": PlainCNN}
+VARIANTS = {  # name -> (model, trained on rotated digits?)
+    "hnet_upright": ("hnet", False),
+    "cnn_upright": ("cnn", False),
+    "hnet_rotated": ("hnet", True),
+    "cnn_rotated": ("cnn", True),
+}
+
+
+# --------------------------------------------------------------------------- checkpoints
+def _checkpoint(variant: str, sha256: str | None, size: int | None, metrics: dict) -> Checkpoint:
+    model, rotated = VARIANTS[variant]
+    return Checkpoint(
+        name=f"harmonic-{variant.replace('_', '-')}", filename=f"harmonic_{variant}.safetensors",
+        sha256=sha256, size_bytes=size, num_params=metrics.get("params"), license="MIT (self-trained; data: scikit-learn digits, BSD-3)",
+        source="trained here on offline digits (papers.harmonic.train)",
+        reproduce=f"python -m papers.train harmonic:{variant}",
+        description=f"{'H-Net' if model == 'hnet' else 'CNN'} trained on {'rotated' if rotated else 'upright'} digits",
+        extra=metrics)
+
+
+# metrics: measured by `train` (rotated_test_set, accuracy_vs_angle); a test re-measures two
+CHECKPOINTS: dict[str, Checkpoint] = {
+    "hnet_upright": _checkpoint("hnet_upright", "e581ef5593c4bb86bb1b8dbcb6bd03c8d5379da88efa32ff19bf68d3b6f61013", 23376, {
+        "params": 5194, "rotated_test_error_percent": 14.92,
+        "accuracy_vs_angle": {0: 92.4, 15: 84.9, 30: 83.3, 45: 81.7, 60: 83.5, 75: 84.4, 90: 92.4, 105: 84.9, 120: 83.3, 135: 81.7, 150: 83.5, 165: 84.4, 180: 92.4, 195: 84.9, 210: 83.3, 225: 81.7, 240: 83.5, 255: 84.4, 270: 92.4, 285: 84.9, 300: 83.3, 315: 81.7, 330: 83.5, 345: 84.4}}),
+    "hnet_rotated": _checkpoint("hnet_rotated", "a2f952acbdeb9d22a11bb91d14d35464d2d9a922f7c3e601faf69f56bffbe0b1", 23376, {
+        "params": 5194, "rotated_test_error_percent": 7.85,
+        "accuracy_vs_angle": {0: 92.2, 15: 92.4, 30: 92.4, 45: 92.7, 60: 92.4, 75: 91.8, 90: 92.2, 105: 92.4, 120: 92.4, 135: 92.7, 150: 92.4, 165: 91.8, 180: 92.2, 195: 92.4, 210: 92.4, 225: 92.7, 240: 92.4, 255: 91.8, 270: 92.2, 285: 92.4, 300: 92.4, 315: 92.7, 330: 92.4, 345: 91.8}}),
+    "cnn_upright": _checkpoint("cnn_upright", "16971093d9e0748ac1b21a8f492a6e4db9d7152129c80269c3009e2fa8bf7da8", 41480, {
+        "params": 9568, "rotated_test_error_percent": 69.65,
+        "accuracy_vs_angle": {0: 99.1, 15: 91.3, 30: 54.8, 45: 29.2, 60: 10.0, 75: 7.3, 90: 5.3, 105: 8.5, 120: 12.2, 135: 18.0, 150: 23.2, 165: 40.1, 180: 45.7, 195: 36.1, 210: 21.6, 225: 20.0, 240: 10.9, 255: 7.1, 270: 5.8, 285: 6.5, 300: 14.2, 315: 35.4, 330: 59.2, 345: 92.0}}),
+    "cnn_rotated": _checkpoint("cnn_rotated", "5161b3e37d438033236f198525a843c6559938734ae3d0b3e8725b85097f577e", 41488, {
+        "params": 9568, "rotated_test_error_percent": 23.89,
+        "accuracy_vs_angle": {0: 74.6, 15: 75.5, 30: 78.0, 45: 79.3, 60: 77.3, 75: 76.4, 90: 74.2, 105: 72.4, 120: 75.3, 135: 73.3, 150: 71.9, 165: 73.7, 180: 73.3, 195: 77.5, 210: 78.4, 225: 78.0, 240: 81.1, 255: 78.0, 270: 74.8, 285: 77.3, 300: 76.8, 315: 78.2, 330: 78.2, 345: 75.1}}),
+}
+
+
+@cached_model
+def load_model(variant: str) -> nn.Module:
+    model = MODELS[VARIANTS[variant][0]]()
+    model.load_state_dict(load_state_dict(CHECKPOINTS[variant], get_device()))
+    return model.to(get_device()).eval()
+
+
+# --------------------------------------------------------------------------- rotation and equivariance
+def rotate(images: torch.Tensor, angles_deg) -> torch.Tensor:
+    """Turn images (N, C, H, W) counter-clockwise on screen about their centre (bilinear);
+    a multiple of 90° equals torch.rot90 exactly."""
+    n, _, h, w = images.shape
+    if h != w:
+        raise ValueError("rotate() expects square images")
+    angles = torch.as_tensor(angles_deg, dtype=torch.float32).reshape(-1).expand(n)
+    # canvas = digit size: placement_theta is then a pure rotation of normalised coordinates
+    theta = placement_theta(angles, torch.ones(n), torch.zeros(n, 2), canvas=DIGIT_SIZE)  # (N, 2, 3)
+    return bilinear_sample(images, affine_grid(theta.to(images), images.shape))
+
+
+def disc_mask(size: int) -> torch.Tensor:
+    """Pixels inside the inscribed disc (what any rotation keeps on the grid), (size, size)."""
+    offsets = torch.arange(size) - (size - 1) / 2
+    return (offsets[:, None] ** 2 + offsets[None] ** 2) <= ((size - 1) / 2) ** 2
+
+
+@torch.no_grad()
+def equivariance_error(model: nn.Module, images: torch.Tensor, angle: float, layer: int) -> float:
+    """Relative error ‖f(rot x) − rot_m f(x)‖ / ‖f(x)‖ inside the central disc, where rot_m turns
+    each map and, for an H-Net, multiplies its order-m stream by e^{imθ} (Eq. 6)."""
+    turned = model.feature_maps(rotate(images, angle), layer)
+    reference = model.feature_maps(images, layer)
+    expected = rotate(reference, angle)
+    if isinstance(model, HNet):
+        expected = turn_phases(expected, angle)
+    mask = disc_mask(turned.shape[-1]).to(turned)
+    return ((turned - expected) * mask).norm().item() / (reference * mask).norm().clamp_min(1e-12).item()
+
+
+# --------------------------------------------------------------------------- what the tab shows
+@torch.inference_mode()
+def turn_and_look(digit: torch.Tensor, angle: float, layer: int, upright: bool = True) -> dict:
+    """The digit (1, 28, 28) turned by `angle`; both networks' class probabilities and the
+    magnitudes of their feature maps after block `layer` (H-Net: |order-0| and |order-1|)."""
+    variant = "upright" if upright else "rotated"
+    hnet, cnn = load_model(f"hnet_{variant}"), load_model(f"cnn_{variant}")
+    image = rotate(digit[None].float(), angle).clamp(0, 1).to(get_device())
+    return {
+        "image": image[0, 0].cpu(),
+        "hnet_probs": hnet(image).softmax(1)[0].cpu(),
+        "cnn_probs": cnn(image).softmax(1)[0].cpu(),
+        "hnet_maps": stream_magnitudes(hnet.feature_maps(image, layer))[0].cpu(),  # (orders, C, h, w)
+        "cnn_maps": cnn.feature_maps(image, layer)[0].abs().cpu(),  # (C, h, w)
+    }
+
+
+# --------------------------------------------------------------------------- training (self-trained weights)
+TEST_ANGLES = tuple(range(0, 360, 15))
+ROTATED_TEST_DRAWS = 4
+TRAIN_STEPS, BATCH = 600, 32
+
+
+def rotated_test_set(seed: int = 99):
+    """The rotated-digits protocol: every test digit at `ROTATED_TEST_DRAWS` random angles."""
+    images, labels = digits("test")
+    images, labels = images.repeat(ROTATED_TEST_DRAWS, 1, 1, 1), labels.repeat(ROTATED_TEST_DRAWS)
+    angles = torch.rand(len(labels), generator=torch.Generator().manual_seed(seed)) * 360
+    return rotate(images, angles), labels
+
+
+@torch.no_grad()
+def error_percent(model: nn.Module, images, labels, batch: int = 256) -> float:
+    wrong = sum((model(images[i:i + batch]).argmax(1) != labels[i:i + batch]).sum().item()
+                for i in range(0, len(labels), batch))
+    return round(100.0 * wrong / len(labels), 2)
+
+
+@torch.no_grad()
+def accuracy_vs_angle(model: nn.Module, angles=TEST_ANGLES) -> dict[int, float]:
+    """% test accuracy with every test digit turned by each angle."""
+    images, labels = digits("test")
+    return {a: round(100.0 - error_percent(model, rotate(images, a), labels), 2) for a in angles}
+
+
+def fit(model: nn.Module, rotated: bool, steps: int = TRAIN_STEPS, lr: float = 5e-3, seed: int = 0):
+    """Adam with cosine decay on the training digits, turned at random angles if `rotated`."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    images, labels = digits("train")
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+    model.train()
+    for step in range(1, steps + 1):
+        pick = torch.randint(len(labels), (BATCH,), generator=gen)
+        x = images[pick]
+        if rotated:
+            x = rotate(x, torch.rand(BATCH, generator=gen) * 360)
+        loss = F.cross_entropy(model(x), labels[pick])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if step % 100 == 0:
+            print(f"step {step}/{steps} loss {loss.item():.3f}", flush=True)
+    return model.eval()
+
+
+def train(variant: str | None, out_dir: Path) -> dict:
+    """Train `variant` (a key of VARIANTS; None: all four), save harmonic_<variant>.safetensors,
+    return its rotated-test error and accuracy at each angle."""
+    from safetensors.torch import save_file
+
+    metrics = {}
+    for name in ([variant] if variant else list(VARIANTS)):
+        if name not in VARIANTS:
+            raise SystemExit(f"Unknown harmonic variant {name!r}; choose one of {list(VARIANTS)}.")
+        kind, rotated = VARIANTS[name]
+        model = fit(MODELS[kind](), rotated)
+        result = {"params": sum(p.numel() for p in model.parameters()),
+                  "rotated_test_error_percent": error_percent(model, *rotated_test_set()),
+                  "accuracy_vs_angle": accuracy_vs_angle(model)}
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+                  str(Path(out_dir) / f"harmonic_{name}.safetensors"),
+                  metadata={"metrics": json.dumps(result)})
+        metrics[name] = result
+    return metrics
