@@ -107,7 +107,8 @@ def _partial_image(source: str, example: float, drawing) -> np.ndarray:
 
 
 @friendly_errors
-def complete(attention: str, source: str, example: float, drawing, n_known: float, temperature: float):
+def complete(attention: str, source: str, example: float, drawing, n_known: float, temperature: float,
+             seed: float = 0):
     """Keep the first pixels (in the model's writing order) of a digit; complete it 4 times."""
     model = _model(attention)
     cfg = model.cfg
@@ -117,7 +118,7 @@ def complete(attention: str, source: str, example: float, drawing, n_known: floa
     shown = known[:1].clone()
     shown[:, n_known:] = -1
     given = _tile(cfg, shown)
-    run = it.generate(model, 4, float(temperature), 0, known=known, n_known=n_known)
+    run = it.generate(model, 4, float(temperature), int(seed or 0), known=known, n_known=n_known)
     for picture, status in _stream(cfg, run, n_known):
         yield given, picture, status
 
@@ -151,6 +152,10 @@ def receptive_fields(row: float, col: float, attention: str, example: float, lay
             heat, note)
 
 
+def _next_seed(seed: float) -> int:
+    return int(seed or 0) + 1
+
+
 def _clicked_pixel(evt: gr.SelectData):
     x, y = evt.index[:2]
     return y // SCALE, x // SCALE
@@ -166,13 +171,15 @@ def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     gr.Markdown(weights_note(it.CHECKPOINTS["1d"], adds="the 1D local model") + "\n\n"
                 + weights_note(it.CHECKPOINTS["2d"], adds="the 2D local model"))
-    attention = gr.Radio(ATTENTION_CHOICES, value="1d", label="Attention (each is its own trained model)")
+    with gr.Row():
+        attention = gr.Radio(ATTENTION_CHOICES, value="1d", scale=3,
+                             label="Attention (each is its own trained model)")
+        seed = gr.Number(0, precision=0, label="Seed (advances after each run)", scale=1)
     with gr.Tab("Sample"):
         with gr.Row():
             temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature",
                                     info="below 1: safer, bolder strokes; above 1: wilder")
             n_images = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
-            seed = gr.Number(0, precision=0, label="Seed")
         with gr.Row():
             sample_button = gr.Button("Sample", variant="primary")
             sample_stop = gr.Button("Stop")
@@ -186,7 +193,7 @@ def build() -> None:
                                   value="example", label="Digit to complete")
                 example = gr.Slider(0, len(_test_digits()) - 1, value=0, step=1,
                                     label="Held-out digit number (never seen in training)")
-                drawing = gr.Sketchpad(label="Or draw a digit (dark on light)", canvas_size=(280, 280),
+                drawing = gr.Sketchpad(label="Or draw a digit: pick the brush on the left", canvas_size=(280, 280),
                                        height=300)
             with gr.Column():
                 n_known = gr.Slider(0, SHAPE.n_positions - 1, value=SHAPE.n_positions // 2, step=1,
@@ -221,11 +228,13 @@ def build() -> None:
     sample_event = sample_button.click(
         sample, [attention, temperature, n_images, seed], [samples, sample_status],
         api_name=f"{SLUG}_sample", concurrency_id=HEAVY, concurrency_limit=1)
+    sample_event.then(_next_seed, seed, seed, api_visibility="private")
     sample_stop.click(None, None, None, cancels=[sample_event], api_visibility="private")
     complete_event = complete_button.click(
-        complete, [attention, source, example, drawing, n_known, complete_temperature],
+        complete, [attention, source, example, drawing, n_known, complete_temperature, seed],
         [given, completions, complete_status], api_name=f"{SLUG}_complete",
         concurrency_id=HEAVY, concurrency_limit=1)
+    complete_event.then(_next_seed, seed, seed, api_visibility="private")
     complete_stop.click(None, None, None, cancels=[complete_event], api_visibility="private")
     drawing.change(lambda: "drawing", None, source, api_visibility="private", queue=False)
 
