@@ -65,9 +65,10 @@ def friendly_errors(fn):
 def weights_note(ckpt: Checkpoint, adds: str) -> str:
     """Markdown for a tab: whether `ckpt` is here already, what it adds, and how to get it."""
     if is_available_locally(ckpt):
-        return f"✅ **{ckpt.name}** weights found locally ({ckpt.size_text()})."
-    return (f"ℹ️ **{ckpt.name}** ({ckpt.size_text()}, {ckpt.license}) would add: {adds}. "
-            f"They are fetched on first use when online. {missing_message(ckpt).split('To get them: ')[-1]}")
+        return f"**{ckpt.name}** weights: found locally ({ckpt.size_text()})."
+    how = missing_message(ckpt).split("To get them: ")[-1]
+    return (f"**{ckpt.name}** weights ({ckpt.size_text()}, {ckpt.license}) would add: {adds}. "
+            f"They are fetched on first use when online. Otherwise: {how}")
 
 
 def header(title: str, paper_url: str, intro: str) -> None:

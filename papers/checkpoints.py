@@ -196,11 +196,26 @@ def _from_local(ckpt: Checkpoint, device) -> StateDict | None:
     return None
 
 
-def _from_hub(ckpt: Checkpoint, device) -> StateDict:
-    from huggingface_hub import hf_hub_download  # imported lazily: keeps start-up fast
+@functools.cache
+def hub_reachable(host: str = "huggingface.co", timeout_s: float = 3.0) -> bool:
+    """One quick connection attempt per process, so that an offline machine does not wait for
+    huggingface_hub's retries on every load (it still reads its local cache)."""
+    import socket
 
+    try:
+        socket.create_connection((os.environ.get("HF_ENDPOINT_HOST", host), 443), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
+def _from_hub(ckpt: Checkpoint, device) -> StateDict:
+    from huggingface_hub import constants, hf_hub_download  # imported lazily: keeps start-up fast
+
+    local_only = constants.HF_HUB_OFFLINE or not hub_reachable()
     path = Path(hf_hub_download(
         repo_id=ckpt.hub_repo(), filename=ckpt.hub_filename or ckpt.filename, revision=ckpt.revision,
+        local_files_only=local_only,
     ))
     if ckpt.is_foreign_on_hub:
         _check_lfs_hash(path, ckpt.name)
