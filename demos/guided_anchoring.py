@@ -51,7 +51,7 @@ def propose(image, threshold: float, locations: int, top_n: int):
             summary)
 
 
-def _recall_table(results: dict, scenes: int) -> str:
+def _recall_table(results: dict, scenes: int, threshold: float) -> str:
     header_row = "| model | " + " | ".join(f"AR@{n}" for n in ga.AR_AT) + " | anchors / image |"
     lines = [header_row, "|---" * (len(ga.AR_AT) + 2) + "|"]
     for name, label in (("ga_rpn", "GA-RPN"), ("rpn", "RPN")):
@@ -59,7 +59,8 @@ def _recall_table(results: dict, scenes: int) -> str:
             r = results[name]
             lines.append(f"| {label} | " + " | ".join(f"{100 * r[f'AR@{n}']:.1f}" for n in ga.AR_AT)
                          + f" | {r['anchors_per_image']:.0f} |")
-    return f"Average recall (%, IoU 0.5:0.95) on {scenes} held-out scenes:\n\n" + "\n".join(lines)
+    return (f"Average recall (%, IoU 0.5:0.95) on {scenes} held-out scenes, GA-RPN at ε = {threshold:g}:\n\n"
+            + "\n".join(lines))
 
 
 @friendly_errors
@@ -82,7 +83,7 @@ def measure(scenes: int, threshold: float):
             if (i + 1) % 10 == 0:
                 yield f"Measuring {label}: {i + 1} / {len(data)} scenes…"
         results[name] = ga.recall_metrics(found, truth, anchors)
-    yield _recall_table(results, len(data))
+    yield _recall_table(results, len(data), float(threshold))
 
 
 def bench_default():
@@ -110,7 +111,7 @@ def build() -> None:
                 ga_props = gr.Image(label="GA-RPN proposals", type="numpy")
                 rpn_props = gr.Image(label="RPN proposals", type="numpy")
             summary = gr.Markdown()
-    with gr.Accordion("Measure recall vs number of proposals (the paper's Table 1, here)", open=True):
+    with gr.Accordion("Average recall vs number of proposals, GA-RPN vs RPN (the paper's Table 1, here)", open=True):
         with gr.Row():
             scenes = gr.Slider(10, 200, value=50, step=10, label="Held-out scenes")
             measure_button = gr.Button("Measure recall", variant="primary")

@@ -113,6 +113,12 @@ def test_detector_equals_torchvision_mobilenet_v3_fpn_on_random_weights(random_m
     assert torch.equal(mine[2], theirs[2])
 
 
+def test_resnet50_fpn_variant_has_torchvisions_parameters():
+    reference = torchvision.models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
+    ours = frcnn.build_detector("resnet50_fpn")
+    ours.load_state_dict(frcnn._drop_batchnorm_counters(reference.state_dict()), strict=True)
+
+
 @pytest.fixture(scope="module")
 def shapes_detector():
     return frcnn.load_detector("shapes", torch.device("cpu"))
