@@ -25,3 +25,22 @@ def shared_dir() -> pathlib.Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present (a user's fresh clone has none)")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Tests never download: urlopen reaches only file:// and loopback (so a test run on an
+    online machine cannot start a 244 MB weights download)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    real_urlopen = urllib.request.urlopen
+
+    def guarded(url, *args, **kwargs):
+        target = urllib.parse.urlparse(url if isinstance(url, str) else url.full_url)
+        if target.scheme not in ("file", "") and target.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise urllib.error.URLError(f"tests are offline: {target.geturl()}")
+        return real_urlopen(url, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", guarded)
