@@ -93,7 +93,9 @@ def results_table() -> str:
                      for c in harmonic.CHECKPOINTS.values())
     return ("**% error on test digits at random angles** (the rotated-MNIST protocol on our 450 test "
             f"digits; the paper's H-Net: {harmonic.PAPER_MNIST_ROT_ERROR} % on MNIST-rot, trained on "
-            "12,000 rotated MNIST digits)\n\n| model | parameters | error |\n|---|---|---|\n" + rows)
+            "12,000 rotated MNIST digits)\n\n| model | parameters | error |\n|---|---|---|\n" + rows +
+            "\n\nA rotation-invariant network cannot tell a 6 from a 9 turned upside down, which is why "
+            "the H-Net trained upright stays below the CNN at 0°; its accuracy repeats exactly every 90°.")
 
 
 def build() -> None:
