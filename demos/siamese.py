@@ -21,9 +21,11 @@ on some people and verifies **people it never saw**. Here you train on some digi
 30 of the 40 ORL faces, the paper's own data, when they are installed) and verify the held-out
 ones. Label convention, as in the paper: **Y = 0 genuine, Y = 1 impostor**.
 
-*Honest note:* unseen **digit** classes are hard for this model (equal error rate about 0.3–0.4,
-often worse than comparing raw pixels, shown for reference); with many training identities
-(**faces**) the learned metric is the setting where the paper's claim shows."""
+*Honest note:* seconds of CPU training are far from the paper's setting. On unseen **digit**
+classes this model reaches an equal error rate (EER) of only about 0.4, worse than comparing raw
+pixels (0.25, drawn beside it on the ROC): seven training classes teach it those classes, not a
+metric that transfers. Faces, with 30 training identities, come closer (EER ~0.19 after 20 s vs
+0.14 for raw pixels); the paper trained far longer on more people."""
 
 DIGITS, FACES = "digits", "ORL faces"
 SHIPPED_KEY = (DIGITS, tuple(range(7)), "chopra2005")  # what the shipped checkpoint was trained on

