@@ -31,7 +31,8 @@ def _digits_28() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @functools.cache
-def _split_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed seeded (train, test) index split of n samples, shared by every digits view."""
     order = np.random.default_rng(SPLIT_SEED).permutation(n)
     n_test = int(round(n * TEST_FRACTION))
     return np.sort(order[n_test:]), np.sort(order[:n_test])
@@ -45,7 +46,7 @@ def digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = _digits_28()
     if split == "all":
         return images.clone(), labels.clone()
-    train_idx, test_idx = _split_indices(len(labels))
+    train_idx, test_idx = split_indices(len(labels))
     idx = torch.from_numpy({"train": train_idx, "test": test_idx}[split])
     return images[idx].clone(), labels[idx].clone()
 

@@ -315,12 +315,12 @@ def digit_levels(split: str = "train") -> torch.Tensor:
     The same train/test split as `papers.data.digits` (same indices)."""
     from sklearn.datasets import load_digits
 
-    from papers.data import _split_indices
+    from papers.data import split_indices
 
     images = torch.tensor(load_digits().images, dtype=torch.long)[..., None]  # (N, 8, 8, 1)
     if split == "all":
         return images
-    train_idx, test_idx = _split_indices(len(images))
+    train_idx, test_idx = split_indices(len(images))
     return images[torch.from_numpy({"train": train_idx, "test": test_idx}[split])]
 
 
