@@ -63,7 +63,8 @@ def _display(image: np.ndarray) -> np.ndarray:
 
 def _cue(prediction: int, shape: int, texture: int) -> str:
     """Which cue a decision followed, for a caption."""
-    return "shape ✓" if prediction == shape else "texture" if prediction == texture else tb.SHAPES[prediction]
+    name = tb.SHAPES[prediction]
+    return "shape ✓" if prediction == shape else f"{name} (texture)" if prediction == texture else name
 
 
 def _gallery(models: dict, seed: int) -> list[tuple[np.ndarray, str]]:
@@ -143,7 +144,12 @@ def compose(shape_name, texture_name, upload, seed, state):
     sheet, what = _texture_sheet(texture_name, upload)
     image = tb.compose(tb.silhouette(shape_name, rng), tb.texture_patch(sheet, rng))
     natural, stylized = _answers(models, image)
-    return _display(image), natural, stylized, f"A **{shape_name}** filled with **{what}**."
+    shape = tb.SHAPES.index(shape_name)
+    texture = tb.TEXTURES.index(texture_name) if upload is None else -1
+    followed = "; ".join(f"{MODEL_NAMES[r]} → **{_cue(tb.SHAPES.index(max(a, key=a.get)), shape, texture)}**"
+                         for r, a in zip(tb.REGIMES, (natural, stylized)))
+    belongs = f" ({texture_name} belongs to {tb.SHAPES[texture]})" if upload is None else ""
+    return _display(image), natural, stylized, f"A **{shape_name}** filled with **{what}**{belongs}. {followed}."
 
 
 @friendly_errors
