@@ -202,14 +202,14 @@ def _canvas_points(n: int, canvas: int, device=None) -> torch.Tensor:
 
 def add_clutter(canvas: torch.Tensor, pieces: int, source: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Paste `pieces` random 6x6 crops of random `source` digits at random places (max-blend)."""
-    n, _, size, _ = canvas.shape
+    n, _, height, width = canvas.shape
     canvas = canvas.clone()
     offsets = torch.arange(CLUTTER_SIZE)
     batch = torch.arange(n)[:, None, None]
     for _ in range(pieces):
         pick = torch.randint(len(source), (n,), generator=gen)[:, None, None]
         sy, sx, cy, cx = (torch.randint(hi - CLUTTER_SIZE + 1, (n, 1, 1), generator=gen)
-                          for hi in (DIGIT_SIZE, DIGIT_SIZE, size, size))
+                          for hi in (DIGIT_SIZE, DIGIT_SIZE, height, width))
         crops = source[pick, 0, sy + offsets[:, None], sx + offsets]  # (N, 6, 6)
         rows, cols = cy + offsets[:, None], cx + offsets  # (N, 6, 1), (N, 1, 6)
         canvas[batch, 0, rows, cols] = torch.maximum(canvas[batch, 0, rows, cols], crops)
