@@ -74,7 +74,7 @@ def run(content, style, network_choice, log_ratio, texture_only, size, steps, op
                   f"of {config.time_budget_s:.0f} s. " + " ".join(notes))
         if not progress.done:
             yield progress.image, _loss_frame(history, texture_only), status, gr.skip()
-    before = content_rgb if content_rgb is not None else st.to_uint8(st.to_tensor(style_rgb, config.size))
+    before = content_rgb if content_rgb is not None else style_rgb  # what the result has the shape of
     last = history[-1]
     done = (f"{what}{label}: stopped after {last.step} steps ({last.reason}), {last.elapsed_s:.1f} s, "
             f"{last.elapsed_s / max(last.step, 1):.2f} s per step at {config.size} px. " + " ".join(notes))

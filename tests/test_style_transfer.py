@@ -197,3 +197,14 @@ def test_handler_accepts_grey_rgba_and_16_bit_styles():
     grey16 = np.random.default_rng(1).integers(0, 65535, (40, 40), dtype=np.uint16)
     for style in (rgba, grey16):
         assert run_tab(None, style, steps=1)[-1][0].shape == (48, 48, 3)
+
+
+def test_handler_with_vgg_does_content_transfer_with_colour_preservation(monkeypatch):
+    """The VGG-19 path of the tab, with random (normalised) weights standing in for ImageNet's."""
+    monkeypatch.setattr(st, "vgg19", lambda pooling="avg": tiny_vgg())
+    outputs = list(demo.run(*example_paths("chelsea.jpg", "coffee.jpg"), demo.VGG, -3.0, False, 32, 4, "adam",
+                            "content", "avg", True, 30))
+    image, curves, status, (before, after) = outputs[-1]
+    assert set(curves["term"]) == {"style L_style", "content L_content"}
+    assert "α/β = 1e-03" in status and "random-weight" not in status
+    assert after.shape == before.shape == (21, 32, 3)  # chelsea is 451x300

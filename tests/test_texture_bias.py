@@ -125,3 +125,16 @@ def test_stylize_without_vgg_weights_says_how_to_get_them(trained):
     texture = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     with pytest.raises(gr.Error, match="VGG-19"):
         list(demo.stylize("star", texture, 10, trained[-1][-1]))
+
+
+def test_stylize_makes_a_stimulus_by_style_transfer_and_classifies_it(trained, monkeypatch):
+    """The paper's way to make cue-conflict images, with random VGG weights standing in."""
+    torch.manual_seed(0)
+    vgg = st.VGG19Features("avg")
+    st.normalise_mean_activation(vgg, st.normalisation_images(32), st.relu_layer_names(vgg))
+    monkeypatch.setattr(st, "vgg19", lambda pooling="avg": vgg.eval().requires_grad_(False))
+    monkeypatch.setattr(demo, "STIMULUS_SIDE", 32)
+    texture = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    *_, (image, natural, stylized, text) = demo.stylize("heart", texture, 2, trained[-1][-1])
+    assert image.shape == (32, 32, 3) and "heart" in text
+    assert set(natural) == set(stylized) == set(tb.SHAPES)
