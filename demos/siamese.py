@@ -24,8 +24,9 @@ ones. Label convention, as in the paper: **Y = 0 genuine, Y = 1 impostor**.
 *Honest note:* seconds of CPU training are far from the paper's setting. On unseen **digit**
 classes this model reaches an equal error rate (EER) of only about 0.4, worse than comparing raw
 pixels (0.25, drawn beside it on the ROC): seven training classes teach it those classes, not a
-metric that transfers. Faces, with 30 training identities, come closer (EER ~0.19 after 20 s vs
-0.14 for raw pixels); the paper trained far longer on more people."""
+metric that transfers. Faces, with 30 training identities, do better (EER ~0.19 after 20 s,
+0.14–0.19 after minutes) but only draw level with raw pixels (0.14); the paper trained far
+longer on more people."""
 
 DIGITS, FACES = "digits", "ORL faces"
 SHIPPED_KEY = (DIGITS, tuple(range(7)), "chopra2005")  # what the shipped checkpoint was trained on
