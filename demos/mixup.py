@@ -25,6 +25,7 @@ its calibration is *worse* here, because soft targets make a small network under
 TOY_MESSAGE = "Press **Train ERM and mixup**: two small networks train side by side for a few seconds."
 EXAMPLES = {"cat": "chelsea.jpg", "coffee": "coffee.jpg"}  # label -> shipped example image
 INITIAL_LAMBDA = 0.7
+MAX_SEEDS, MAX_BUDGET_S = 5, 120  # digits comparison
 STREAM_EVERY = 100  # steps between live updates of the decision surfaces
 LIVE_RESOLUTION = 120  # grid points per side while training; the final surface is finer
 FINAL_RESOLUTION = 180
@@ -106,14 +107,16 @@ def _digits_table(comparison: mixup.DigitComparison) -> str:
 def compare_digits(alpha, seeds, budget_s):
     if float(alpha) <= 0:
         raise gr.Error("α = 0 means no mixing: choose α > 0 (the authors suggest 0.2–0.4 for small networks).")
+    seeds = min(max(int(seeds), 1), MAX_SEEDS)  # bounded, also via the API
+    budget_s = min(max(float(budget_s), 0.0), MAX_BUDGET_S)
     yield "Training the first network…"
     comparison = None
-    for comparison in mixup.compare_on_digits(float(alpha), int(seeds), budget_s=float(budget_s)):
+    for comparison in mixup.compare_on_digits(float(alpha), seeds, budget_s=budget_s):
         yield _digits_table(comparison) + "\n\n*Training…*"
     if comparison is None:
         yield "The time budget ran out before the first run finished."
         return
-    cut_short = len(comparison.runs) < 2 * int(seeds)
+    cut_short = len(comparison.runs) < 2 * seeds
     yield _digits_table(comparison) + ("\n\nStopped at the time budget." if cut_short else "")
 
 
@@ -162,8 +165,8 @@ def build() -> None:
     gr.Markdown("### ERM vs mixup on the digits (held-out accuracy and calibration, several seeds)")
     with gr.Row():
         digits_alpha = gr.Slider(0.05, 2, value=0.3, step=0.05, label="α (the authors advise 0.2–0.4 here)")
-        seeds = gr.Slider(1, 5, value=3, step=1, label="Seeds")
-        budget = gr.Slider(5, 120, value=30, step=5, label="Time budget (seconds)")
+        seeds = gr.Slider(1, MAX_SEEDS, value=3, step=1, label="Seeds")
+        budget = gr.Slider(5, MAX_BUDGET_S, value=30, step=5, label="Time budget (seconds)")
     with gr.Row():
         digits_btn = gr.Button("Compare on digits", variant="primary")
         digits_stop = gr.Button("Stop")

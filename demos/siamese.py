@@ -144,15 +144,16 @@ def train(dataset, train_digits, loss, budget_s, seed, state):
     digits_key = () if dataset == FACES else tuple(sorted(int(d) for d in train_digits or []))
     key = (dataset, digits_key, loss)
     data = _data(*key[:2])
+    budget_s = min(float(budget_s), BUDGET_S[1])  # bounded, also via the API
     torch.manual_seed(int(seed))
     model = siamese.SiameseNet(data.config)
     history, unchanged = [], (gr.skip(),) * 5
-    for progress in siamese.fit(model, data, loss=loss, budget_s=float(budget_s), seed=int(seed)):
+    for progress in siamese.fit(model, data, loss=loss, budget_s=budget_s, seed=int(seed)):
         history.append(progress)
         status = (f"Training on {data.describe()}: step {progress.step}, loss {progress.loss:.3f}, "
                   f"{progress.seconds:.0f} / {budget_s:.0f} s")
-        embeddings = siamese.embed(model, data.heldout_images)
         if not progress.done:
+            embeddings = siamese.embed(model, data.heldout_images)
             yield (status, _loss_frame(history), _embedding_frame(embeddings, data.heldout_labels)) + unchanged
     ev = siamese.evaluate(model, data, loss)
     state = {"key": key, "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},

@@ -127,5 +127,6 @@ def test_demo_handlers_and_bad_inputs():
     with pytest.raises(gr.Error):
         demo.sample_lambda(0)
     assert "budget" in list(demo.compare_digits(0.3, 2, 0))[-1]
+    assert "budget" in list(demo.compare_digits(0.3, 10 ** 6, -5))[-1]  # out-of-range API values are bounded
     with pytest.raises(gr.Error):
         list(demo.compare_digits(0, 2, 10))

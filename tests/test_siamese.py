@@ -147,3 +147,5 @@ def test_demo_training_streams_and_finishes_with_a_state():
     assert "your trained one" in text
     with pytest.raises(gr.Error):
         list(demo.train(demo.DIGITS, ["1"], "chopra2005", 1, 0, None))
+    *_, (status, *_) = demo.train(demo.DIGITS, ["0", "1", "2"], "chopra2005", 0, 0, None)  # zero budget
+    assert "0 steps" in status
