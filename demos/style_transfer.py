@@ -114,7 +114,7 @@ def build() -> None:
         with gr.Column():
             size = gr.Slider(*SIZE[:2], value=SIZE[2], step=32, label="Image size (long side, px)",
                              info=f"Capped at {st.MAX_SIDE['cpu']} px on a CPU, {st.MAX_SIDE['gpu']} px on a GPU")
-            steps = gr.Slider(*STEPS[:2], value=STEPS[2], step=1, label="Optimiser steps")
+            steps = gr.Slider(*STEPS[:2], value=STEPS[2], step=1, label="Steps (forward/backward passes)")
             budget = gr.Slider(*BUDGET_S[:2], value=BUDGET_S[2], step=5, label="Time budget (seconds)")
         with gr.Column():
             optimiser = gr.Radio([("L-BFGS (the paper's)", "lbfgs"), ("Adam", "adam")], value="lbfgs",

@@ -18,6 +18,10 @@ Deviations from the paper:
   textures instead of ImageNet, so that the α/β ratio has the paper's meaning for other weights.
 - Layer responses are the ReLU outputs (Caffe's in-place ReLU makes the paper's "conv4_2" blob
   exactly that).
+- L-BFGS runs a few iterations per call with a strong-Wolfe line search, on the loss divided by
+  its first value (same minimum; sane first step at any image size), so the tab can stream and
+  stop between calls; "steps" count forward/backward passes. Adam clamps pixels to [0, 1]
+  after each step; L-BFGS leaves them free, as the paper did, and only the display clips.
 - Step counts are small (seconds on a CPU); the paper ran L-BFGS to convergence (~hundreds of
   iterations at 512 px on a GPU). Image size is capped (512 px on CPU, 1024 px on a GPU).
 - Offline fallback (no VGG-19 weights): texture synthesis (α = 0) only, with a *random-weight*
@@ -136,7 +140,7 @@ VGG19_IMAGENET = Checkpoint(
     upstream_sha256="dcbb9e9d",
     convert=vgg19_convert,
     license="BSD-3-Clause (torchvision weights)",
-    size_bytes=574_673_361,  # the download (whole VGG-19); the cached conversion is ~52 MB
+    size_bytes=574_673_361,  # about: the download (whole VGG-19, ~548 MiB); the cached conversion is ~52 MB
     num_params=12_944_960,
     source="torchvision ImageNet VGG-19 (Simonyan & Zisserman 2014), via timm/vgg19.tv_in1k",
     description="Gatys et al.'s feature extractor",
