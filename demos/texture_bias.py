@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import gradio as gr
 import pandas as pd
-import torch
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import style_transfer as st

@@ -204,7 +204,6 @@ class RandomMultiScaleNet(nn.Module):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
         self.scales = tuple(scales)
-        self.names = [f"scale{s}_pre" for s in scales] + [f"scale{s}" for s in scales]
         self.features = nn.ModuleList()
         for _ in scales:
             conv = nn.Conv2d(3, filters, RANDOM_KERNEL, padding=RANDOM_KERNEL // 2)
