@@ -9,7 +9,7 @@ from PIL import Image
 import gradio as gr
 
 from demos.common import friendly_errors, header, weights_note
-from demos.stn import SOURCES, pick_digit
+from demos.stn import SOURCES, pick_digit, source_after_drawing
 from papers import harmonic
 from papers.data import digits
 
@@ -128,6 +128,7 @@ def build() -> None:
                                title="‖f(turned x) − turned f(x)‖ / ‖f(x)‖ at this layer")
     gr.Markdown(results_table())
 
+    sketch.change(source_after_drawing, [sketch, source], source, api_name=False, queue=False)
     # triggers=None: on page load and whenever any input changes
     gr.on(None, turn, [source, index, sketch, angle, layer, regime],
           [image, hnet_maps, cnn_maps, hnet_label, cnn_label], api_name=f"{SLUG}_turn", trigger_mode="always_last")

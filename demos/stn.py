@@ -47,6 +47,14 @@ def pick_digit(source, index, sketch) -> torch.Tensor:
     return _drawn_digit(sketch) if source == SOURCES[1] else _test_digit(index)
 
 
+def source_after_drawing(sketch, source):
+    """Switch the digit source to the drawing once the visitor has drawn something."""
+    composite = sketch.get("composite") if isinstance(sketch, dict) else None
+    if composite is not None and np.ptp(np.asarray(composite)) > 0:
+        return SOURCES[1]
+    return source
+
+
 def _zoom(grey: torch.Tensor, side: int) -> Image.Image:
     pixels = (grey.clamp(0, 1).numpy() * 255).astype(np.uint8)
     return Image.fromarray(pixels).convert("RGB").resize((side, side), Image.NEAREST)
@@ -165,6 +173,7 @@ def build() -> None:
 
     inputs = [source, index, sketch, angle, scale, shift_x, shift_y, clutter]
     outputs = [overlay, rectified, st_label, cnn_label, pose]
+    sketch.change(source_after_drawing, [sketch, source], source, api_name=False, queue=False)
     # triggers=None: on page load and whenever any input changes
     gr.on(None, analyse, inputs, outputs, api_name=f"{SLUG}_analyse", trigger_mode="always_last")
     sweep_button.click(sweep, [source, index, sketch, quantity, angle, scale, shift_x, shift_y], sweep_plot,

@@ -184,3 +184,10 @@ def test_sweep_and_table():
     with pytest.raises(gr.Error):
         demo.sweep(demo.SOURCES[0], 3, None, "shear", 10, 1.0, 0, 0)
     assert "ST-CNN Aff (ours)" in demo.error_table()
+
+
+def test_drawing_switches_the_source():
+    blank = _sketch(np.full((50, 50, 3), 255, np.uint8))
+    assert demo.source_after_drawing(blank, demo.SOURCES[0]) == demo.SOURCES[0]
+    assert demo.source_after_drawing(None, demo.SOURCES[0]) == demo.SOURCES[0]
+    assert demo.source_after_drawing(_sketch(_drawn_seven()), demo.SOURCES[0]) == demo.SOURCES[1]
