@@ -23,7 +23,7 @@ def screenshot(url: str, out: Path, clicks: list[str], wait_s: float, width: int
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": width, "height": 1000})
         page.on("pageerror", lambda err: print(f"page error: {err}"))
-        page.goto(url, wait_until="networkidle")
+        page.goto(url, wait_until="load", timeout=120_000)
         page.wait_for_timeout(3000)
         for label in clicks:
             page.get_by_role("button", name=label).first.click()
