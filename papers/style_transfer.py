@@ -196,9 +196,16 @@ RANDOM_FILTERS = 64
 RANDOM_SEED = 1234
 
 
+def downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Antialiased bilinear reduction by `factor` (smooth gradients: no block artefacts)."""
+    if factor == 1:
+        return x
+    return F.interpolate(x, scale_factor=1 / factor, mode="bilinear", antialias=True, align_corners=False)
+
+
 class RandomMultiScaleNet(nn.Module):
     """One random-weight conv + ReLU per pyramid level (Ustyuzhaninov et al. 2017, adapted):
-    layer "scale{s}" sees the image average-pooled by s, so receptive fields span 5…80 px."""
+    layer "scale{s}" sees the image reduced s times, so receptive fields span 5…80 px."""
 
     def __init__(self, scales=PYRAMID_SCALES, filters: int = RANDOM_FILTERS, seed: int = RANDOM_SEED):
         super().__init__()
@@ -220,7 +227,7 @@ class RandomMultiScaleNet(nn.Module):
         for scale, conv in zip(self.scales, self.features):
             name = f"scale{scale}"
             if name in layers and min(x.shape[-2:]) >= scale:
-                out[name] = F.relu(conv(F.avg_pool2d(x, scale) if scale > 1 else x))
+                out[name] = F.relu(conv(downsample(x, scale)))
         return out
 
     @torch.no_grad()
