@@ -57,6 +57,8 @@ def run(content, style, network_choice, log_ratio, texture_only, size, steps, op
         notes.append("The random network has no meaningful content representation, "
                      "so this is texture synthesis (α = 0).")
     content_rgb = None if texture_only else read_image(content, max_side=st.MAX_SIDE["gpu"]).rgb
+    if texture_only and init == "content":
+        notes.append("Texture synthesis starts from white noise.")
     config = st.StyleConfig(size=int(size), ratio=0.0 if texture_only else 10 ** float(log_ratio),
                             steps=int(steps), optimiser=optimiser, init=init, pooling=pooling,
                             preserve_colour=bool(preserve_colour) and not texture_only,

@@ -55,7 +55,8 @@ MAX_SIDE = {"cpu": 512, "gpu": 1024}  # activations for L-BFGS at 1024 px take s
 OPTIMISERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
 ADAM_LR = 0.02  # on [0, 1] pixels
-LBFGS_ITERATIONS_PER_CALL = 4  # between two chances to stream, stop or check the time budget
+LBFGS_ITERATIONS_PER_CALL = 4
+MIN_SIDE = 2 ** 4  # four poolings before conv5_1: a shorter side leaves no conv5_1 response  # between two chances to stream, stop or check the time budget
 
 
 @dataclass(frozen=True)
@@ -384,6 +385,9 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
     reference = content_rgb if content_rgb is not None else style_rgb
     content = to_tensor(reference, config.size).to(device)  # (1, 3, H, W): also fixes the shape
     style = to_tensor(style_rgb, config.size).to(device)
+    if min(content.shape[-2:] + style.shape[-2:]) < MIN_SIDE:
+        raise ValueError(f"At {config.size} px an image's short side would be under {MIN_SIDE} px: use a less "
+                         "elongated image or a larger size.")
     colour_source = content
     if config.preserve_colour:
         content = luminance_as_rgb(content)

@@ -208,3 +208,17 @@ def test_handler_with_vgg_does_content_transfer_with_colour_preservation(monkeyp
     assert set(curves["term"]) == {"style L_style", "content L_content"}
     assert "α/β = 1e-03" in status and "random-weight" not in status
     assert after.shape == before.shape == (21, 32, 3)  # chelsea is 451x300
+
+
+def test_handler_very_elongated_image_is_a_message():
+    strip = np.random.default_rng(0).integers(0, 256, (8, 400, 3), dtype=np.uint8)
+    with pytest.raises(gr.Error, match="short side"):
+        run_tab(None, strip, size=64)
+
+
+@pytest.mark.parametrize("log_ratio", [demo.LOG_RATIO[0], demo.LOG_RATIO[1]])
+def test_handler_ratio_slider_extremes(monkeypatch, log_ratio):
+    monkeypatch.setattr(st, "vgg19", lambda pooling="avg": tiny_vgg())
+    *_, (image, _, status, _) = demo.run(*example_paths("chelsea.jpg", "brick.png"), demo.VGG, log_ratio, False,
+                                         32, 2, "lbfgs", "noise", "max", False, 30)
+    assert image.dtype == np.uint8 and "stopped after" in status
