@@ -50,6 +50,7 @@ MODULES: list[str] = [
     "demos.mixup",
     "demos.pcn",
     "demos.stn",
+    "demos.rstn",
     "demos.octconv",
     "demos.harmonic",
     "demos.xception",
