@@ -29,7 +29,6 @@ ECE 0.019; mixup 96.5 %, ECE 0.070), unlike the paper's large-network results.
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -39,6 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from papers.checkpoints import torch_threads
 from papers.data import DIGIT_CLASSES, DIGIT_SIZE, digits
 
 TOY_SETS = ("moons", "circles", "spirals")
@@ -48,19 +48,6 @@ SEED_RANGE = 2 ** 62
 
 
 # --------------------------------------------------------------------------- CPU threads
-@contextlib.contextmanager
-def torch_threads(n: int = 1):
-    """Run the enclosed torch work on `n` intra-op threads. Small models (a 2-D MLP, LeNet-sized
-    convnets) gain nothing from more, and on a busy shared CPU two threads that wait for each
-    other at every op were measured ~30x slower than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------- the method (§2)
 def sample_lambda(alpha: float, generator: torch.Generator | None = None) -> float:
     """λ ~ Beta(α, α); α <= 0 means no mixing (λ = 1, plain ERM)."""

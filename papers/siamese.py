@@ -45,9 +45,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from papers.checkpoints import REPO_ROOT, Checkpoint, cached_model, get_device, load_state_dict
+from papers.checkpoints import REPO_ROOT, Checkpoint, cached_model, get_device, load_state_dict, torch_threads
 from papers.data import DIGIT_CLASSES, digits
-from papers.mixup import torch_threads  # general helper (see its docstring)
+
 
 GENUINE, IMPOSTOR = 0, 1  # the paper's Y: 0 = same class, 1 = different classes
 EXPONENT = 2.77  # §3: L_I = 2Q exp(-2.77 E_W / Q)

@@ -26,7 +26,6 @@ Deviations from the paper:
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import time
@@ -38,6 +37,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
+
+from papers.checkpoints import torch_threads
+
 
 # --------------------------------------------------------------------------- configuration
 SHAPES = ("circle", "square", "triangle", "star", "cross", "heart")
@@ -276,17 +278,6 @@ def evaluate(models: dict, held_out: dict, conflicts) -> tuple[dict, dict]:
     images, shapes, textures = conflicts
     decisions = {r: cue_decisions(predict(m, images), shapes, textures) for r, m in models.items()}
     return accuracy, decisions
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Run a block with `n` intra-op threads, restoring the previous setting afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
