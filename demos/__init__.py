@@ -45,6 +45,7 @@ MODULES: list[str] = [
     "demos.faster_rcnn",
     "demos.guided_anchoring",
     "demos.siamese",
+    "demos.unet",
     "demos.style_transfer",
     "demos.image_transformer",
     "demos.mixup",

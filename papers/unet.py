@@ -303,7 +303,7 @@ SHIPPED_CONFIG = UNetConfig(base_channels=8)
 CHECKPOINT = Checkpoint(
     name="U-Net (synthetic cells, weight map)",
     filename="unet_cells.safetensors",
-    sha256="",
+    sha256="bfdce0fbb4e2793bb7a3a746ff2eecae4d3e68433ac0b768208f0707608c8b89",
     license="MIT (this project)",
     source="self-trained on papers.unet.synthetic_cells",
     reproduce="python -m papers.train unet",
