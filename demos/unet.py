@@ -2,6 +2,7 @@
 and fine-tune for a few seconds."""
 from __future__ import annotations
 
+import colorsys
 import copy
 import time
 
@@ -33,6 +34,15 @@ def _heatmap(values: np.ndarray, top: float | None = None) -> np.ndarray:
     scaled = np.clip(values / (top or max(float(values.max()), 1e-6)), 0, 1)
     return cv2.cvtColor(cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_INFERNO),
                         cv2.COLOR_BGR2RGB)
+
+
+def _instance_colours(count: int = MAX_INSTANCES_LISTED) -> dict[str, str]:
+    """Neighbouring cell numbers get far-apart hues (golden-ratio steps), so touching cells differ."""
+    colours = {}
+    for n in range(1, count + 1):
+        r, g, b = colorsys.hsv_to_rgb((n * 0.618034) % 1.0, 0.85, 0.95)
+        colours[f"cell {n}"] = f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+    return colours
 
 
 def _annotations(rgb: np.ndarray, instances: np.ndarray):
@@ -116,7 +126,7 @@ def build() -> None:
             run = gr.Button("Segment", variant="primary")
             gr.Examples(EXAMPLES, inputs=image)
         with gr.Column():
-            overlay = gr.AnnotatedImage(label="Separated cells")
+            overlay = gr.AnnotatedImage(label="Separated cells", color_map=_instance_colours())
             summary = gr.Markdown()
             probability = gr.Image(label="P(cell) — the thin dark lines are the learnt separations", type="numpy")
     run.click(segment, [image, threshold, invert], [overlay, probability, summary], api_name="unet_segment")
@@ -152,7 +162,7 @@ def build() -> None:
             train = gr.Button("Train", variant="primary")
             stop = gr.Button("Stop")
         curve = gr.LinePlot(x="step", y="loss", label="Weighted cross-entropy (Eq. 1)", height=240)
-        trained = gr.AnnotatedImage(label="Fine-tuned copy on your image")
+        trained = gr.AnnotatedImage(label="Fine-tuned copy on your image", color_map=_instance_colours())
         train_note = gr.Markdown()
         event = train.click(train_a_little, [image, budget, use_wmap, invert], [curve, trained, train_note],
                             api_name="unet_train", concurrency_id=HEAVY, concurrency_limit=1)

@@ -86,7 +86,9 @@ class Checkpoint:
         return self.repo_id or os.environ.get("GALLERY_HUB_REPO", DEFAULT_HUB_REPO)
 
     def size_text(self) -> str:
-        return f"{self.size_bytes / 1e6:.1f} MB" if self.size_bytes else "size unknown"
+        if not self.size_bytes:
+            return "size unknown"
+        return f"{self.size_bytes / 1e6:.1f} MB" if self.size_bytes >= 1e5 else f"{self.size_bytes / 1e3:.0f} kB"
 
 
 # --------------------------------------------------------------------------- devices

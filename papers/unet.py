@@ -303,6 +303,7 @@ SHIPPED_CONFIG = UNetConfig(base_channels=8)
 CHECKPOINT = Checkpoint(
     name="U-Net (synthetic cells, weight map)",
     filename="unet_cells.safetensors",
+    size_bytes=1_946_464,
     sha256="bfdce0fbb4e2793bb7a3a746ff2eecae4d3e68433ac0b768208f0707608c8b89",
     license="MIT (this project)",
     source="self-trained on papers.unet.synthetic_cells",
@@ -332,8 +333,9 @@ class Segmentation:
 
 
 def instances_from_probability(probability: np.ndarray, threshold: float = 0.5, min_area: int = 12) -> np.ndarray:
-    """Connected components of the cell class; specks smaller than `min_area` pixels dropped."""
-    labels, count = ndimage.label(probability > threshold)
+    """Connected components of the cell class (holes filled: a dark nucleus is still the cell);
+    specks smaller than `min_area` pixels dropped."""
+    labels, count = ndimage.label(ndimage.binary_fill_holes(probability > threshold))
     if count:
         areas = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, count + 1))
         keep = np.concatenate([[0], np.cumsum(areas >= min_area) * (areas >= min_area)])
