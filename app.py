@@ -65,7 +65,7 @@ def build_app(paper: str | None = None) -> gr.Blocks:
                 for demo in demos.TABS:
                     with gr.Tab(demo.title, id=demo.slug):
                         _build_tab(demo)
-            app.load(_select_tab, None, tabs, api_name=False, queue=False)
+            app.load(_select_tab, None, tabs, api_visibility="private", queue=False)
     return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
 
 

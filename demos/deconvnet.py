@@ -233,13 +233,13 @@ def build() -> None:
                     prob_map = gr.Image(label="(a) class probability", height=280)
                     act_map = gr.Image(label="(b) strongest feature map", height=280)
 
-    net.change(on_backbone_change, net, [note, layer, target], api_name=False)
-    net.change(occlusion_defaults, net, [size, stride], api_name=False)
+    net.change(on_backbone_change, net, [note, layer, target], api_visibility="private")
+    net.change(occlusion_defaults, net, [size, stride], api_visibility="private")
     run.click(project, [image, net, layer, strongest, channel, whole], [recon, where, gallery, info],
               api_name=f"{SLUG}_project", concurrency_id=HEAVY, concurrency_limit=1)
     event = go.click(occlude, [image, net, layer, target, size, stride, opacity], [prob_map, act_map, occ_info],
                      api_name=f"{SLUG}_occlude", concurrency_id=HEAVY, concurrency_limit=1)
-    stop.click(None, None, None, cancels=[event], api_name=False)
+    stop.click(None, None, None, cancels=[event], api_visibility="private")
 
 
 

@@ -100,4 +100,4 @@ def build() -> None:
     outputs = [detections, anchors, before, after, info]
     run.click(detect, inputs, outputs, api_name=f"{SLUG}_detect")
     for slider in (threshold, anchor_x, anchor_y, level, top_n):
-        slider.release(detect, inputs, outputs, api_name=False)
+        slider.release(detect, inputs, outputs, api_visibility="private")

@@ -88,14 +88,14 @@ def build() -> None:
                 guided_cam = gr.Image(label="Guided Grad-CAM", height=260)
                 labels = gr.Label(num_top_classes=TOP_K, label="Top 10")
 
-    net.change(on_backbone_change, net, [note, layer, target], api_name=False)
-    net.change(lambda key: gr.Dropdown(choices=second_choices(key), value=SECOND_BEST), net, second, api_name=False)
+    net.change(on_backbone_change, net, [note, layer, target], api_visibility="private")
+    net.change(lambda key: gr.Dropdown(choices=second_choices(key), value=SECOND_BEST), net, second, api_visibility="private")
     inputs = [image, net, layer, target, second, opacity]
     outputs = [labels, cam, counter, guided, guided_cam, other, info, target, second]
     run.click(explain, inputs, outputs, api_name=f"{SLUG}_explain", concurrency_id=HEAVY, concurrency_limit=1)
     for control in (target, second, layer):
-        control.input(explain, inputs, outputs, api_name=False, concurrency_id=HEAVY, concurrency_limit=1)
-    opacity.release(explain, inputs, outputs, api_name=False, concurrency_id=HEAVY, concurrency_limit=1)
+        control.input(explain, inputs, outputs, api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
+    opacity.release(explain, inputs, outputs, api_visibility="private", concurrency_id=HEAVY, concurrency_limit=1)
 
 
 def bench_default():

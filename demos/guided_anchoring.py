@@ -120,7 +120,7 @@ def build() -> None:
     inputs, outputs = [image, threshold, locations, top_n], [location_map, guided, sliding, ga_props, rpn_props, summary]
     run.click(propose, inputs, outputs, api_name=f"{SLUG}_propose")
     for slider in (threshold, locations, top_n):
-        slider.release(propose, inputs, outputs, api_name=False)
+        slider.release(propose, inputs, outputs, api_visibility="private")
     event = measure_button.click(measure, [scenes, threshold], table, api_name=f"{SLUG}_measure",
                                  concurrency_id=HEAVY, concurrency_limit=1)
-    stop.click(None, None, None, cancels=[event], api_name=False)
+    stop.click(None, None, None, cancels=[event], api_visibility="private")

@@ -128,7 +128,7 @@ def build() -> None:
                                title="‖f(turned x) − turned f(x)‖ / ‖f(x)‖ at this layer")
     gr.Markdown(results_table())
 
-    sketch.change(source_after_drawing, [sketch, source], source, api_name=False, queue=False)
+    sketch.change(source_after_drawing, [sketch, source], source, api_visibility="private", queue=False)
     # triggers=None: on page load and whenever any input changes
     gr.on(None, turn, [source, index, sketch, angle, layer, regime],
           [image, hnet_maps, cnn_maps, hnet_label, cnn_label], api_name=f"{SLUG}_turn", trigger_mode="always_last")

@@ -138,7 +138,7 @@ def build() -> None:
     toy_table = gr.Markdown(TOY_MESSAGE)
     toy_run = toy_btn.click(train_toy, [dataset, label_noise, alpha, seed], [erm_img, mixup_img, toy_table],
                             api_name=f"{SLUG}_toy", concurrency_id=HEAVY, concurrency_limit=1)
-    toy_stop.click(None, None, None, cancels=[toy_run], api_name=False)
+    toy_stop.click(None, None, None, cancels=[toy_run], api_visibility="private")
 
     gr.Markdown("### Mix two images and their labels")
     cat, coffee = example_paths(*EXAMPLES.values())
@@ -159,7 +159,7 @@ def build() -> None:
         draw_btn = gr.Button("Sample λ ~ Beta(α, α)")
     mix_inputs = [image_a, image_b, label_a, label_b, lam]
     for trigger in (lam.change, label_a.submit, label_b.submit, image_a.change, image_b.change):
-        trigger(mix_two, mix_inputs, [mixed_img, mixed_label], api_name=False, show_progress="hidden")
+        trigger(mix_two, mix_inputs, [mixed_img, mixed_label], api_visibility="private", show_progress="hidden")
     draw_btn.click(sample_lambda, draw_alpha, lam, api_name=f"{SLUG}_sample_lambda")
 
     gr.Markdown("### ERM vs mixup on the digits (held-out accuracy and calibration, several seeds)")
@@ -173,7 +173,7 @@ def build() -> None:
     digits_table = gr.Markdown()
     digits_run = digits_btn.click(compare_digits, [digits_alpha, seeds, budget], digits_table,
                                   api_name=f"{SLUG}_digits", concurrency_id=HEAVY, concurrency_limit=1)
-    digits_stop.click(None, None, None, cancels=[digits_run], api_name=False)
+    digits_stop.click(None, None, None, cancels=[digits_run], api_visibility="private")
 
 
 def bench_default():

@@ -257,7 +257,7 @@ def build() -> None:
     run = train_btn.click(train, [dataset, train_digits, loss, budget, seed, state],
                           [status, loss_plot, embed_plot] + result_outputs + [state],
                           api_name=f"{SLUG}_train", concurrency_id=HEAVY, concurrency_limit=1)
-    stop_btn.click(None, None, None, cancels=[run], api_name=False)
+    stop_btn.click(None, None, None, cancels=[run], api_visibility="private")
     threshold.release(move_threshold, [threshold, state], rates, api_name=f"{SLUG}_threshold")
     genuine_btn.click(functools.partial(random_pair, genuine=True), state, [image_a, image_b],
                       api_name=f"{SLUG}_genuine_pair")

@@ -173,7 +173,7 @@ def build() -> None:
 
     inputs = [source, index, sketch, angle, scale, shift_x, shift_y, clutter]
     outputs = [overlay, rectified, st_label, cnn_label, pose]
-    sketch.change(source_after_drawing, [sketch, source], source, api_name=False, queue=False)
+    sketch.change(source_after_drawing, [sketch, source], source, api_visibility="private", queue=False)
     # triggers=None: on page load and whenever any input changes
     gr.on(None, analyse, inputs, outputs, api_name=f"{SLUG}_analyse", trigger_mode="always_last")
     sweep_button.click(sweep, [source, index, sketch, quantity, angle, scale, shift_x, shift_y], sweep_plot,

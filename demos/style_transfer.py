@@ -136,4 +136,4 @@ def build() -> None:
     event = run_btn.click(run, [content, style, network, log_ratio, texture_only, size, steps, optimiser,
                                 init, pooling, preserve_colour, budget], [result, curves, status, compare],
                           api_name=f"{SLUG}_run", concurrency_id=HEAVY, concurrency_limit=1)
-    stop_btn.click(None, None, None, cancels=[event], api_name=False)
+    stop_btn.click(None, None, None, cancels=[event], api_visibility="private")

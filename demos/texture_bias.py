@@ -224,10 +224,10 @@ def build() -> None:
     event = train_btn.click(train, [steps, match, budget, seed],
                             [status, loss_plot, acc_plot, bias_plot, per_class, gallery, state],
                             api_name=f"{SLUG}_train", concurrency_id=HEAVY, concurrency_limit=1)
-    stop_btn.click(None, None, None, cancels=[event], api_name=False)
+    stop_btn.click(None, None, None, cancels=[event], api_visibility="private")
     compose_btn.click(compose, [shape, texture, upload, compose_seed, state],
                       [composed, natural_label, stylized_label, compose_text], api_name=f"{SLUG}_compose")
     st_event = st_btn.click(stylize, [shape, st_texture, st_steps, state],
                             [st_image, natural_label, stylized_label, compose_text], api_name=f"{SLUG}_stylize",
                             concurrency_id=HEAVY, concurrency_limit=1)
-    stop_btn.click(None, None, None, cancels=[st_event], api_name=False)
+    stop_btn.click(None, None, None, cancels=[st_event], api_visibility="private")

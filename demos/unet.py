@@ -153,7 +153,7 @@ def build() -> None:
             before = gr.Image(label="Before", type="numpy")
             after = gr.Image(label="After", type="numpy")
         deform.click(show_elastic, [deform_seed, deform_sigma], [before, after], api_name="unet_elastic")
-        deform_sigma.release(show_elastic, [deform_seed, deform_sigma], [before, after], api_name=False)
+        deform_sigma.release(show_elastic, [deform_seed, deform_sigma], [before, after], api_visibility="private")
 
     with gr.Accordion("Train a little: fine-tune a copy on fresh synthetic cells", open=False):
         with gr.Row():
@@ -166,7 +166,7 @@ def build() -> None:
         train_note = gr.Markdown()
         event = train.click(train_a_little, [image, budget, use_wmap, invert], [curve, trained, train_note],
                             api_name="unet_train", concurrency_id=HEAVY, concurrency_limit=1)
-        stop.click(None, None, None, cancels=[event], api_name=False)
+        stop.click(None, None, None, cancels=[event], api_visibility="private")
 
 
 def bench_default():

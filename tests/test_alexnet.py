@@ -14,16 +14,6 @@ from papers.checkpoints import WeightsUnavailable, load_state_dict, sha256_file
 torch.set_num_threads(1)
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    """No download may start in a test (the upstream .pth is 244 MB)."""
-    import urllib.request
-
-    def refuse(*args, **kwargs):
-        raise OSError("offline (test)")
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-
-
 @pytest.fixture(scope="module")
 def reference():
     torch.manual_seed(0)
@@ -108,13 +98,13 @@ def random_imagenet_model(monkeypatch, reference):
     return model
 
 
-def test_classify_without_weights_says_how_to_get_them(offline):
+def test_classify_without_weights_says_how_to_get_them():
     photo = demo.example_paths("chelsea.jpg")[0]
     with pytest.raises(gr.Error, match="alexnet-owt-7be5be79.pth"):
         demo.classify(photo, True, "conv1")
 
 
-def test_architecture_works_without_weights(offline):
+def test_architecture_works_without_weights():
     rows, diagram, kernels = demo.architecture("original")
     assert rows[-1][3] == "60,965,224"
     assert diagram.ndim == 3 and kernels.value is not None

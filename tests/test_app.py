@@ -21,8 +21,9 @@ def test_every_listed_module_is_a_working_demo():
 
 def test_build_app_builds_every_tab():
     blocks = app.build_app()
-    titles = {b.label for b in blocks.blocks.values() if isinstance(b, gr.Tab)}
-    assert {d.title for d in demos.TABS} <= titles
+    tabs = [b for b in blocks.blocks.values() if isinstance(b, gr.Tab)]
+    assert {d.title for d in demos.TABS} <= {b.label for b in tabs}
+    assert {d.slug for d in demos.TABS} <= {b.id for b in tabs}  # what ?tab=slug selects
     failures = [b.value for b in blocks.blocks.values()
                 if isinstance(b, gr.Markdown) and "failed to start" in str(b.value)]
     assert not failures
@@ -72,7 +73,9 @@ def test_paper_flag_serves_one_demo_and_rejects_unknown():
     if not demos.TABS:
         pytest.skip("no tab yet")
     single = app.build_app(paper=demos.TABS[0].slug)
-    assert not any(isinstance(b, gr.Tabs) for b in single.blocks.values())
+    tab_ids = {b.id for b in single.blocks.values() if isinstance(b, gr.Tab)}
+    assert not tab_ids & {d.slug for d in demos.TABS}  # no gallery tabs, just the one demo
+    assert not any(isinstance(b, gr.Markdown) and "Paper Demo Gallery" in str(b.value) for b in single.blocks.values())
     with pytest.raises(SystemExit, match="Unknown paper"):
         app.build_app(paper="not-a-paper")
 

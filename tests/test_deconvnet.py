@@ -15,16 +15,6 @@ from papers.checkpoints import WeightsUnavailable
 torch.set_num_threads(1)
 
 
-@pytest.fixture
-def offline(monkeypatch):
-    """No download may start in a test (the upstream .pth is 244 MB)."""
-    import urllib.request
-
-    def refuse(*args, **kwargs):
-        raise OSError("offline (test)")
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-
-
 class RectifiedGradientReLU(torch.autograd.Function):
     """ReLU forward; backward passes relu(gradient), ignoring the forward mask (§2.1 rectification)."""
 
@@ -187,7 +177,7 @@ def test_bad_images_get_a_message(image, message):
 
 
 @pytest.mark.parametrize("key", ["alexnet", "vgg16"])
-def test_imagenet_backbones_without_weights_say_how_to_get_them(key, offline):
+def test_imagenet_backbones_without_weights_say_how_to_get_them(key):
     with pytest.raises(gr.Error, match="not available"):
         demo.project(DIGIT, key, "conv1", True, 0, False)
     note, layer, target = demo.on_backbone_change(key)
