@@ -93,6 +93,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
             image = gr.Image(label="Photo (upload, webcam or paste)", type="filepath",
+                             value=example_paths("pcn_turned_faces.jpg")[0],
                              sources=["upload", "webcam", "clipboard"], height=300)
             rotation = gr.Slider(0, 360, value=0, step=5, label="Turn the photo (degrees, counter-clockwise)")
             run = gr.Button("Detect faces", variant="primary")

@@ -101,5 +101,7 @@ def test_launched_app_serves_named_endpoints_to_a_client():
         for demo in demos.TABS:
             prefixes = tuple(f"/{demo.slug.replace('-', sep)}_" for sep in "-_")
             assert any(name.startswith(prefixes) for name in endpoints), f"{demo.slug}: no named endpoint"
+        *_, note = client.predict(0, 10, 5, api_name="/unet_weight_map")  # a cheap, weight-free endpoint
+        assert "cells" in note
     finally:
         blocks.close()

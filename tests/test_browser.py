@@ -20,6 +20,7 @@ from bench.server import running_app  # noqa: E402
 SCREENS = Path(__file__).resolve().parent.parent / "bench" / "screens"
 ACTION_TIMEOUT_S = 120
 BUSY = ".pending, .generating, .eta-bar, .progress-text"
+WEIGHTS_MISSING = "are not available"  # papers.checkpoints.missing_message
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +56,20 @@ def test_tab_opens_by_link_and_its_main_action_works(page, demo):
     page.wait_for_timeout(1500)  # the deep-link load event selects the tab
     assert demo.title in selected.first.inner_text()
     panel = page.locator("[role=tabpanel]:visible").first
-    before = panel_state(panel)
-    button = panel.locator("button.primary:visible").first
-    label = button.inner_text()
-    button.click()
-    page.wait_for_timeout(1000)
-    wait_until_idle(page, ACTION_TIMEOUT_S)
+    buttons = panel.locator("button.primary:visible")
+    if buttons.count() == 0:  # a live tab: it computes on load and on every slider move
+        wait_until_idle(page, ACTION_TIMEOUT_S)
+        label, changed = "(on load)", panel_state(panel)[1] > 0
+    else:
+        before = panel_state(panel)
+        label = buttons.first.inner_text()
+        buttons.first.click()
+        page.wait_for_timeout(1000)
+        wait_until_idle(page, ACTION_TIMEOUT_S)
+        changed = panel_state(panel) != before
     page.screenshot(path=str(SCREENS / f"{demo.slug}.png"), full_page=True)
     errors = [e.inner_text() for e in page.locator(".toast-body.error").all() if e.is_visible()]
+    errors = [e for e in errors if WEIGHTS_MISSING not in e]  # offline ImageNet tabs say so, by design
     assert not errors, f"{demo.slug}: '{label}' showed an error: {errors}"
-    assert panel_state(panel) != before, f"{demo.slug}: '{label}' changed nothing on the page"
+    assert changed, f"{demo.slug}: '{label}' showed nothing"
     assert not page.errors, f"{demo.slug}: page errors {page.errors}"
