@@ -73,3 +73,11 @@ def weights_note(ckpt: Checkpoint, adds: str) -> str:
 
 def header(title: str, paper_url: str, intro: str) -> None:
     gr.Markdown(f"## {title}\n[Read the paper]({paper_url})\n\n{intro}")
+
+
+def on_page_load(fn, outputs) -> None:
+    """Fill `outputs` when a visitor opens the page (not at start-up: nothing loads before it is
+    needed). Works inside any tab's build(), in the gallery or served alone."""
+    from gradio.context import Context
+
+    Context.root_block.load(fn, None, outputs, api_visibility="private", show_progress="hidden")

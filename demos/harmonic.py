@@ -11,7 +11,7 @@ import gradio as gr
 from demos.common import friendly_errors, header, weights_note
 from demos.stn import SOURCES, pick_digit, source_after_drawing
 from papers import harmonic
-from papers.data import digits
+from papers.data import digits, split_size
 
 SLUG = "harmonic"
 TITLE = "Harmonic Networks"
@@ -101,7 +101,7 @@ def results_table() -> str:
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     gr.Markdown(weights_note(harmonic.CHECKPOINTS["hnet_upright"], adds="the trained H-Net and CNN"))
-    n_test = len(digits("test")[1])
+    n_test = split_size("test")
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Radio(list(SOURCES), value=DEFAULTS["source"], label="Digit")

@@ -11,6 +11,7 @@ import torch
 
 import papers.image_transformer as it
 from demos.common import HEAVY, friendly_errors, header, read_image, weights_note
+from papers.data import split_size
 
 SLUG = "image-transformer"
 TITLE = "Image Transformer"
@@ -191,7 +192,7 @@ def build() -> None:
             with gr.Column():
                 source = gr.Radio([("A held-out digit", "example"), ("My drawing", "drawing")],
                                   value="example", label="Digit to complete")
-                example = gr.Slider(0, len(_test_digits()) - 1, value=0, step=1,
+                example = gr.Slider(0, split_size("test") - 1, value=0, step=1,
                                     label="Held-out digit number (never seen in training)")
                 drawing = gr.Sketchpad(label="Or draw a digit: pick the brush on the left", canvas_size=(280, 280),
                                        height=300)

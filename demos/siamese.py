@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from demos.common import HEAVY, friendly_errors, header, read_image, weights_note
+from demos.common import HEAVY, friendly_errors, header, on_page_load, read_image, weights_note
 from papers.checkpoints import WeightsUnavailable
 from papers import siamese
 
@@ -129,13 +129,14 @@ def _shipped_embedding():
     return _embedding_frame(ev.embeddings, data.heldout_labels)
 
 
-def _shipped(index: int):
-    """Initial value of one result component, from the shipped checkpoint (Gradio calls this at
-    page load; everything it uses is cached)."""
+def _shipped_view():
+    """Page-load values from the shipped checkpoint (computed on the first visit, then cached):
+    embedding, energy histograms, ROC, threshold slider, rates."""
     try:
-        return _result_values(None)[index]
+        hist, roc, top, threshold, text = _result_values(None)
     except WeightsUnavailable:
-        return None
+        return None, None, None, gr.update(), ""
+    return _shipped_embedding(), hist, roc, gr.update(maximum=top, value=threshold), text
 
 
 @friendly_errors
@@ -227,18 +228,19 @@ def build() -> None:
                                  "Press **Train** to train your own.")
             with gr.Row():
                 loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
-                embed_plot = gr.ScatterPlot(_shipped_embedding, x="PC 1", y="PC 2", color="class", height=260,
+                embed_plot = gr.ScatterPlot(x="PC 1", y="PC 2", color="class", height=260,
                                             title="Held-out classes in G_W's space (2 principal components)")
     with gr.Row():
-        hist_plot = gr.LinePlot(functools.partial(_shipped, 0), x="energy E_W", y="fraction of pairs",
+        hist_plot = gr.LinePlot(x="energy E_W", y="fraction of pairs",
                                 color="pairs", height=280,
                                 title="Energies of held-out pairs")
-        roc_plot = gr.LinePlot(functools.partial(_shipped, 1), x="false accept rate", y="genuine accept rate",
+        roc_plot = gr.LinePlot(x="false accept rate", y="genuine accept rate",
                                color="metric", height=280,
                                title="ROC on held-out classes (accept when E_W ≤ threshold)")
     threshold = gr.Slider(0, siamese.max_energy(siamese.DIGITS_CONFIG, SHIPPED_KEY[2]),
-                          value=functools.partial(_shipped, 3), step=0.01, label="Decision threshold on E_W")
-    rates = gr.Markdown(functools.partial(_shipped, 4))
+                          step=0.01, label="Decision threshold on E_W")
+    rates = gr.Markdown()
+    on_page_load(_shipped_view, [embed_plot, hist_plot, roc_plot, threshold, rates])
     gr.Markdown("### Verify two images\nPick a held-out pair, or upload / draw a digit "
                 "(dark ink on white) in each box.")
     with gr.Row():

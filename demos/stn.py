@@ -10,7 +10,7 @@ import gradio as gr
 
 from demos.common import friendly_errors, header, read_image, weights_note
 from papers import stn
-from papers.data import digits
+from papers.data import digits, split_size
 
 SLUG = "stn"
 TITLE = "Spatial Transformer Networks"
@@ -144,7 +144,7 @@ def error_table() -> str:
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     gr.Markdown(weights_note(stn.CHECKPOINTS["st_cnn"], adds="the trained ST-CNN and its CNN baseline"))
-    n_test = len(digits("test")[1])
+    n_test = split_size("test")
     with gr.Row():
         with gr.Column(scale=1):
             source = gr.Radio(list(SOURCES), value=DEFAULTS["source"], label="Digit")

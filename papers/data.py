@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 DIGIT_SIZE = 28  # digits are resampled from 8x8 to MNIST's 28x28
 DIGIT_CLASSES = 10
+DIGITS_TOTAL = 1797  # len(sklearn.datasets.load_digits().target), checked in tests
 TEST_FRACTION = 0.25
 SPLIT_SEED = 0
 
@@ -56,3 +57,9 @@ def digits_of_classes(classes, split: str = "train") -> tuple[torch.Tensor, torc
     images, labels = digits(split)
     keep = torch.isin(labels, torch.as_tensor(list(classes)))
     return images[keep], labels[keep]
+
+
+def split_size(split: str = "test") -> int:
+    """How many digits `digits(split)` returns, without loading scikit-learn (fast UI start-up)."""
+    train_idx, test_idx = split_indices(DIGITS_TOTAL)
+    return {"train": len(train_idx), "test": len(test_idx), "all": DIGITS_TOTAL}[split]
