@@ -4,7 +4,7 @@
 
 --fuzz   every named endpoint gets, in each image input, nothing / 1×1 / 10000×10000 / grey /
          RGBA / 16-bit PNG / truncated JPEG / bytes that are not an image, and in each number
-         input NaN / negative / huge: each answer is classed as a result, a clear message, an
+         input zero / negative / huge: each answer is classed as a result, a clear message, an
          unclear message (a traceback-like "Something went wrong"), or a hang.
 --load   N concurrent clients mix inference endpoints with a training endpoint: throughput,
          p50/p95 latency per endpoint, errors.
@@ -41,6 +41,10 @@ IMAGE_COMPONENTS = {"Image", "ImageEditor", "Sketchpad", "Paint", "AnnotatedImag
 NUMBER_COMPONENTS = {"Slider", "Number"}
 # Training endpoints: long by design; in the load test one client keeps one of them busy.
 TRAINING_VERBS = ("train", "fit", "compare", "run_training")
+# Endpoints that run for their time budget on valid input: the fuzz sends them only inputs that
+# must fail fast (valid heavy calls are what the load test sends).
+LONG_VERBS = TRAINING_VERBS + ("_run", "measure", "sweep", "evaluate", "complete", "sample", "occlu")
+INVALID_IMAGES = ("nothing", "1x1.png", "truncated.jpg", "not-an-image.png")
 
 
 def bad_images(folder: Path) -> dict[str, Path | None]:
@@ -107,12 +111,16 @@ def fuzz(client, endpoints: dict, folder: Path) -> list[str]:
         params = info["parameters"]
         base = [baseline(p) for p in params]
         cases = []
+        long_running = any(verb in name for verb in LONG_VERBS)
         for i, p in enumerate(params):
             component = p.get("component", "")
             if component in IMAGE_COMPONENTS:
-                cases += [(f"{p['parameter_name']}={label}", i, image_value(component, path)) for label, path in images.items()]
+                cases += [(f"{p['parameter_name']}={label}", i, image_value(component, path))
+                          for label, path in images.items() if not (long_running and label not in INVALID_IMAGES)]
             elif component in NUMBER_COMPONENTS:
-                cases += [(f"{p['parameter_name']}={v}", i, v) for v in (float("nan"), -1e9, 1e9)]
+                # NaN cannot travel in the JSON API (the client refuses it); handlers' NaN
+                # handling is covered by the tests that call them in-process.
+                cases += [(f"{p['parameter_name']}={v:g}", i, v) for v in ((-1e9,) if long_running else (-1e9, 1e9, 0))]
         for label, index, value in cases:
             args = list(base)
             args[index] = value
@@ -168,7 +176,7 @@ def drive(url: str, endpoints: dict, clients: int, seconds: float, training_clie
             name, args = rng.choice(pool)
             outcome, detail, took = call(client, name, args, timeout_s=max(5.0, stop_at - time.monotonic() + 60))
             with lock:
-                results.setdefault(name, []).append((outcome, took))
+                results.setdefault(name, []).append((outcome, took, detail))
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
@@ -184,13 +192,14 @@ def load_table(results: dict[str, list], seconds: float, clients: int) -> list[s
     total = sum(len(v) for v in results.values())
     lines = [f"{clients} concurrent clients for {seconds:.0f} s: {total} calls, "
              f"{total / seconds:.2f} calls/s.", "",
-             "| endpoint | calls | errors | p50 (s) | p95 (s) |", "| --- | --- | --- | --- | --- |"]
+             "| endpoint | calls | errors | p50 (s) | p95 (s) | first error |", "| --- | --- | --- | --- | --- | --- |"]
     for name, calls in sorted(results.items()):
-        times = sorted(t for outcome, t in calls if outcome == "ok")
-        errors = sum(outcome != "ok" for outcome, _ in calls)
+        times = sorted(t for outcome, t, _ in calls if outcome == "ok")
+        errors = [detail for outcome, _, detail in calls if outcome != "ok"]
         p50 = statistics.median(times) if times else math.nan
         p95 = times[min(len(times) - 1, int(0.95 * len(times)))] if times else math.nan
-        lines.append(f"| `{name}` | {len(calls)} | {errors} | {p50:.2f} | {p95:.2f} |")
+        first = errors[0][:90].replace("|", "/") if errors else ""
+        lines.append(f"| `{name}` | {len(calls)} | {len(errors)} | {p50:.2f} | {p95:.2f} | {first} |")
     return lines
 
 

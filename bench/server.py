@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -24,7 +25,8 @@ def wait_until_up(url: str, proc: subprocess.Popen, timeout_s: float = 180) -> f
     start = time.perf_counter()
     while time.perf_counter() - start < timeout_s:
         if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with code {proc.returncode}")
+            tail = Path(getattr(proc, "log_path", "/dev/null")).read_text()[-2000:]
+            raise RuntimeError(f"the app exited with code {proc.returncode}:\n{tail}")
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -41,8 +43,11 @@ def running_app(paper: str | None = None, env: dict | None = None):
     if paper:
         cmd += ["--paper", paper]
     start = time.perf_counter()
+    # The server's log goes to a file: an unread pipe fills up and blocks the server.
+    log = tempfile.NamedTemporaryFile(prefix="gallery-server-", suffix=".log", delete=False)
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = log.name
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_until_up(url, proc)
@@ -53,3 +58,5 @@ def running_app(paper: str | None = None, env: dict | None = None):
             proc.wait(timeout=10)
         if proc.poll() is None:
             proc.kill()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)

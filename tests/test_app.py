@@ -101,6 +101,9 @@ def test_launched_app_serves_named_endpoints_to_a_client():
         for demo in demos.TABS:
             prefixes = tuple(f"/{demo.slug.replace('-', sep)}_" for sep in "-_")
             assert any(name.startswith(prefixes) for name in endpoints), f"{demo.slug}: no named endpoint"
+        prefixes = tuple(f"/{d.slug.replace('-', sep)}_" for d in demos.TABS for sep in "-_")
+        stray = [name for name in endpoints if not name.startswith(prefixes)]
+        assert not stray, f"public endpoints without a tab's name (private events exposed?): {stray}"
         *_, note = client.predict(0, 10, 5, api_name="/unet_weight_map")  # a cheap, weight-free endpoint
         assert "cells" in note
     finally:
