@@ -9,9 +9,9 @@ from PIL import Image
 import gradio as gr
 
 from demos.common import friendly_errors, header, weights_note
-from demos.stn import SOURCES, pick_digit, source_after_drawing
+from demos.stn import SOURCES, digit_inputs, pick_digit, source_after_drawing
 from papers import harmonic
-from papers.data import digits, split_size
+from papers.data import digits
 
 SLUG = "harmonic"
 TITLE = "Harmonic Networks"
@@ -101,13 +101,9 @@ def results_table() -> str:
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     gr.Markdown(weights_note(harmonic.CHECKPOINTS["hnet_upright"], adds="the trained H-Net and CNN"))
-    n_test = split_size("test")
     with gr.Row():
         with gr.Column(scale=1):
-            source = gr.Radio(list(SOURCES), value=DEFAULTS["source"], label="Digit")
-            index = gr.Slider(0, n_test - 1, step=1, value=DEFAULTS["index"], label="Test-set digit #")
-            sketch = gr.Sketchpad(label="Or draw one (then choose 'My drawing')", type="numpy",
-                                  canvas_size=(280, 280), image_mode="RGB", height=320)
+            source, index, sketch = digit_inputs(DEFAULTS["index"])
             angle = gr.Slider(0, 360, step=1, value=DEFAULTS["angle"], label="Turn (°, counter-clockwise)")
             layer = gr.Slider(1, len(harmonic.Config().widths), step=1, value=DEFAULTS["layer"], label="Layer")
             regime = gr.Radio(list(REGIMES), value=DEFAULTS["regime"], label="Models")

@@ -141,16 +141,21 @@ def error_table() -> str:
             + "\n".join([head, *ours, *paper]))
 
 
+def digit_inputs(index: int):
+    """The digit picker both geometry tabs share: test digit or drawing, a test-set index, a Sketchpad."""
+    source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Digit")
+    index = gr.Slider(0, split_size("test") - 1, step=1, value=index, label="Test-set digit #")
+    sketch = gr.Sketchpad(label="Or draw one (then choose 'My drawing')", type="numpy",
+                          canvas_size=(280, 280), image_mode="RGB", height=320)
+    return source, index, sketch
+
+
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     gr.Markdown(weights_note(stn.CHECKPOINTS["st_cnn"], adds="the trained ST-CNN and its CNN baseline"))
-    n_test = split_size("test")
     with gr.Row():
         with gr.Column(scale=1):
-            source = gr.Radio(list(SOURCES), value=DEFAULTS["source"], label="Digit")
-            index = gr.Slider(0, n_test - 1, step=1, value=DEFAULTS["index"], label="Test-set digit #")
-            sketch = gr.Sketchpad(label="Or draw one (then choose 'My drawing')", type="numpy",
-                                  canvas_size=(280, 280), image_mode="RGB", height=320)
+            source, index, sketch = digit_inputs(DEFAULTS["index"])
             angle = gr.Slider(-180, 180, step=1, value=DEFAULTS["angle"], label="Rotation (°, counter-clockwise)")
             scale = gr.Slider(0.5, 1.5, step=0.05, value=DEFAULTS["scale"], label="Scale")
             shift_x = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_x"], label="Shift right (px)")
