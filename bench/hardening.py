@@ -37,7 +37,8 @@ from bench.server import running_app  # noqa: E402
 
 EXAMPLE = ROOT / "demos" / "assets" / "astronaut.jpg"
 CALL_TIMEOUT_S = 120
-IMAGE_COMPONENTS = {"Image", "ImageEditor", "Sketchpad", "Paint", "AnnotatedImage"}
+EDITOR_COMPONENTS = {"ImageEditor", "Imageeditor", "Sketchpad", "Paint"}  # view_api spells it "Imageeditor"
+IMAGE_COMPONENTS = {"Image", "AnnotatedImage"} | EDITOR_COMPONENTS
 NUMBER_COMPONENTS = {"Slider", "Number"}
 # Training endpoints: long by design; in the load test one client keeps one of them busy.
 TRAINING_VERBS = ("train", "fit", "compare", "run_training")
@@ -73,7 +74,7 @@ def image_value(component: str, path):
 
     if path is None:
         return None
-    if component in ("ImageEditor", "Sketchpad", "Paint"):
+    if component in EDITOR_COMPONENTS:
         return {"background": handle_file(str(path)), "layers": [], "composite": handle_file(str(path))}
     return handle_file(str(path))
 
@@ -81,6 +82,8 @@ def image_value(component: str, path):
 def baseline(parameter: dict):
     """A sensible value for one parameter: its default, or the shipped example for images."""
     component = parameter.get("component", "")
+    if component in EDITOR_COMPONENTS:  # an empty drawing: the tab's default source is used
+        return None
     if component in IMAGE_COMPONENTS:
         return image_value(component, EXAMPLE)
     if parameter.get("parameter_has_default"):
