@@ -55,11 +55,15 @@ def backbone_note(key: str) -> str:
 @functools.cache
 def layers_of(key: str) -> list[str]:
     """conv1..convN of a backbone, from its architecture (built on the meta device: no weights)."""
-    from torchvision.models import alexnet as tv_alexnet, vgg16 as tv_vgg16
-
-    build = {"digits": deconvnet.SmallCNN, "alexnet": tv_alexnet, "vgg16": tv_vgg16}[backbone(key).key]
+    name = backbone(key).key
     with torch.device("meta"):
-        return list(deconvnet.conv_layers(build().features))
+        if name == "digits":
+            network = deconvnet.SmallCNN()
+        else:  # torchvision's ImageNet networks, imported only when chosen (a 1.4 s import)
+            import torchvision.models
+
+            network = getattr(torchvision.models, name)()
+        return list(deconvnet.conv_layers(network.features))
 
 
 def class_choices(key: str, first: list[int] = ()) -> list[str]:

@@ -41,7 +41,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import deform_conv2d, sigmoid_focal_loss
 
 from papers import faster_rcnn as frcnn
 from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
@@ -93,6 +92,8 @@ class FeatureAdaption(nn.Module):
 
     def forward(self, features: torch.Tensor, shape_deltas: torch.Tensor) -> torch.Tensor:
         offsets = self.conv_offset(shape_deltas.detach())  # (B, 2*3*3, Hf, Wf)
+        from torchvision.ops import deform_conv2d  # lazy: torchvision's import costs ~1.4 s at start-up
+
         return F.relu(deform_conv2d(features, offsets, self.weight, padding=self.kernel_size // 2))
 
 
@@ -204,6 +205,8 @@ def bounded_iou_loss(sizes: torch.Tensor, target_sizes: torch.Tensor) -> torch.T
 def ga_losses(model: GARPN, images, gt_boxes, gt_labels=None, generator=None) -> dict:
     """Eq. 1: L = lambda1 L_loc + lambda2 L_shape + L_cls + L_reg. The last two are the RPN's
     losses (Eq. 1 of Faster R-CNN), on the guided anchors (one per location)."""
+    from torchvision.ops import sigmoid_focal_loss  # lazy, as above
+
     batch, sizes = frcnn.preprocess(images, model.config)
     scale = sizes[0][0] / images[0].shape[1]
     gt_boxes = [b.to(batch.device) * scale for b in gt_boxes]

@@ -43,7 +43,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import batched_nms, nms
 
 from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
 
@@ -274,6 +273,8 @@ def inside_margin(windows: Windows, height: int, width: int) -> np.ndarray:
 def suppress(windows: Windows, iou: float, per_level: bool) -> Windows:
     """Non-maximum suppression on the axis-aligned squares; per pyramid level for stages 1-2
     (the authors' "local" NMS), across levels for stage 3."""
+    from torchvision.ops import batched_nms, nms  # lazy: torchvision's import costs ~1.4 s at start-up
+
     if not len(windows):
         return windows
     boxes = torch.from_numpy(windows.corners()).float()
