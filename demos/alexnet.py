@@ -5,7 +5,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import HEAVY, example_paths, friendly_errors, header, on_page_load, read_image, weights_note
 from papers import alexnet
 from demos.deconvnet import load_remembering_failure
 from papers.checkpoints import get_device, is_available_locally
@@ -101,11 +101,12 @@ def build() -> None:
     with gr.Tab("Architecture"):
         variant = gr.Radio([("The paper's two-GPU network", "original"), ("torchvision (public weights)", "torchvision")],
                            value="original", label="Variant")
-        layers = gr.Dataframe(headers=TABLE_HEADERS, value=table("original"), interactive=False,
+        layers = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
                               label="Per layer, for one 224×224 image (the paper: ~60M parameters, ~650,000 neurons)")
         with gr.Row():
-            diagram = gr.Image(value=alexnet.tower_diagram("original"), label="Towers (orange: reads both GPUs)")
-            grid = kernels("original")
+            diagram = gr.Image(label="Towers (orange: reads both GPUs)")
+            grid = gr.Image(label="First-layer kernels")
+        on_page_load(lambda: architecture("original"), [layers, diagram, grid])  # not at start-up
     run.click(classify, [image, ten_crop, layer], [single, ten, info, maps], api_name=f"{SLUG}_classify",
               concurrency_id=HEAVY, concurrency_limit=1)
     variant.change(architecture, variant, [layers, diagram, grid], api_name=f"{SLUG}_architecture")
