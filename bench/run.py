@@ -2,8 +2,8 @@
 
     python bench/run.py [--tabs slug,slug] [--repeats 3] [--skip-cold-start]
 
-- cold start: process start -> first HTTP 200, and its parts: importing torch and gradio,
-  torchvision, our modules, and building every tab (no model is loaded at start-up);
+- cold start: process start -> first HTTP 200, and its parts: importing torch and gradio, our
+  modules, and building every tab (no model is loaded, torchvision is not imported, at start-up);
 - per tab (each in a fresh process): its `bench_default()` — the main handler at default
   settings on a shipped example — first call (includes lazy model load) and warm median,
   and the process's peak RSS.
@@ -25,18 +25,18 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
 STARTUP_PROBE = """
-import json, time
+import json, sys, time
 t0 = time.perf_counter()
 import torch, gradio
 t1 = time.perf_counter()
-import torchvision
-t2 = time.perf_counter()
 import app
-t3 = time.perf_counter()
+t2 = time.perf_counter()
 app.build_app()
-t4 = time.perf_counter()
-print(json.dumps({"import_torch_gradio_s": t1 - t0, "import_torchvision_s": t2 - t1,
-                  "import_app_demos_papers_s": t3 - t2, "build_all_tabs_s": t4 - t3}))
+t3 = time.perf_counter()
+print(json.dumps({"import_torch_gradio_s": t1 - t0, "import_app_demos_papers_s": t2 - t1,
+                  "build_all_tabs_s": t3 - t2, "own_startup_s": t3 - t1,
+                  "torchvision_imported": "torchvision" in sys.modules,
+                  "torch_dynamo_imported": "torch._dynamo" in sys.modules}))
 """
 
 TAB_PROBE = """
