@@ -125,9 +125,3 @@ def test_tab_handlers_and_bad_inputs():
     with pytest.raises(gr.Error):
         D.frequency_maps(np.zeros((2, 2, 3), np.uint8), 0.5)
 
-
-def test_tab_builds():
-    from demos import octconv as D
-
-    with gr.Blocks():
-        D.build()

@@ -168,12 +168,6 @@ def _offline(*args, **kwargs):
     raise OSError("offline (test)")
 
 
-def test_tab_builds():
-    from demos import xception as D
-
-    with gr.Blocks():
-        D.build()
-
 
 def test_upstream_file_is_verified_converted_and_classifies(timm_model, tmp_path, monkeypatch):
     """The whole weights path with a stand-in for the upstream file (timm's layout, random
