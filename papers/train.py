@@ -1,8 +1,13 @@
 """Reproduce a self-trained checkpoint: ``python -m papers.train PAPER[:VARIANT] [--out DIR]``.
 
 PAPER is a module of this package (e.g. ``stn``) that defines
-``train(variant: str | None, out_dir: pathlib.Path) -> dict`` : it trains with a fixed seed on
+``train(variant: str | None, out_dir: pathlib.Path) -> dict`` : it seeds torch before building
+each model (so a variant trained alone equals the same variant in the full run), trains on
 offline data, writes its safetensors file(s) into `out_dir` and returns the metrics it reached.
+
+The files go to the cache (``$GALLERY_CACHE_DIR/trained``) unless ``--out`` says otherwise, never
+silently over the shipped files in weights/: to replace a shipped checkpoint, pass
+``--out weights`` and update its sha256 where the module declares it.
 """
 from __future__ import annotations
 
@@ -12,18 +17,20 @@ import json
 import time
 from pathlib import Path
 
-from papers.checkpoints import REPO_WEIGHTS_DIR, sha256_file
+from papers.checkpoints import cache_dir, sha256_file
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="PAPER or PAPER:VARIANT, e.g. stn or stn:st_cnn")
-    parser.add_argument("--out", type=Path, default=REPO_WEIGHTS_DIR)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: the cache's trained/ folder, not weights/)")
     args = parser.parse_args(argv)
     paper, _, variant = args.name.partition(":")
     module = importlib.import_module(f"papers.{paper}")
     if not hasattr(module, "train"):
         raise SystemExit(f"papers.{paper} has no self-trained checkpoint (no train()).")
+    args.out = args.out or cache_dir() / "trained"
     args.out.mkdir(parents=True, exist_ok=True)
     before = {p: p.stat().st_mtime for p in args.out.glob("*.safetensors")}
     start = time.perf_counter()
@@ -33,6 +40,7 @@ def main(argv=None) -> None:
     for path in sorted(args.out.glob("*.safetensors")):
         if before.get(path) != path.stat().st_mtime:
             print(f"wrote {path} ({path.stat().st_size} bytes) sha256 {sha256_file(path)}")
+    print(f"to use these files: GALLERY_WEIGHTS_DIR={args.out} python app.py")
 
 
 if __name__ == "__main__":
