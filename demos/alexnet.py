@@ -8,7 +8,7 @@ from PIL import Image
 from demos.common import HEAVY, example_paths, friendly_errors, header, on_page_load, read_image, weights_note
 from papers import alexnet
 from demos.deconvnet import load_remembering_failure
-from papers.checkpoints import get_device, is_available_locally
+from papers.checkpoints import get_device, gpu, is_available_locally
 
 SLUG = "alexnet"
 TITLE = "AlexNet"
@@ -37,6 +37,7 @@ def table(variant: str) -> list[list]:
     return body + [total]
 
 
+@gpu(duration=30)
 @friendly_errors
 def architecture(variant: str):
     """Layer table, tower diagram and first-layer kernels (trained ones when the weights are here)."""
@@ -58,6 +59,7 @@ def kernels(variant: str) -> gr.Image:
     return gr.Image(value=alexnet.kernels_grid(conv.weight, towers), label=f"First-layer kernels{where}: {caption}")
 
 
+@gpu(duration=30)
 @friendly_errors
 def classify(image, ten_crop: bool, layer: str):
     """Top-5 (single centre crop), optionally the ten-crop average, and one layer's activations."""

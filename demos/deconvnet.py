@@ -13,7 +13,7 @@ from PIL import Image
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import deconvnet
-from papers.checkpoints import Checkpoint, WeightsUnavailable, get_device
+from papers.checkpoints import GPU_MARGIN_S, Checkpoint, WeightsUnavailable, get_device, gpu
 
 SLUG = "deconvnet"
 TITLE = "Deconvnet visualisation"
@@ -142,6 +142,7 @@ def mark_box(rgb: np.ndarray, box: tuple[int, int, int, int], colour=(255, 40, 4
     return out
 
 
+@gpu(duration=60)
 @friendly_errors
 def project(image, key: str, layer: str, strongest: bool, channel: float, whole_map: bool):
     """The chosen feature map projected to pixels, where it looks, and the layer's 9 strongest maps."""
@@ -162,6 +163,7 @@ def project(image, key: str, layer: str, strongest: bool, channel: float, whole_
 
 
 # --------------------------------------------------------------------------- occlusion (§4.2)
+@gpu(duration=OCCLUSION_BUDGET_S + GPU_MARGIN_S)
 @friendly_errors
 def occlude(image, key: str, layer: str, class_choice: str, size: float, stride: float, opacity: float):
     """Stream the two occlusion maps (class probability, strongest feature map) as they fill in."""

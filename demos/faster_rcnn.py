@@ -5,7 +5,7 @@ import gradio as gr
 
 from demos.common import example_paths, friendly_errors, header, read_image, weights_note
 from papers import faster_rcnn as frcnn
-from papers.checkpoints import get_device
+from papers.checkpoints import get_device, gpu
 
 SLUG = "faster-rcnn"
 TITLE = "Faster R-CNN"
@@ -36,6 +36,7 @@ def _timing_table(seconds: dict, variant: str) -> str:
             f"| **total** | **{1000 * sum(seconds.values()):.0f} ms** |")
 
 
+@gpu(duration=30)
 @friendly_errors
 def detect(image, model_name: str, score_threshold: float, anchor_x: float, anchor_y: float,
            level: int, top_n: int):

@@ -11,6 +11,7 @@ from demos.deconvnet import (DEFAULT_BACKBONE, EXAMPLES, TOP_CLASS, backbone, ba
                              class_choices, class_index, enlarge, layers_of, on_backbone_change, prepare,
                              top_labels)
 from papers import deconvnet, gradcam
+from papers.checkpoints import gpu
 
 SLUG = "gradcam"
 TITLE = "Grad-CAM"
@@ -33,6 +34,7 @@ def overlay(view: np.ndarray, cam: np.ndarray, opacity: float) -> np.ndarray:
     return enlarge(deconvnet.heatmap_overlay(view, cam, opacity, 0.0, 1.0))
 
 
+@gpu(duration=60)
 @friendly_errors
 def explain(image, key: str, layer: str, class_choice: str, second_choice: str, opacity: float):
     """Top-10, Grad-CAM, counterfactual, Guided Backprop, Guided Grad-CAM and a second class's map."""

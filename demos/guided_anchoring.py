@@ -9,7 +9,7 @@ import torch
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image
 from papers import faster_rcnn as frcnn
 from papers import guided_anchoring as ga
-from papers.checkpoints import get_device
+from papers.checkpoints import GPU_MARGIN_S, get_device, gpu
 
 SLUG = "guided-anchoring"
 TITLE = "Guided Anchoring"
@@ -29,6 +29,7 @@ GUIDED_COLOUR, SLIDING_COLOUR, PROPOSAL_COLOUR = (0, 220, 90), (255, 170, 0), (4
 MEASURE_BUDGET_S = 120
 
 
+@gpu(duration=30)
 @friendly_errors
 def propose(image, threshold: float, locations: int, top_n: int):
     """-> location map, guided anchors, sliding-window anchors, GA-RPN and RPN proposals, summary."""
@@ -63,6 +64,7 @@ def _recall_table(results: dict, scenes: int, threshold: float) -> str:
             + "\n".join(lines))
 
 
+@gpu(duration=MEASURE_BUDGET_S + GPU_MARGIN_S)
 @friendly_errors
 def measure(scenes: int, threshold: float):
     """Streams AR@N of both models on held-out generated scenes (never seen in training)."""

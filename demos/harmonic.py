@@ -11,6 +11,7 @@ import gradio as gr
 from demos.common import friendly_errors, header, weights_note
 from demos.stn import SOURCES, digit_inputs, pick_digit, source_after_drawing
 from papers import harmonic
+from papers.checkpoints import gpu
 from papers.data import digits
 
 SLUG = "harmonic"
@@ -52,6 +53,7 @@ def _check_layer(layer) -> int:
     return layer - 1
 
 
+@gpu(duration=20)
 @friendly_errors
 def turn(source, index, sketch, angle, layer, regime):
     """The turned digit, both networks' feature-map magnitudes, and their predictions."""
@@ -63,6 +65,7 @@ def turn(source, index, sketch, angle, layer, regime):
             _probs(out["hnet_probs"]), _probs(out["cnn_probs"]))
 
 
+@gpu(duration=60)
 @friendly_errors
 def equivariance(layer, regime):
     """Relative equivariance error of both networks' maps at `layer` against the angle."""

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 import papers.image_transformer as it
+from papers.checkpoints import GPU_MARGIN_S, gpu
 from demos.common import HEAVY, friendly_errors, header, read_image, weights_note
 from papers.data import split_size
 
@@ -81,6 +82,7 @@ def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS):
         "cached); the display is slowed down so you can watch.")
 
 
+@gpu(duration=MAX_SECONDS + GPU_MARGIN_S)
 @friendly_errors
 def sample(attention: str, temperature: float, n_images: int, seed: float, pause: float = FRAME_SECONDS):
     """Sample new digits, streamed as the pixels are written (`pause` s between frames)."""
@@ -107,6 +109,7 @@ def _partial_image(source: str, example: float, drawing) -> np.ndarray:
     return _held_out(example)[..., 0].numpy()
 
 
+@gpu(duration=MAX_SECONDS + GPU_MARGIN_S)
 @friendly_errors
 def complete(attention: str, source: str, example: float, drawing, n_known: float, temperature: float,
              seed: float = 0):
@@ -130,6 +133,7 @@ def _field_picture(cfg, row: int, col: int) -> np.ndarray:
     return it.render(blank, cfg.levels - 1, SCALE, outline=(row, col), tint=allowed * 0.85, labels=step)
 
 
+@gpu(duration=20)
 @friendly_errors
 def receptive_fields(row: float, col: float, attention: str, example: float, layer: float, head: float):
     """What the pixel at (row, col) may attend to under 1D and 2D local attention, and the

@@ -9,6 +9,7 @@ import numpy as np
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, on_page_load, read_image
 from papers import mixup
+from papers.checkpoints import gpu
 
 SLUG = "mixup"
 TITLE = "mixup"
@@ -45,6 +46,7 @@ def _toy_table(results: list[mixup.ToyResult], label_noise: float) -> str:
     return "\n".join(rows) + note + "\n\nShading: the predicted probability of the orange class."
 
 
+@gpu(duration=120)
 @friendly_errors
 def train_toy(dataset, label_noise, alpha, seed):
     """Train ERM and mixup(α) side by side, step for step; stream both decision surfaces."""
@@ -103,6 +105,7 @@ def _digits_table(comparison: mixup.DigitComparison) -> str:
     return "\n".join(rows) + "\n\nMean ± std over seeds: " + "; ".join(summary)
 
 
+@gpu(budget=("budget_s", MAX_BUDGET_S))
 @friendly_errors
 def compare_digits(alpha, seeds, budget_s):
     if float(alpha) <= 0:

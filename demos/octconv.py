@@ -6,7 +6,7 @@ import pandas as pd
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import octconv as O
-from papers.checkpoints import get_device
+from papers.checkpoints import get_device, gpu
 from papers.xception import device_description
 
 SLUG = "octconv"
@@ -24,6 +24,7 @@ VIEW_ALPHAS = [a for a in O.SWEEP_ALPHAS if a > 0]
 
 
 # --------------------------------------------------------------------------- handlers
+@gpu(duration=60)
 @friendly_errors
 def measure(channels, size, kernel):
     channels, size, kernel = int(channels), int(size), int(kernel)
@@ -54,6 +55,7 @@ def measure(channels, size, kernel):
     return plot, table, note
 
 
+@gpu(duration=60)
 @friendly_errors
 def sweep():
     points = O.sweep_results(O.sweep_models())
@@ -70,6 +72,7 @@ def sweep():
     return plot, table, note
 
 
+@gpu(duration=30)
 @friendly_errors
 def frequency_maps(image, alpha):
     rgb = read_image(image).rgb

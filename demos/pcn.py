@@ -7,7 +7,7 @@ import gradio as gr
 
 from demos.common import example_paths, friendly_errors, header, read_image, weights_note
 from papers import pcn
-from papers.checkpoints import WeightsUnavailable, is_available_locally
+from papers.checkpoints import WeightsUnavailable, gpu, is_available_locally
 
 SLUG = "pcn"
 TITLE = "PCN face detection"
@@ -57,6 +57,7 @@ def _summary(detection: pcn.Detection | None, upright: list[pcn.Face], lbp_secon
     return "\n".join(lines)
 
 
+@gpu(duration=30)
 @friendly_errors
 def detect(image, rotation=0, min_face=DEFAULTS.min_face, scale_factor=DEFAULTS.scale_factor,
            threshold_1=DEFAULTS.threshold_1, threshold_2=DEFAULTS.threshold_2, threshold_3=DEFAULTS.threshold_3):

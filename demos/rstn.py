@@ -10,6 +10,7 @@ import gradio as gr
 
 from demos.common import friendly_errors, header, weights_note
 from papers import rstn
+from papers.checkpoints import gpu
 
 SLUG = "rstn"
 TITLE = "Recurrent STN"
@@ -47,6 +48,7 @@ def _glimpse(g) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((112, 112), Image.NEAREST))
 
 
+@gpu(duration=20)
 @friendly_errors
 def read(sequence, clutter, seed):
     """Compose the canvas, run the RNN-SPN: overlay, the glimpses, and what each model read."""

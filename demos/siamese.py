@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from demos.common import HEAVY, friendly_errors, header, on_page_load, read_image, weights_note
-from papers.checkpoints import WeightsUnavailable
+from papers.checkpoints import WeightsUnavailable, gpu
 from papers import siamese
 
 SLUG = "siamese"
@@ -129,6 +129,7 @@ def _shipped_embedding():
     return _embedding_frame(ev.embeddings, data.heldout_labels)
 
 
+@gpu(duration=60)
 def _shipped_view():
     """Page-load values from the shipped checkpoint (computed on the first visit, then cached):
     embedding, energy histograms, ROC, threshold slider, rates."""
@@ -139,6 +140,7 @@ def _shipped_view():
     return _shipped_embedding(), hist, roc, gr.update(maximum=top, value=threshold), text
 
 
+@gpu(budget=("budget_s", BUDGET_S[1]))
 @friendly_errors
 def train(dataset, train_digits, loss, budget_s, seed, state):
     """Stream (status, loss plot, embedding plot, histograms, ROC, slider, rates, state)."""
@@ -166,11 +168,13 @@ def train(dataset, train_digits, loss, budget_s, seed, state):
         + _results(state) + (state,)
 
 
+@gpu(duration=20)
 @friendly_errors
 def move_threshold(threshold, state):
     return _rates_text(_current(state)[3], float(threshold))
 
 
+@gpu(duration=20)
 @friendly_errors
 def random_pair(state, genuine: bool):
     """Two held-out images (of one class when `genuine`), enlarged for display."""
@@ -190,6 +194,7 @@ def _display(image: torch.Tensor) -> np.ndarray:  # (1, H, W) in [0, 1] -> (h, w
     return (big.numpy() * 255 + 0.5).astype(np.uint8)
 
 
+@gpu(duration=20)
 @friendly_errors
 def verify(image_a, image_b, threshold, state):
     """Energy of the two images under the current model, and the verdict at `threshold`."""

@@ -10,6 +10,7 @@ import gradio as gr
 
 from demos.common import friendly_errors, header, read_image, weights_note
 from papers import stn
+from papers.checkpoints import gpu
 from papers.data import digits, split_size
 
 SLUG = "stn"
@@ -92,6 +93,7 @@ def _pose_table(theta: torch.Tensor, angle, scale, shift_x, shift_y) -> str:
             "and minutes of CPU it did not learn the paper's de-rotation (§4.1, Fig. 3). Sweep below.")
 
 
+@gpu(duration=20)
 @friendly_errors
 def analyse(source, index, sketch, angle, scale, shift_x, shift_y, clutter):
     """Compose the canvas, run both networks; the overlay, glimpse, predictions and pose table."""
@@ -110,6 +112,7 @@ SWEEPS = {  # what to vary -> (its values, position in an (angle, scale, shift_x
 }
 
 
+@gpu(duration=30)
 @friendly_errors
 def sweep(source, index, sketch, quantity, angle, scale, shift_x, shift_y):
     """Vary one slider through its range; the same quantity read back from the ST-CNN's θ."""

@@ -8,7 +8,7 @@ import pandas as pd
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import style_transfer as st
-from papers.checkpoints import get_device
+from papers.checkpoints import get_device, gpu
 
 SLUG = "style-transfer"
 TITLE = "Gatys style transfer"
@@ -46,6 +46,7 @@ def _loss_frame(history: list[st.Progress], texture_only: bool) -> pd.DataFrame:
     return frame
 
 
+@gpu(budget=("budget_s", BUDGET_S[1]))
 @friendly_errors
 def run(content, style, network_choice, log_ratio, texture_only, size, steps, optimiser, init,
         pooling, preserve_colour, budget_s):

@@ -8,6 +8,7 @@ import pandas as pd
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import style_transfer as st
 from papers import texture_bias as tb
+from papers.checkpoints import gpu
 
 SLUG = "texture-bias"
 TITLE = "Texture vs shape bias"
@@ -103,6 +104,7 @@ def _models(state: dict | None) -> dict:
     return models
 
 
+@gpu(budget=("budget_s", BUDGET_S[1]))
 @friendly_errors
 def train(steps, texture_match, budget_s, seed):
     """Stream (status, loss, accuracy, shape-bias curves, per-class plot, gallery, state)."""
@@ -135,6 +137,7 @@ def _answers(models: dict, image: np.ndarray) -> tuple[dict, dict]:
     return tuple(tb.probabilities(models[r], image) for r in tb.REGIMES)
 
 
+@gpu(duration=20)
 @friendly_errors
 def compose(shape_name, texture_name, upload, seed, state):
     """A cue-conflict image of the chosen shape and texture, and both models' answers."""
@@ -151,6 +154,7 @@ def compose(shape_name, texture_name, upload, seed, state):
     return _display(image), natural, stylized, f"A **{shape_name}** filled with **{what}**{belongs}. {followed}."
 
 
+@gpu(duration=180)
 @friendly_errors
 def stylize(shape_name, texture, steps, state):
     """The paper's way to make a stimulus: Gatys transfer of a texture onto a silhouette (VGG-19)."""

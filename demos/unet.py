@@ -13,6 +13,7 @@ import pandas as pd
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import unet
+from papers.checkpoints import gpu
 
 SLUG = "unet"
 TITLE = "U-Net"
@@ -27,6 +28,7 @@ trained on procedurally generated microscopy with many touching cells; the real 
 
 MAX_SIDE = 1024
 MAX_INSTANCES_LISTED = 60
+MAX_TRAIN_S = 120  # the fine-tuning budget's cap, also via the API
 EXAMPLES = example_paths("synthetic_cells.png", "coins.png", "cell.png")
 
 
@@ -64,6 +66,7 @@ def _summary(result: unet.Segmentation, seconds: float, shape, tiles: int) -> st
             f"{seconds * 1000:.0f} ms on {unet.get_device().type.upper()}")
 
 
+@gpu(duration=60)
 @friendly_errors
 def segment(image, threshold: float, invert: bool, progress=gr.Progress()):
     rgb, grey = _grey(image, invert)
@@ -99,12 +102,13 @@ def show_elastic(seed: float, sigma: float):
     return rgb, unet.elastic_deform(rgb, field)
 
 
+@gpu(budget=("seconds", MAX_TRAIN_S))
 @friendly_errors
 def train_a_little(image, seconds: float, use_weight_map: bool, invert: bool):
     """Fine-tune a copy of the shipped model on fresh synthetic tiles; stream the loss."""
     rgb, grey = _grey(image, invert)
     model = copy.deepcopy(unet.pretrained())
-    budget = float(np.clip(seconds, 2, 120))
+    budget = float(np.clip(seconds, 2, MAX_TRAIN_S))
     history = []
     for record in unet.train_steps(model, seconds=budget, seed=int(time.time()), use_weight_map=use_weight_map, batch=2):
         history.append(record)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
 from papers import xception as X
-from papers.checkpoints import WeightsUnavailable, get_device
+from papers.checkpoints import WeightsUnavailable, get_device, gpu
 
 SLUG = "xception"
 TITLE = "Xception"
@@ -28,6 +28,7 @@ def _cost_table(rows: list[X.LayerCost]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- handlers
+@gpu(duration=30)
 @friendly_errors
 def classify(image) -> dict[str, float]:
     rgb = read_image(image).rgb
@@ -51,6 +52,7 @@ def _explain(rows: list[X.LayerCost], kernel: int, channels: int) -> str:
             "in turns on this machine and vary with its load.")
 
 
+@gpu(duration=60)
 @friendly_errors
 def measure(channels, kernel, size):
     channels, kernel, size = int(channels), int(kernel), int(size)
@@ -60,6 +62,7 @@ def measure(channels, kernel, size):
     return _cost_table(rows), _explain(rows, kernel, channels)
 
 
+@gpu(duration=120)
 @friendly_errors
 def time_networks():
     yield None, f"Building both networks and timing them on {X.device_description()} (a few seconds on a CPU)…"
@@ -73,6 +76,7 @@ def time_networks():
     yield _cost_table(rows), note
 
 
+@gpu(duration=30)
 @friendly_errors
 def filters():
     try:

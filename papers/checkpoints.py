@@ -26,6 +26,8 @@ except ImportError:
 import contextlib
 import functools
 import hashlib
+import inspect
+import math
 import os
 import tempfile
 import threading
@@ -117,13 +119,65 @@ def torch_threads(n: int = 1):
         torch.set_num_threads(previous)
 
 
-def gpu(fn=None, **kwargs):
-    """`spaces.GPU` on a ZeroGPU Space, a no-op elsewhere. Use as ``@gpu`` or ``@gpu(duration=120)``."""
+GPU_MARGIN_S = 30  # seconds a ZeroGPU call may run beyond its own time budget (model load, last frame)
+
+
+def gpu(fn=None, *, duration: int = 60, budget: tuple[str, float] | None = None):
+    """`spaces.GPU` on a ZeroGPU Space, a no-op elsewhere. Use as ``@gpu`` or ``@gpu(duration=120)``.
+
+    ``budget=("budget_s", 600)`` asks, per call, for the handler's own time-budget argument
+    (capped at 600 s, as the handler caps it) plus ``GPU_MARGIN_S``. A generator handler stays a
+    generator function (Gradio streams only those), and the signature is kept (gr.Progress)."""
     if fn is None:
-        return lambda f: gpu(f, **kwargs)
+        return lambda f: gpu(f, duration=duration, budget=budget)
     if _spaces is None:
         return fn
-    return _spaces.GPU(**kwargs)(fn) if kwargs else _spaces.GPU(fn)
+    seconds = duration
+    if budget is not None:
+        seconds = _budget_duration(fn, *budget)
+    wrapped = _spaces.GPU(duration=seconds)(fn)
+    if inspect.isgeneratorfunction(fn) and not inspect.isgeneratorfunction(wrapped):
+        inner = wrapped
+
+        def wrapped(*args, **kwargs):
+            yield from inner(*args, **kwargs)
+    if getattr(wrapped, "__wrapped__", None) is None:
+        functools.update_wrapper(wrapped, fn)
+    return wrapped
+
+
+def _budget_duration(fn, name: str, cap_s: float) -> Callable[..., int]:
+    """A ZeroGPU duration callable: the call's `name` argument (seconds, capped) + GPU_MARGIN_S."""
+    signature = inspect.signature(fn)
+
+    def seconds(*args, **kwargs) -> int:
+        bound = signature.bind_partial(*args, **kwargs)
+        value = bound.arguments.get(name, signature.parameters[name].default)
+        try:
+            requested = min(max(float(value), 0.0), cap_s)
+        except (TypeError, ValueError):  # junk from the API: the handler will reject or cap it
+            requested = cap_s
+        return int(math.ceil(requested)) + GPU_MARGIN_S
+
+    return seconds
+
+
+def budget(cpu, gpu):
+    """A default that grows with a GPU: `gpu` when the models run on CUDA, else `cpu`. Reads the
+    device without initialising CUDA (safe at build time, also on ZeroGPU)."""
+    return gpu if get_device().type == "cuda" else cpu
+
+
+def autocast(device: torch.device | str, enabled: bool | None = None):
+    """bf16 mixed precision for the forward passes of large ImageNet CNNs (VGG, AlexNet,
+    Xception). On by default on CUDA only; a context manager either way. Callers compute
+    losses, Gram matrices and softmax in fp32 (``.float()``); tests check the tolerance."""
+    device_type = torch.device(device).type
+    if enabled is None:
+        enabled = device_type == "cuda"
+    if not enabled or device_type not in ("cuda", "cpu"):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=torch.bfloat16)
 
 
 def cached_model(fn):
