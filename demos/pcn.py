@@ -143,6 +143,7 @@ def _fit_frame(frame):
     return to_rgb(np.asarray(frame), max_side=LIVE_SIDE).rgb
 
 
+@gpu(duration=10)  # one webcam frame
 @friendly_errors
 def live_frame(frame, min_face=DEFAULTS.min_face, finished=None):
     """One webcam frame: PCN's rotated boxes and angles drawn on it, the milliseconds it took and
