@@ -1,0 +1,133 @@
+"""The front page: one card per paper, grouped by theme, each with a thumbnail of its own result,
+the paper's idea in one line, our headline figure beside the paper's (from results/), and a link
+that opens its tab. Static HTML: opening the page runs no model."""
+from __future__ import annotations
+
+import base64
+import html
+from functools import cache
+from pathlib import Path
+
+import gradio as gr
+
+from demos.common import ASSETS
+from papers import results
+
+SLUG = "gallery"
+TITLE = "Gallery"
+THUMBS = ASSETS / "thumbs"  # <slug>.jpg, made by `python -m demos.thumbnails`
+
+# (theme, [(slug, the paper's idea in one line)]), in the order the page shows them.
+THEMES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Seeing inside CNNs", [
+        ("alexnet", "A deep CNN with ReLUs, dropout and two GPUs wins ImageNet by a wide margin."),
+        ("deconvnet", "Project a feature back to pixels to see what each unit responds to."),
+        ("gradcam", "Gradients of a class score weight the last conv maps: where the network looked."),
+        ("texture-bias", "ImageNet CNNs classify by texture, people by shape."),
+    ]),
+    ("Efficient convolutions", [
+        ("xception", "Separate space from channels: depthwise then pointwise convolutions."),
+        ("octconv", "Store smooth features at half resolution and save multiply-adds."),
+    ]),
+    ("Detection and faces", [
+        ("faster-rcnn", "A network proposes the regions it then classifies."),
+        ("guided-anchoring", "Predict where anchors should be, and their shapes, instead of tiling them."),
+        ("pcn", "Three small networks turn faces upright step by step, in real time."),
+    ]),
+    ("Geometry", [
+        ("stn", "A layer that learns to crop, turn and zoom its own input."),
+        ("rstn", "A recurrent attention that reads digits one glimpse at a time."),
+        ("harmonic", "Circular-harmonic filters make rotation equivariance built in."),
+    ]),
+    ("Learning from pairs and mixtures", [
+        ("siamese", "Learn a distance so that pairs of the same person come out close."),
+        ("mixup", "Train on blends of examples and their labels."),
+    ]),
+    ("Generation and style", [
+        ("style-transfer", "Content from deep features, style from their correlations."),
+        ("image-transformer", "Self-attention over local neighbourhoods generates images pixel by pixel."),
+    ]),
+    ("Segmentation", [
+        ("unet", "A contracting and expanding network with skips segments cells from few images."),
+    ]),
+]
+
+CSS = """
+.pg-theme { margin: 14px 0 4px; font-size: 1.05em; font-weight: 600; }
+.pg-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 12px; }
+.pg-card { display: block; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px;
+           text-decoration: none !important; color: inherit !important; background: var(--block-background-fill); }
+.pg-card:hover { border-color: var(--color-accent); }
+.pg-card img, .pg-card .pg-noimg { width: 100%; height: 120px; object-fit: cover; border-radius: 4px;
+           background: var(--background-fill-secondary); }
+.pg-card .pg-name { font-weight: 600; margin-top: 6px; }
+.pg-card .pg-idea { font-size: 0.9em; margin-top: 2px; }
+.pg-card .pg-figure { font-size: 0.85em; margin-top: 4px; color: var(--body-text-color-subdued); }
+"""
+
+
+def _thumbnail(slug: str) -> str:
+    path = THUMBS / f"{slug}.jpg"
+    if not path.is_file():
+        return '<div class="pg-noimg"></div>'
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="" loading="lazy" src="data:image/jpeg;base64,{data}">'
+
+
+def headline_claim(slug: str) -> dict | None:
+    """The claim a card shows: the first comparison with the paper's figure, else the first
+    comparison, else the first claim."""
+    claims = list(results.load(slug).values())
+    for wanted in (lambda c: c["baselines"] and c.get("paper"), lambda c: c["baselines"], lambda c: True):
+        for c in claims:
+            if wanted(c):
+                return c
+    return None
+
+
+def headline(slug: str) -> str:
+    """'metric: ours X ± s (n seeds) vs baseline Y · paper Z', read from results/."""
+    found = headline_claim(slug)
+    if found is None:
+        return "No measured result yet."
+    cid, labels = found["id"], found.get("labels") or {}
+    text = f"{found['metric']}: ours {results.figure(slug, cid)}"
+    for key in list(found["baselines"])[:1]:
+        text += f" vs {labels.get(key, key)} {results.figure(slug, cid, key, spread=False)}"
+    paper = results.paper_figure(slug, cid)
+    if paper:
+        text += f" · paper {paper}"
+    return text
+
+
+def _card(slug: str, name: str, idea: str) -> str:
+    return (f'<a class="pg-card" href="?tab={slug}" target="_self">{_thumbnail(slug)}'
+            f'<div class="pg-name">{html.escape(name)}</div><div class="pg-idea">{html.escape(idea)}</div>'
+            f'<div class="pg-figure">{html.escape(headline(slug))}</div></a>')
+
+
+@cache
+def page_html() -> str:
+    from demos import PAPERS
+
+    names = {slug: name for slug, name, _ in PAPERS}
+    parts = [f"<style>{CSS}</style>"]
+    for theme, papers in THEMES:
+        parts.append(f'<div class="pg-theme">{html.escape(theme)}</div><div class="pg-cards">')
+        parts += [_card(slug, names[slug], idea) for slug, idea in papers]
+        parts.append("</div>")
+    return "".join(parts)
+
+
+def build() -> None:
+    gr.Markdown("Seventeen classic computer-vision papers, each with its finding measured here at small "
+                "scale beside the paper's. Pick a card to open its tab.")
+    gr.HTML(page_html())
+
+
+def themed_slugs() -> list[str]:
+    return [slug for _, papers in THEMES for slug, _ in papers]
+
+
+def thumbnail_path(slug: str) -> Path:
+    return THUMBS / f"{slug}.jpg"
