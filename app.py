@@ -14,6 +14,7 @@ from papers import checkpoints  # noqa: F401  (imports `spaces` before CUDA is t
 import gradio as gr
 
 import demos
+from demos import gallery
 
 QUEUE_MAX_SIZE = 64
 DEFAULT_CONCURRENCY = 2  # per event unless an event sets its own concurrency id/limit
@@ -35,7 +36,7 @@ def _paper_list() -> str:
 def _select_tab(request: gr.Request):
     slug = (request.query_params.get("tab") or "") if request else ""
     slugs = [demo.slug for demo in demos.TABS]
-    return gr.Tabs(selected=slug if slug in slugs else (slugs[0] if slugs else None))
+    return gr.Tabs(selected=slug if slug in slugs else gallery.SLUG)
 
 
 def _build_tab(demo: demos.Demo) -> None:
@@ -62,6 +63,8 @@ def build_app(paper: str | None = None) -> gr.Blocks:
             gr.Markdown("The first tabs are being built; the papers above are coming.")
         else:
             with gr.Tabs() as tabs:
+                with gr.Tab(gallery.TITLE, id=gallery.SLUG):
+                    gallery.build()
                 for demo in demos.TABS:
                     with gr.Tab(demo.title, id=demo.slug):
                         _build_tab(demo)
