@@ -91,7 +91,7 @@ def _summary(p: tb.TrainProgress) -> str:
 
 # --------------------------------------------------------------------------- handlers
 def _state(progress: tb.TrainProgress) -> dict:
-    return {r: {k: v.detach().clone() for k, v in m.state_dict().items()} for r, m in progress.models.items()}
+    return {r: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for r, m in progress.models.items()}
 
 
 def _models(state: dict | None) -> dict:

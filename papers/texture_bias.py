@@ -38,6 +38,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
+from papers.checkpoints import get_device
+
 from papers.checkpoints import torch_threads
 
 
@@ -246,14 +248,16 @@ def shape_bias_per_class(predictions, shapes, textures) -> dict[str, float]:
 @torch.inference_mode()
 def predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     model.eval()
-    return model(images).argmax(1)
+    device = next(model.parameters()).device
+    return model(images.to(device)).argmax(1).cpu()
 
 
 @torch.inference_mode()
 def probabilities(model: nn.Module, image: np.ndarray) -> dict[str, float]:
     """One (S, S) float image -> {class: probability}."""
     model.eval()
-    probs = F.softmax(model(torch.from_numpy(image.astype(np.float32))[None, None]), 1)[0]
+    device = next(model.parameters()).device
+    probs = F.softmax(model(torch.from_numpy(image.astype(np.float32))[None, None].to(device)), 1)[0].cpu()
     return {name: float(p) for name, p in zip(SHAPES, probs)}
 
 
@@ -285,7 +289,8 @@ def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
     yields progress every `eval_every` steps and at the end (`steps` or the time budget)."""
     torch.manual_seed(config.seed)
     initial = SmallCNN()
-    models = {r: SmallCNN() for r in REGIMES}
+    device = get_device()
+    models = {r: SmallCNN().to(device) for r in REGIMES}
     for model in models.values():
         model.load_state_dict(initial.state_dict())
     optimisers = {r: torch.optim.Adam(m.parameters(), lr=config.lr) for r, m in models.items()}
@@ -293,18 +298,21 @@ def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
     eval_rng = np.random.default_rng([config.seed, 99])
     held_out = {r: sample_batch(r, 300, eval_rng, config.texture_match)[:2] for r in REGIMES}
     conflicts = cue_conflict_set(config.conflicts_per_pair, seed=config.seed + 12345)
+    held_out = {r: (images.to(device), labels) for r, (images, labels) in held_out.items()}  # images stay on the device
+    conflicts = (conflicts[0].to(device), *conflicts[1:])
 
     start, losses, step, reason = time.perf_counter(), {}, 0, "steps done"
     while step < config.steps:
         for regime, model in models.items():
             images, labels, _ = sample_batch(regime, config.batch_size, rngs[regime], config.texture_match)
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             model.train()
             with torch_threads(TRAIN_THREADS):
                 loss = F.cross_entropy(model(images), labels)
                 optimisers[regime].zero_grad()
                 loss.backward()
                 optimisers[regime].step()
-            losses[regime] = loss.item()
+            losses[regime] = loss.detach()  # read (one sync) only when progress is reported
         step += 1
         elapsed = time.perf_counter() - start
         if elapsed > config.time_budget_s:
@@ -313,10 +321,11 @@ def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
         if step % config.eval_every == 0 and step < config.steps:
             with torch_threads(TRAIN_THREADS):
                 accuracy, decisions = evaluate(models, held_out, conflicts)
-            yield TrainProgress(step, elapsed, dict(losses), accuracy, decisions, models)
+            yield TrainProgress(step, elapsed, {r: float(v) for r, v in losses.items()}, accuracy, decisions, models)
     with torch_threads(TRAIN_THREADS):
         accuracy, decisions = evaluate(models, held_out, conflicts)
-    yield TrainProgress(step, time.perf_counter() - start, dict(losses), accuracy, decisions, models,
+    yield TrainProgress(step, time.perf_counter() - start, {r: float(v) for r, v in losses.items()}, accuracy,
+                        decisions, models,
                         done=True, reason=reason)
 
 
