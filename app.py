@@ -15,6 +15,7 @@ import gradio as gr
 
 import demos
 from demos import gallery
+from demos.common import open_selected_tab
 
 QUEUE_MAX_SIZE = 64
 DEFAULT_CONCURRENCY = 2  # per event unless an event sets its own concurrency id/limit
@@ -33,10 +34,14 @@ def _paper_list() -> str:
     return "**Papers:** " + " · ".join(lines)
 
 
-def _select_tab(request: gr.Request):
+def _selected_slug(request: gr.Request | None) -> str:
+    """The tab the page opens on: ?tab=slug when it names a tab, else the front page."""
     slug = (request.query_params.get("tab") or "") if request else ""
-    slugs = [demo.slug for demo in demos.TABS]
-    return gr.Tabs(selected=slug if slug in slugs else gallery.SLUG)
+    return slug if slug in {demo.slug for demo in demos.TABS} else gallery.SLUG
+
+
+def _select_tab(request: gr.Request):
+    return gr.Tabs(selected=_selected_slug(request))
 
 
 def _build_tab(demo: demos.Demo) -> None:
@@ -69,6 +74,7 @@ def build_app(paper: str | None = None) -> gr.Blocks:
                     with gr.Tab(demo.title, id=demo.slug):
                         _build_tab(demo)
             app.load(_select_tab, None, tabs, api_visibility="private", queue=False)
+            open_selected_tab(app, _selected_slug)  # fills the opened tab only
     return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
 
 

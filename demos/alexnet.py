@@ -5,7 +5,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, on_page_load, read_image, weights_note
+from demos.common import HEAVY, example_paths, friendly_errors, header, on_tab_open, read_image, weights_note
 from papers import alexnet
 from demos.deconvnet import load_remembering_failure
 from papers.checkpoints import get_device, gpu, is_available_locally
@@ -108,7 +108,7 @@ def build() -> None:
         with gr.Row():
             diagram = gr.Image(label="Towers (orange: reads both GPUs)")
             grid = gr.Image(label="First-layer kernels")
-        on_page_load(lambda: architecture("original"), [layers, diagram, grid])  # not at start-up
+        on_tab_open(lambda: architecture("original"), [layers, diagram, grid])  # not at start-up
     run.click(classify, [image, ten_crop, layer], [single, ten, info, maps], api_name=f"{SLUG}_classify",
               concurrency_id=HEAVY, concurrency_limit=1)
     variant.change(architecture, variant, [layers, diagram, grid], api_name=f"{SLUG}_architecture")

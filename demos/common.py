@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 
 import gradio as gr
 
-from papers.checkpoints import Checkpoint, WeightsUnavailable, is_available_locally, missing_message
+from papers.checkpoints import Checkpoint, WeightsUnavailable, get_device, is_available_locally, missing_message
 from papers.images import BadImage, CleanImage, to_rgb
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -71,13 +72,62 @@ def weights_note(ckpt: Checkpoint, adds: str) -> str:
             f"They are fetched on first use when online. Otherwise: {how}")
 
 
+def device_note(gpu_allows: str) -> str:
+    """One short line for a tab: the device its models run on, and what a GPU allows there
+    (the defaults come from `papers.checkpoints.budget`)."""
+    device = get_device().type
+    if device == "cuda":
+        return f"Running on a **GPU (CUDA)**, so this tab allows {gpu_allows}."
+    return f"Running on the **{device.upper()}**. On a GPU (or a ZeroGPU Space) this tab allows {gpu_allows}."
+
+
 def header(title: str, paper_url: str, intro: str) -> None:
     gr.Markdown(f"## {title}\n[Read the paper]({paper_url})\n\n{intro}")
 
 
-def on_page_load(fn, outputs) -> None:
-    """Fill `outputs` when a visitor opens the page (not at start-up: nothing loads before it is
-    needed). Works inside any tab's build(), in the gallery or served alone."""
+def on_tab_open(fn, outputs, inputs=None) -> None:
+    """Fill `outputs` with fn(*inputs) when a visitor opens this tab — when they select it, or
+    when the page opens on it (a ?tab= deep link; a demo served alone) — never for every tab on
+    every page open, and never at start-up. Call it inside a tab's build()."""
     from gradio.context import Context
 
-    Context.root_block.load(fn, None, outputs, api_visibility="private", show_progress="hidden")
+    inputs, outputs = list(inputs or []), list(outputs)
+    tab = _enclosing_tab(Context.block)
+    if tab is None:  # served alone: the page is this tab
+        Context.root_block.load(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
+        return
+    tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
+    openers = Context.root_block.__dict__.setdefault("tab_openers", [])
+    openers.append((tab.id, fn, inputs, outputs))
+
+
+def _enclosing_tab(block):
+    while block is not None and not isinstance(block, gr.Tab):
+        block = getattr(block, "parent", None)
+    return block
+
+
+def open_selected_tab(blocks: gr.Blocks, selected_slug) -> None:
+    """After the page has chosen its tab (`selected_slug(request) -> slug`), fill that tab's
+    on_tab_open outputs, and only that tab's (one load event for the whole gallery)."""
+    openers = blocks.__dict__.get("tab_openers", [])
+    if not openers:
+        return
+    inputs = [i for _, _, ins, _ in openers for i in ins]
+    outputs = [o for _, _, _, outs in openers for o in outs]
+
+    def fill(*values, request: gr.Request = None):
+        slug, filled, at = selected_slug(request), [], 0
+        for tab_id, fn, ins, outs in openers:
+            args, at = values[at:at + len(ins)], at + len(ins)
+            if tab_id != slug:
+                filled += [gr.skip()] * len(outs)
+                continue
+            result = fn(*args)
+            if inspect.isgenerator(result):  # a streaming handler: its last value
+                for result in result:
+                    pass
+            filled += list(result) if len(outs) > 1 else [result]
+        return filled
+
+    blocks.load(fill, inputs, outputs, api_visibility="private", show_progress="hidden")

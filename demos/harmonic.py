@@ -8,7 +8,7 @@ from PIL import Image
 
 import gradio as gr
 
-from demos.common import friendly_errors, header, weights_note
+from demos.common import friendly_errors, header, on_tab_open, weights_note
 from demos.stn import SOURCES, digit_inputs, pick_digit, source_after_drawing
 from papers import harmonic
 from papers.checkpoints import gpu
@@ -128,9 +128,9 @@ def build() -> None:
     gr.Markdown(results_table())
 
     sketch.change(source_after_drawing, [sketch, source], source, api_visibility="private", queue=False)
-    # triggers=None: on page load and whenever any input changes
-    gr.on(None, turn, [source, index, sketch, angle, layer, regime],
-          [image, hnet_maps, cnn_maps, hnet_label, cnn_label], api_name=f"{SLUG}_turn", trigger_mode="always_last")
+    inputs, outputs = [source, index, sketch, angle, layer, regime], [image, hnet_maps, cnn_maps, hnet_label, cnn_label]
+    gr.on([c.change for c in inputs], turn, inputs, outputs, api_name=f"{SLUG}_turn", trigger_mode="always_last")
+    on_tab_open(turn, outputs, inputs)  # the default digit, turned when the tab opens
     measure.click(equivariance, [layer, regime], plot, api_name=f"{SLUG}_equivariance")
 
 

@@ -7,7 +7,7 @@ import math
 import gradio as gr
 import numpy as np
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, on_page_load, read_image
+from demos.common import HEAVY, example_paths, friendly_errors, header, on_tab_open, read_image
 from papers import mixup
 from papers.checkpoints import gpu
 
@@ -156,7 +156,7 @@ def build() -> None:
         with gr.Column():
             mixed_img = gr.Image(label="x̃ = λ·x_i + (1 − λ)·x_j", interactive=False, height=220)
             mixed_label = gr.Label(label="ỹ = λ·y_i + (1 − λ)·y_j")
-            on_page_load(_initial_mix, [mixed_img, mixed_label])
+            on_tab_open(_initial_mix, [mixed_img, mixed_label])
     with gr.Row():
         lam = gr.Slider(0, 1, value=INITIAL_LAMBDA, step=0.01, label="λ")
         draw_alpha = gr.Slider(0.05, 4, value=0.4, step=0.05, label="α")

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 import gradio as gr
 
-from demos.common import friendly_errors, header, weights_note
+from demos.common import friendly_errors, header, on_tab_open, weights_note
 from papers import rstn
 from papers.checkpoints import gpu
 
@@ -97,8 +97,9 @@ def build() -> None:
             reading = gr.Markdown()
     gr.Markdown(results_table())
     outputs = [overlay, *glimpses, reading]
-    # triggers=None: on page load and whenever an input changes
-    gr.on(None, read, [sequence, clutter, seed], outputs, api_name=f"{SLUG}_read", trigger_mode="always_last")
+    inputs = [sequence, clutter, seed]
+    gr.on([c.change for c in inputs], read, inputs, outputs, api_name=f"{SLUG}_read", trigger_mode="always_last")
+    on_tab_open(read, outputs, inputs)  # the default sequence, read when the tab opens
     roll_button.click(roll, seed, [sequence, seed], api_name=f"{SLUG}_roll")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from demos.common import HEAVY, friendly_errors, header, on_page_load, read_image, weights_note
+from demos.common import HEAVY, friendly_errors, header, on_tab_open, read_image, weights_note
 from papers.checkpoints import WeightsUnavailable, gpu
 from papers import siamese
 
@@ -245,7 +245,7 @@ def build() -> None:
     threshold = gr.Slider(0, siamese.max_energy(siamese.DIGITS_CONFIG, SHIPPED_KEY[2]),
                           step=0.01, label="Decision threshold on E_W")
     rates = gr.Markdown()
-    on_page_load(_shipped_view, [embed_plot, hist_plot, roc_plot, threshold, rates])
+    on_tab_open(_shipped_view, [embed_plot, hist_plot, roc_plot, threshold, rates])
     gr.Markdown("### Verify two images\nPick a held-out pair, or upload / draw a digit "
                 "(dark ink on white) in each box.")
     with gr.Row():

@@ -8,7 +8,7 @@ from PIL import Image, ImageDraw
 
 import gradio as gr
 
-from demos.common import friendly_errors, header, read_image, weights_note
+from demos.common import friendly_errors, header, on_tab_open, read_image, weights_note
 from papers import stn
 from papers.checkpoints import gpu
 from papers.data import digits, split_size
@@ -182,8 +182,8 @@ def build() -> None:
     inputs = [source, index, sketch, angle, scale, shift_x, shift_y, clutter]
     outputs = [overlay, rectified, st_label, cnn_label, pose]
     sketch.change(source_after_drawing, [sketch, source], source, api_visibility="private", queue=False)
-    # triggers=None: on page load and whenever any input changes
-    gr.on(None, analyse, inputs, outputs, api_name=f"{SLUG}_analyse", trigger_mode="always_last")
+    gr.on([c.change for c in inputs], analyse, inputs, outputs, api_name=f"{SLUG}_analyse", trigger_mode="always_last")
+    on_tab_open(analyse, outputs, inputs)  # the default digit, analysed when the tab opens
     sweep_button.click(sweep, [source, index, sketch, quantity, angle, scale, shift_x, shift_y], sweep_plot,
                        api_name=f"{SLUG}_sweep")
 
