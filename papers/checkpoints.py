@@ -15,6 +15,21 @@ A `Checkpoint` declares where a set of weights lives. `load_state_dict` resolves
 
 Files that are not in our layout (upstream pickles, safetensors from another project's Hub
 repo) go through ``checkpoint.convert`` and are cached as safetensors in our layout.
+
+Verification: every file that comes from outside the repo is checked against a sha256 declared
+in code before it is used, once per process (memoised by path, mtime and size):
+
+- our own files (local dirs, the project's Hub repo): `Checkpoint.sha256`;
+- another project's Hub file: `hub_sha256` at the pinned commit `revision`;
+- an upstream pickle: `upstream_sha256`. torchvision-style names carry only a hash prefix; a
+  prefix is still checked, but such a checkpoint does not count as fully verified
+  (`Checkpoint.verification_gaps()` says why, and a warning is logged on every load);
+- our cache holds only our own conversions: each has a ``.sha256.json`` record written when it
+  was converted (the converted file's hash and the hash of the file it came from); an entry whose
+  record is missing, does not match, or came from another source file is ignored and rebuilt.
+
+A converted checkpoint whose own-layout hash is not declared is never taken from the project's
+Hub repo (nothing in code could vouch for it); it is rebuilt from its verified source.
 """
 from __future__ import annotations
 
@@ -27,8 +42,11 @@ import contextlib
 import functools
 import hashlib
 import inspect
+import json
+import logging
 import math
 import os
+import re
 import tempfile
 import threading
 import urllib.parse
@@ -46,6 +64,13 @@ DEFAULT_HUB_REPO = "paper-demo-gallery/weights"
 DOWNLOAD_TIMEOUT_S = 60
 
 StateDict = dict[str, torch.Tensor]
+log = logging.getLogger(__name__)
+_FULL_SHA256 = re.compile(r"[0-9a-f]{64}")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def is_full_sha256(value: str | None) -> bool:
+    return bool(value) and bool(_FULL_SHA256.fullmatch(value.lower()))
 
 
 class WeightsUnavailable(RuntimeError):
@@ -62,7 +87,8 @@ class Checkpoint:
     repo_id: str | None = None  # None: the project's own Hub repo ($GALLERY_HUB_REPO)
     sha256: str | None = None
     hub_filename: str | None = None  # file name inside an external `repo_id` (default: filename)
-    revision: str | None = None
+    revision: str | None = None  # external `repo_id`: the commit the file is pinned at (40 hex digits)
+    hub_sha256: str | None = None  # external `repo_id`: that file's full sha256 (its Git LFS oid)
     upstream_url: str | None = None
     upstream_sha256: str | None = None  # full hash, or a prefix of >= 8 hex digits (torchvision)
     convert: Callable[[StateDict], StateDict] | None = None  # foreign keys -> our keys
@@ -87,6 +113,34 @@ class Checkpoint:
     def hub_repo(self) -> str:
         return self.repo_id or os.environ.get("GALLERY_HUB_REPO", DEFAULT_HUB_REPO)
 
+    @property
+    def source_sha256(self) -> str | None:
+        """The declared hash of the foreign file our cached conversion is made from."""
+        return self.hub_sha256 if self.is_foreign_on_hub else self.upstream_sha256
+
+    def verification_gaps(self) -> list[str]:
+        """Why some file this checkpoint may be loaded from is not checked against a full sha256
+        declared in code (empty: fully verified)."""
+        gaps = []
+        if self.is_foreign_on_hub:
+            if not (self.revision and _COMMIT.fullmatch(self.revision)):
+                gaps.append(f"Hub file {self.repo_id}/{self.hub_filename or self.filename} has no pinned commit")
+            if not is_full_sha256(self.hub_sha256):
+                gaps.append(f"Hub file {self.repo_id}/{self.hub_filename or self.filename} has no full sha256")
+        if self.upstream_url and not is_full_sha256(self.upstream_sha256):
+            declared = self.upstream_sha256 or ""
+            gaps.append(f"upstream {self.upstream_filename} is checked against a {len(declared)}-digit sha256 "
+                        "prefix only" if declared else f"upstream {self.upstream_filename} has no sha256")
+        if not self.sha256 and not self.upstream_url and not self.is_foreign_on_hub:
+            gaps.append(f"{self.filename} has no sha256")
+        elif self.sha256 and not is_full_sha256(self.sha256):
+            gaps.append(f"{self.filename}'s sha256 is not a full 64-digit hash")
+        return gaps
+
+    @property
+    def fully_verified(self) -> bool:
+        return not self.verification_gaps()
+
     def size_text(self) -> str:
         if not self.size_bytes:
             return "size unknown"
@@ -104,19 +158,6 @@ def get_device() -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-@contextlib.contextmanager
-def torch_threads(n: int = 1):
-    """Run the enclosed torch work on `n` intra-op threads, then restore the setting. Small
-    models gain nothing from more threads, and on a busy 2-core CPU two threads waiting for each
-    other at every op were measured 5-30x slower than one (process-wide setting)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 GPU_MARGIN_S = 30  # seconds a ZeroGPU call may run beyond its own time budget (model load, last frame)
@@ -206,15 +247,44 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _check_hash(path: Path, expected: str | None, what: str) -> None:
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, computed once per process for each (path, mtime, size)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _DIGESTS_LOCK:
+        if key in _DIGESTS:
+            return _DIGESTS[key]
+    digest = sha256_file(path)
+    with _DIGESTS_LOCK:
+        _DIGESTS[key] = digest
+    return digest
+
+
+def _hash_matches(actual: str, expected: str) -> bool:
+    expected = expected.lower()
+    return actual == expected if is_full_sha256(expected) else actual.startswith(expected)
+
+
+def _check_hash(path: Path, expected: str | None, what: str) -> str:
+    """Verify `path` against the declared `expected` hash (full, or a >= 8-digit prefix, which is
+    checked but logged as not fully verified); returns the file's full sha256."""
     if not expected:
-        return
-    actual = sha256_file(path)
-    if not actual.startswith(expected.lower()):
+        raise WeightsUnavailable(f"{what}: no sha256 is declared for {display_path(path)}, so it is not used.")
+    actual = file_sha256(path)
+    if not _hash_matches(actual, expected):
         raise WeightsUnavailable(
-            f"{what}: sha256 mismatch for {path} (expected {expected}, got {actual}). "
+            f"{what}: sha256 mismatch for {display_path(path)} (expected {expected}, got {actual}). "
             "The file is corrupt or not the published one; delete it and try again."
         )
+    if not is_full_sha256(expected):
+        log.warning("%s: %s matches only a %d-digit sha256 prefix (%s); not fully verified.",
+                    what, display_path(path), len(expected), expected)
+    return actual
 
 
 # --------------------------------------------------------------------------- locations
@@ -229,28 +299,78 @@ def local_dirs() -> list[Path]:
     return dirs + [REPO_WEIGHTS_DIR, cache_dir()]
 
 
+def display_dir(directory: Path) -> str:
+    """How a weights folder is named to a visitor: by its environment variable or relative to the
+    app, never as an absolute server path."""
+    directory = Path(directory)
+    if os.environ.get("GALLERY_WEIGHTS_DIR") and directory == Path(os.environ["GALLERY_WEIGHTS_DIR"]):
+        return "$GALLERY_WEIGHTS_DIR"
+    if directory == REPO_WEIGHTS_DIR:
+        return "the app's weights/ folder"
+    if directory == cache_dir():
+        return "$GALLERY_CACHE_DIR" if os.environ.get("GALLERY_CACHE_DIR") else "~/.cache/paper-demo-gallery"
+    return directory.name + "/"
+
+
+def display_path(path: str | Path) -> str:
+    """A file path without the server's absolute prefix (see `display_dir`)."""
+    path = Path(path)
+    for directory in local_dirs():
+        try:
+            return f"{display_dir(directory)}/{path.relative_to(directory)}"
+        except ValueError:
+            pass
+    return path.name
+
+
 def _load_safetensors(path: Path, device) -> StateDict:
     return load_file(str(path), device=str(device))
 
 
-def _convert_and_cache(ckpt: Checkpoint, state: StateDict, device) -> StateDict:
+def _record_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256.json")
+
+
+def _convert_and_cache(ckpt: Checkpoint, state: StateDict, device, source_sha256: str) -> StateDict:
+    """Convert a verified foreign state dict, save it in our cache with a record of its hash and
+    of the hash of the file it came from, and load it."""
     state = ckpt.convert(state) if ckpt.convert else state
     state = {k: v.contiguous() for k, v in state.items()}
     target = cache_dir() / ckpt.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
     save_file(state, str(tmp), metadata={"source": ckpt.source or ckpt.name})
+    record = {"sha256": sha256_file(tmp), "source_sha256": source_sha256, "source": ckpt.source or ckpt.name}
     tmp.replace(target)
+    _record_path(target).write_text(json.dumps(record, indent=1))
+    if ckpt.sha256:
+        _check_hash(target, ckpt.sha256, ckpt.name)
     return _load_safetensors(target, device)
+
+
+def _cache_entry_ok(ckpt: Checkpoint, path: Path) -> bool:
+    """A cached conversion is used only when its hash matches the declared one, or else its
+    record (written when it was converted) and comes from the currently declared source file."""
+    try:
+        if ckpt.sha256:
+            _check_hash(path, ckpt.sha256, ckpt.name)
+            return True
+        record = json.loads(_record_path(path).read_text())
+        source_ok = not ckpt.source_sha256 or _hash_matches(str(record.get("source_sha256", "")),
+                                                           ckpt.source_sha256)
+        return source_ok and file_sha256(path) == record.get("sha256")
+    except (OSError, ValueError, WeightsUnavailable) as exc:
+        log.warning("%s: ignoring cached %s (%s)", ckpt.name, display_path(path), exc)
+        return False
 
 
 def _load_upstream_file(ckpt: Checkpoint, path: Path, device) -> StateDict:
     """Verify an upstream pickle, load it safely, convert, cache as safetensors."""
-    _check_hash(path, ckpt.upstream_sha256, ckpt.name)
+    digest = _check_hash(path, ckpt.upstream_sha256, ckpt.name)
     state = torch.load(str(path), map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    return _convert_and_cache(ckpt, dict(state), device)
+    return _convert_and_cache(ckpt, dict(state), device, source_sha256=digest)
 
 
 def _from_local(ckpt: Checkpoint, device) -> StateDict | None:
@@ -258,8 +378,15 @@ def _from_local(ckpt: Checkpoint, device) -> StateDict | None:
     for directory in local_dirs():
         path = directory / ckpt.filename
         if path.is_file():
-            if directory.resolve() != cache:  # our own cache holds only verified conversions
+            if directory.resolve() == cache:
+                if _cache_entry_ok(ckpt, path):
+                    return _load_safetensors(path, device)
+                continue  # rebuilt from its verified source below
+            if ckpt.sha256:
                 _check_hash(path, ckpt.sha256, ckpt.name)
+            else:  # an operator's own file in $GALLERY_WEIGHTS_DIR: their call, but say so
+                log.warning("%s: using %s, which has no declared sha256 (not verified).", ckpt.name,
+                            display_path(path))
             return _load_safetensors(path, device)
         if ckpt.upstream_filename and (directory / ckpt.upstream_filename).is_file():
             return _load_upstream_file(ckpt, directory / ckpt.upstream_filename, device)
@@ -282,26 +409,23 @@ def hub_reachable(host: str = "huggingface.co", timeout_s: float = 3.0) -> bool:
 def _from_hub(ckpt: Checkpoint, device) -> StateDict:
     from huggingface_hub import constants, hf_hub_download  # imported lazily: keeps start-up fast
 
+    if not ckpt.is_foreign_on_hub and not ckpt.sha256:
+        raise LookupError("no sha256 declared for our conversion on the Hub; rebuilt from its source")
     local_only = constants.HF_HUB_OFFLINE or not hub_reachable()
     path = Path(hf_hub_download(
         repo_id=ckpt.hub_repo(), filename=ckpt.hub_filename or ckpt.filename, revision=ckpt.revision,
         local_files_only=local_only,
     ))
     if ckpt.is_foreign_on_hub:
-        _check_lfs_hash(path, ckpt.name)
-        return _convert_and_cache(ckpt, load_file(str(path)), device)
+        digest = _check_hash(path, ckpt.hub_sha256, ckpt.name)
+        return _convert_and_cache(ckpt, load_file(str(path)), device, source_sha256=digest)
     _check_hash(path, ckpt.sha256, ckpt.name)
     return _load_safetensors(path, device)
 
 
-def _check_lfs_hash(path: Path, what: str) -> None:
-    """The Hub's cache names an LFS blob by its sha256: check the content against that name."""
-    blob = path.resolve().name
-    if len(blob) == 64 and all(c in "0123456789abcdef" for c in blob):
-        _check_hash(path, blob, what)
-
-
 def _from_upstream(ckpt: Checkpoint, device) -> StateDict:
+    if not ckpt.upstream_sha256:
+        raise LookupError("no sha256 declared for the upstream file")
     cache_dir().mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=cache_dir(), suffix=".download", delete=False) as tmp:
         tmp_path = Path(tmp.name)
@@ -328,19 +452,21 @@ def load_state_dict(ckpt: Checkpoint, device=None) -> StateDict:
         raise
     except Exception as exc:  # offline, repo or file missing, network error ...
         reasons.append(f"Hub {ckpt.hub_repo()}: {type(exc).__name__}")
+        log.info("%s: not from the Hub (%s: %s)", ckpt.name, type(exc).__name__, exc)
     if ckpt.upstream_url:
         try:
             return _from_upstream(ckpt, device)
         except WeightsUnavailable:
             raise
         except Exception as exc:
-            reasons.append(f"upstream {ckpt.upstream_url}: {type(exc).__name__}: {exc}")
+            reasons.append(f"upstream {ckpt.upstream_filename}: {type(exc).__name__}")
+            log.info("%s: not from upstream %s (%s: %s)", ckpt.name, ckpt.upstream_url, type(exc).__name__, exc)
     raise WeightsUnavailable(missing_message(ckpt, reasons))
 
 
 def missing_message(ckpt: Checkpoint, reasons: list[str] = ()) -> str:
     """What is missing, how large it is, and how to get it."""
-    where = " or ".join(str(d) for d in local_dirs()[:-1])
+    where = " or ".join(display_dir(d) for d in local_dirs()[:-1])
     hub = ckpt.hub_repo() + "/" + (ckpt.hub_filename or ckpt.filename)
     how = [f"connect to the internet (they come from the Hugging Face Hub, {hub})"]
     if ckpt.upstream_url:

@@ -136,6 +136,10 @@ VGG16 = Checkpoint(
     filename="vgg16_imagenet1k_v1.safetensors",
     repo_id="timm/vgg16.tv_in1k",
     hub_filename="model.safetensors",
+    # Pinned at the commit that added the file ("Add model", 2023-04-25); sha256 = its Git LFS oid as
+    # shown on huggingface.co/timm/vgg16.tv_in1k/blob/main/model.safetensors (553 MB).
+    revision="3394518cba29aee1ea82a49d971be90d2dd1dab7",
+    hub_sha256="57b026918159a6bf9faf8405c3a551903768e7138989d9c6224a14227203fad8",
     license="BSD-3-Clause (torchvision)",
     size_bytes=553_430_176,  # 138,357,544 float32 parameters
     num_params=138_357_544,

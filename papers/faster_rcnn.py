@@ -578,13 +578,18 @@ CHECKPOINTS = {
     "mobilenet_v3_large_fpn": Checkpoint(
         name="Faster R-CNN MobileNetV3-Large FPN (COCO)", filename="fasterrcnn_mobilenet_v3_large_fpn_coco.safetensors",
         upstream_url="https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
-        upstream_sha256="fb6a3cc7", convert=_drop_batchnorm_counters, license="BSD-3-Clause (torchvision)",
-        size_bytes=74_239_000, num_params=19_386_354, source="torchvision (COCO train2017, box mAP 32.8)"),
+        # full sha256 of the 77,844,807-byte file (its name carries the first 8 digits), as recorded
+        # by public manifests that pin it (e.g. LibreYOLO's Faster R-CNN weights table)
+        upstream_sha256="fb6a3cc702b1df54c18a44b26708cd083614211062d0c36d2ca7bf9270df3533",
+        convert=_drop_batchnorm_counters, license="BSD-3-Clause (torchvision)",
+        size_bytes=77_844_807, num_params=19_386_354, source="torchvision (COCO train2017, box mAP 32.8)"),
     "resnet50_fpn": Checkpoint(
         name="Faster R-CNN ResNet-50 FPN (COCO)", filename="fasterrcnn_resnet50_fpn_coco.safetensors",
         upstream_url="https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",
-        upstream_sha256="258fb6c6", convert=_drop_batchnorm_counters, license="BSD-3-Clause (torchvision)",
-        size_bytes=159_743_000, num_params=41_755_286, source="torchvision (COCO train2017, box mAP 37.0)"),
+        # full sha256 of the 167,502,836-byte file, as recorded by several public manifests that pin it
+        upstream_sha256="258fb6c638b15964ddcdd1ae0748c5eef1be9e732750120cc857feed3faac384",
+        convert=_drop_batchnorm_counters, license="BSD-3-Clause (torchvision)",
+        size_bytes=167_502_836, num_params=41_755_286, source="torchvision (COCO train2017, box mAP 37.0)"),
 }
 
 

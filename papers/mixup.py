@@ -38,7 +38,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from papers.checkpoints import torch_threads
 from papers.data import DIGIT_CLASSES, DIGIT_SIZE, digits
 
 TOY_SETS = ("moons", "circles", "spirals")
@@ -166,15 +165,14 @@ def training_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: 
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     y_onehot = F.one_hot(y, classes).float()
     model.train()
-    with torch_threads(1):  # held across the yields: switching per step costs more than a step
-        for step in range(1, steps + 1):
-            idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=batches)
-            x_mixed, y_mixed, _ = mixup(x[idx], y_onehot[idx], alpha, mixing)
-            loss = soft_cross_entropy(model(x_mixed), y_mixed)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            yield step
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=batches)
+        x_mixed, y_mixed, _ = mixup(x[idx], y_onehot[idx], alpha, mixing)
+        loss = soft_cross_entropy(model(x_mixed), y_mixed)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        yield step
     model.eval()
 
 
@@ -187,8 +185,7 @@ def train_classifier(model: nn.Module, *args, **kwargs) -> nn.Module:
 
 @torch.inference_mode()
 def probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    with torch_threads(1):
-        return F.softmax(model(x), dim=1)
+    return F.softmax(model(x), dim=1)
 
 
 @dataclass

