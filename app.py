@@ -24,14 +24,7 @@ CACHE_CLEANUP = (1800, 3600)  # every 30 min, delete cached files older than an 
 
 HEADER = """# Paper Demo Gallery
 Classic computer-vision papers you can *use*: your own image in, the paper's idea visible out,
-on a CPU in seconds. Each tab cites its paper and lists where it differs from it.
-Deep link to one tab with `?tab=<slug>`."""
-
-
-def _paper_list() -> str:
-    live = {demo.slug for demo in demos.TABS}
-    lines = [f"[{name}]({url})" + ("" if slug in live else " (coming)") for slug, name, url in demos.PAPERS]
-    return "**Papers:** " + " · ".join(lines)
+on a CPU in seconds. Each tab cites its paper and lists where it differs from it."""
 
 
 def _selected_slug(request: gr.Request | None) -> str:
@@ -63,11 +56,10 @@ def build_app(paper: str | None = None) -> gr.Blocks:
 
     with gr.Blocks(title="Paper Demo Gallery", delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown(HEADER)
-        gr.Markdown(_paper_list())
         if not demos.TABS:  # (an empty gr.Tabs breaks the page)
             gr.Markdown("The first tabs are being built; the papers above are coming.")
         else:
-            with gr.Tabs() as tabs:
+            with gr.Tabs(overflow_behavior="wrap") as tabs:  # every title in reach, none behind a menu
                 with gr.Tab(gallery.TITLE, id=gallery.SLUG):
                     gallery.build()
                 for demo in demos.TABS:

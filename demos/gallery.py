@@ -53,10 +53,10 @@ THEMES: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 CSS = """
-.pg-theme { margin: 14px 0 4px; font-size: 1.05em; font-weight: 600; }
+.pg-theme { text-align: left; margin: 14px 0 4px; font-size: 1.05em; font-weight: 600; }
 .pg-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap: 12px; }
 .pg-card { display: block; border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px;
-           text-decoration: none !important; color: inherit !important; background: var(--block-background-fill); }
+           text-decoration: none !important; color: inherit !important; text-align: left; background: var(--block-background-fill); }
 .pg-card:hover { border-color: var(--color-accent); }
 .pg-card img, .pg-card .pg-noimg { width: 100%; height: 120px; object-fit: cover; border-radius: 4px;
            background: var(--background-fill-secondary); }

@@ -29,15 +29,6 @@ def test_build_app_builds_every_tab():
     assert not failures
 
 
-def test_header_lists_every_paper_and_marks_missing_tabs_as_coming():
-    text = app._paper_list()
-    live = {d.slug for d in demos.TABS}
-    for slug, name, url in demos.PAPERS:
-        entry = f"[{name}]({url})"
-        assert entry in text
-        assert (entry + " (coming)" in text) == (slug not in live)
-
-
 @pytest.mark.parametrize("query, expected", [("?tab={slug}", "slug"), ("?tab=nope", "first"), ("", "first")])
 def test_tab_query_parameter_selects_the_tab(query, expected):
     if not demos.TABS:
