@@ -93,13 +93,12 @@ SPACE_FILES: tuple[str, ...] = (
     "results/",  # every figure a tab shows is read from here
     "docs/screenshot.png",  # README.md shows it
     "!*.pyc",  # all that __pycache__/ folders hold
-
     "!*.tmp",
     "!*.download",  # partial downloads (see papers.checkpoints)
     "!.*",  # hidden files and folders at the top (.git, .ci, .gradio caches, ...)
     "!*/.*",  # ... and inside included folders
 )
-SPACE_REPO_LIMIT_BYTES = 1_000_000_000  # a Space repository's storage (1 GB); we need ~15 MB
+SPACE_REPO_LIMIT_BYTES = 1_000_000_000  # the storage Hub staff quote for a Space repository (1 GB)
 SHORT_DESCRIPTION_MAX = 60  # the Hub rejects a longer short_description
 
 
@@ -155,7 +154,7 @@ def check_space_card(root: Path, files: list[Path], models: list[str] | None = N
     gradio_version = importlib.metadata.version("gradio")
     if str(meta.get("sdk_version")) != gradio_version:
         problems.append(f"sdk_version is {meta.get('sdk_version')!r} but the installed Gradio is {gradio_version} "
-                        f"(the one the tests ran with): set sdk_version: {gradio_version}")
+                        f"(the one tested here): set sdk_version: {gradio_version}")
     problems += _requirements_admit_gradio(root, gradio_version)
     app_file = meta.get("app_file")
     if not app_file:
