@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import heavy_id, example_paths, friendly_errors, header, read_image, weights_note
 from papers import deconvnet
 from papers.checkpoints import GPU_MARGIN_S, Checkpoint, WeightsUnavailable, get_device, gpu
 
@@ -28,7 +28,7 @@ DEFAULT_BACKBONE = "digits"
 TOP_CLASS = "top class"
 CANVAS_SIDE = deconvnet.CANVAS
 DISPLAY_SIDE = 256
-GALLERY_SIZE = 9  # Fig. 2 shows the top 9 activations
+GALLERY_SIZE = 9  # this image's 9 strongest maps (Fig. 2 shows one map's top 9 over a data set)
 RETRY_AFTER_S = 300  # how long a failed weights download is not retried
 MISSING: dict[str, tuple[float, str]] = {}  # checkpoint file -> (when it failed, message)  # small inputs (64×64 digits) are enlarged for display
 OCCLUSION_BUDGET_S = 120
@@ -201,8 +201,19 @@ def occlusion_defaults(key: str):
 
 
 # --------------------------------------------------------------------------- layout
+def measured_note() -> str:
+    """What the shipped digits CNN measurably does (results/deconvnet.json, with seeds)."""
+    from papers import results
+
+    return (f"Measured on the shipped digits CNN (`python -m papers.reproduce deconvnet`, each seed new test "
+            f"canvases): it reads **{results.figure(SLUG, 'test_accuracy', unit=' %')}** of cluttered test digits, "
+            "and the grey square lowers the digit's probability more on the digit than on the clutter for "
+            f"**{results.figure(SLUG, 'occlusion_localises', unit=' %')}** of test canvases (§4.2).")
+
+
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
+    gr.Markdown(measured_note())
     with gr.Row():
         with gr.Column(scale=1):
             image = gr.Image(example_paths(EXAMPLES[0])[0], label="Image", type="numpy", sources=["upload", "clipboard"], height=280)
@@ -242,9 +253,9 @@ def build() -> None:
     net.change(on_backbone_change, net, [note, layer, target], api_visibility="private")
     net.change(occlusion_defaults, net, [size, stride], api_visibility="private")
     run.click(project, [image, net, layer, strongest, channel, whole], [recon, where, gallery, info],
-              api_name=f"{SLUG}_project", concurrency_id=HEAVY, concurrency_limit=1)
+              api_name=f"{SLUG}_project", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     event = go.click(occlude, [image, net, layer, target, size, stride, opacity], [prob_map, act_map, occ_info],
-                     api_name=f"{SLUG}_occlude", concurrency_id=HEAVY, concurrency_limit=1)
+                     api_name=f"{SLUG}_occlude", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop.click(None, None, None, cancels=[event], api_visibility="private")
 
 
