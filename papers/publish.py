@@ -280,7 +280,7 @@ def _hardware(text: str) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m papers.publish", description=__doc__.splitlines()[0])
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--space", type=_hub_id("Space"), metavar="OWNER/NAME",
                         help="deploy the gallery to this Hugging Face Space (created if needed)")

@@ -258,3 +258,21 @@ def test_deploy_without_a_token_says_how_to_log_in(gallery, fake_hub, monkeypatc
     with pytest.raises(SystemExit) as stop:
         publish.main(["--space", "me/gallery"])
     assert "HF_TOKEN" in stop.value.code and "write" in stop.value.code
+
+
+def test_dry_run_list_is_what_upload_folder_sends(gallery, no_sockets):
+    """The huggingface_hub client's own selection (the step of upload_folder before any network
+    call; its README check, which asks the Hub, is stubbed) equals the dry run's list."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS
+
+    api = HfApi()
+    if not hasattr(api, "_prepare_upload_folder_additions"):
+        pytest.skip("this huggingface_hub selects upload_folder's files elsewhere")
+    api._validate_yaml = lambda *args, **kwargs: None
+    allow, ignore = publish.space_patterns()
+    operations = api._prepare_upload_folder_additions(gallery, None, allow_patterns=allow,
+                                                      ignore_patterns=ignore + DEFAULT_IGNORE_PATTERNS,
+                                                      repo_type="space")
+    assert [op.path_in_repo for op in operations] == [p.as_posix() for p in publish.space_files(gallery)]
+    assert {op.path_in_repo for op in operations} == set(SHIPPED)
