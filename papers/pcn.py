@@ -27,8 +27,6 @@ is at +90), wrapped into (-180, 180].
   agree within 2 % of the face size (median) and angles within 1.6° (median); this version
   found 52 of 60 LFW faces at random angles where the port's pipeline found 41.
   The authors' video tracking mode is not included.
-- At most MAX_WINDOWS (300) best-scored candidates enter PCN-2 and PCN-3, so that thresholds
-  near 0 cannot stall a CPU (at the default thresholds fewer than ~100 do).
 - Stage-2 "rotate by ±90°" and the stage-3 views use the authors' cheap equivalents: a face at
   +90° is seen transposed (a mirror image, so its residual angle changes sign) and one at 180°
   flipped up-down, exactly as their code does.
@@ -78,7 +76,7 @@ BLACK = tuple(-m for m in MEAN_BGR)  # a black pixel as the networks see it
 PAD_FRACTION, PAD_MAX = 0.2, 100  # how far windows may reach outside the image
 ANGLE_RANGE = 45.0  # PCN-3 regresses the residual angle as a fraction of this (Sec. 3.4)
 STAGE2_ANGLES = (90.0, 0.0, -90.0)  # PCN-2's three classes, in output order
-MAX_WINDOWS = 300  # at most this many best-scored candidates go on to PCN-2 and to PCN-3
+BATCH = 256  # candidates per PCN-2 / PCN-3 call: bounds memory (crops, activations), not recall
 
 
 # --------------------------------------------------------------------------- the three networks
@@ -125,8 +123,9 @@ class PCN2(nn.Module):
         self.rotate = nn.Linear(140, len(STAGE2_ANGLES))
 
     def forward(self, x):  # (B, 3, 24, 24) -> (B,), (B, 3), (B, 3)
-        x = F.max_pool2d(F.relu(self.conv1(x)), 3, 2, ceil_mode=True)  # (B, 20, 11, 11)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 3, 2, ceil_mode=True)  # (B, 40, 4, 4)
+        # ReLU after the pooling: the same numbers (max and ReLU commute), on a quarter of the values
+        x = F.relu(F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True))  # (B, 20, 11, 11)
+        x = F.relu(F.max_pool2d(self.conv2(x), 3, 2, ceil_mode=True))  # (B, 40, 4, 4)
         x = F.relu(self.conv3(x)).flatten(1)  # (B, 70 * 3 * 3)
         x = F.relu(self.fc(x))
         return F.softmax(self.cls_prob(x), dim=1)[:, 1], self.bbox(x), F.softmax(self.rotate(x), dim=1)
@@ -150,9 +149,10 @@ class PCN3(nn.Module):
         self.rotate = nn.Linear(192, 1)
 
     def forward(self, x):  # (B, 3, 48, 48) -> (B,), (B, 3), (B,) degrees
-        x = F.max_pool2d(F.relu(self.conv1(x)), 3, 2, ceil_mode=True)  # (B, 24, 23, 23)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 3, 2, ceil_mode=True)  # (B, 48, 10, 10)
-        x = F.max_pool2d(F.relu(self.conv3(x)), 2, 2, ceil_mode=True)  # (B, 96, 4, 4)
+        # ReLU after the pooling, as in PCN2: the same numbers on fewer values
+        x = F.relu(F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True))  # (B, 24, 23, 23)
+        x = F.relu(F.max_pool2d(self.conv2(x), 3, 2, ceil_mode=True))  # (B, 48, 10, 10)
+        x = F.relu(F.max_pool2d(self.conv3(x), 2, 2, ceil_mode=True))  # (B, 96, 4, 4)
         x = F.relu(self.conv4(x)).flatten(1)  # (B, 144 * 3 * 3)
         x = F.relu(self.fc(x))
         return F.softmax(self.cls_prob(x), dim=1)[:, 1], self.bbox(x), ANGLE_RANGE * self.rotate(x)[:, 0]
@@ -168,11 +168,14 @@ _CREDIT = ("Shi et al. (VIPL, ICT-CAS), Caffe model from Jack-CV/FaceKit (BSD-2-
 def _checkpoint(stage: int, **facts) -> Checkpoint:
     return Checkpoint(
         name=f"pcn{stage}", filename=f"pcn{stage}.safetensors", upstream_url=f"{_UPSTREAM}pcn{stage}_sd.pth",
-        license="BSD-2-Clause", source=_CREDIT, description=f"PCN-{stage}, the authors' trained weights", **facts,
+        license="BSD-2-Clause", source=_CREDIT, description=f"PCN-{stage}, the authors' trained weights",
+        reproduce="python -m papers.convert pcn", **facts,
     )
 
 
-# sha256: our safetensors conversion; upstream_sha256 and size_bytes: the upstream .pth file
+# Shipped in weights/ (BSD-2-Clause: notice in weights/LICENSE-PCN). sha256: our safetensors
+# conversion (`python -m papers.convert pcn [--from DIR]` reproduces it byte for byte);
+# upstream_sha256 and size_bytes: the upstream .pth file, still accepted from $GALLERY_WEIGHTS_DIR
 CHECKPOINTS = (
     _checkpoint(1, num_params=57_383, size_bytes=231_638,
                 upstream_sha256="85d9f7520be1bf099dbcaa5f1880b1812b09f3a1c6b38bacd6e149c31bb120de",
@@ -361,13 +364,18 @@ def stage1(net: PCN1, image: np.ndarray, settings: PCNSettings, device) -> Windo
 
 
 def _judge(net, image: np.ndarray, windows: Windows, threshold: float, device):
-    """Run a stage network on the upright view of each of the MAX_WINDOWS best windows; keep
-    those above `threshold`.
+    """Run a stage network on the upright view of every window, best first, BATCH windows per
+    call; keep those above `threshold`. Every candidate is judged, as in the authors' code: a
+    crowd leaves thousands after PCN-1, and keeping only the best few would drop real faces.
     Returns (kept windows with their new scores, box calibration, orientation output)."""
     if not len(windows):
         return windows, np.zeros((0, 3)), np.zeros((0,))
-    windows = windows.take(np.argsort(-windows.score, kind="stable")[:MAX_WINDOWS])
-    face, box, orientation = (t.cpu().numpy() for t in net(crop_views(image, windows, net.INPUT).to(device)))
+    windows = windows.take(np.argsort(-windows.score, kind="stable"))
+    outputs = []
+    for start in range(0, len(windows), BATCH):
+        crops = crop_views(image, windows.take(slice(start, start + BATCH)), net.INPUT)  # (b, 3, side, side)
+        outputs.append([t.cpu().numpy() for t in net(crops.to(device))])
+    face, box, orientation = (np.concatenate(parts) for parts in zip(*outputs))
     keep = face > threshold
     kept = windows.take(keep)
     kept.score = face[keep].astype(np.float64)

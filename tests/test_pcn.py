@@ -1,5 +1,6 @@
-"""PCN: network shapes, window geometry against numpy, conventions, the authors' weights on real
-faces turned every way, and the tab's handler with good and bad inputs."""
+"""PCN: network shapes, window geometry against numpy, conventions, the authors' weights (shipped
+in weights/, or their upstream files) on real faces turned every way and in a crowd, and the tab's
+handler with good and bad inputs."""
 import io
 
 import gradio as gr
@@ -27,9 +28,20 @@ def _fresh_networks_one_thread():
 
 
 @pytest.fixture
-def pcn_weights(shared_dir, monkeypatch):
-    """The authors' upstream files, found the way a user's hand-filled weights folder is."""
+def pcn_weights(monkeypatch, tmp_path):
+    """The weights a fresh clone has: the converted files shipped in weights/, with no weights
+    folder of the user's and an empty cache (offline: conftest)."""
+    monkeypatch.delenv("GALLERY_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path / "empty-cache"))
+
+
+@pytest.fixture
+def upstream_weights(shared_dir, monkeypatch, tmp_path):
+    """The authors' upstream files, found the way a user's hand-filled weights folder is (it is
+    searched before weights/)."""
     monkeypatch.setenv("GALLERY_WEIGHTS_DIR", str(shared_dir / "weights" / "pcn"))
+    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path / "cache"))
+    return shared_dir / "weights" / "pcn"
 
 
 def _astronaut() -> np.ndarray:
@@ -272,6 +284,7 @@ def test_without_weights_the_tab_explains_and_still_runs_the_baseline(monkeypatc
     import papers.checkpoints as checkpoints
 
     monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(checkpoints, "REPO_WEIGHTS_DIR", tmp_path / "no-weights")  # as if not shipped
 
     def offline(*args, **kwargs):
         raise OSError("offline")
@@ -282,13 +295,157 @@ def test_without_weights_the_tab_explains_and_still_runs_the_baseline(monkeypatc
     assert "LBP cascade" in summary and baseline.shape == final.shape
 
 
-def test_upstream_files_convert_to_the_declared_safetensors(pcn_weights, monkeypatch, tmp_path):
+def test_upstream_files_convert_to_the_declared_safetensors(upstream_weights):
     """The authors' files are verified, converted and cached; our declared hash is the result."""
     from papers.checkpoints import cache_dir, load_state_dict, sha256_file
 
-    monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path))
     for ckpt, net in zip(pcn.CHECKPOINTS, (pcn.PCN1(), pcn.PCN2(), pcn.PCN3())):
         state = load_state_dict(ckpt, "cpu")
         net.load_state_dict(state)  # strict: every key and shape matches
         assert sum(t.numel() for t in state.values()) == ckpt.num_params
         assert sha256_file(cache_dir() / ckpt.filename) == ckpt.sha256
+
+
+def test_upstream_files_in_the_weights_folder_still_drive_the_detector(upstream_weights):
+    """$GALLERY_WEIGHTS_DIR holding the authors' .pth files is searched first and used."""
+    from papers.checkpoints import cache_dir
+
+    faces = pcn.detect_faces(pcn.rotate_image(_astronaut(), 90))
+    assert len(faces) == 1 and _angle_error(faces[0].angle, 90) <= 15
+    assert all((cache_dir() / c.filename).is_file() for c in pcn.CHECKPOINTS)  # converted from upstream
+
+
+# --------------------------------------------------------------------------- shipped weights, fresh clone
+def test_a_fresh_clone_detects_the_turned_faces_offline(pcn_weights, monkeypatch):
+    """No ../shared, no weights folder, an empty cache, no network: the tab's example photo (four
+    turned copies of the astronaut's head) is detected with the weights shipped in weights/."""
+    import papers.checkpoints as checkpoints
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a fresh clone must not need the network for PCN")
+
+    monkeypatch.setattr(checkpoints, "_from_hub", no_network)
+    monkeypatch.setattr(checkpoints, "_from_upstream", no_network)
+    for ckpt in pcn.CHECKPOINTS:
+        assert checkpoints.sha256_file(checkpoints.REPO_WEIGHTS_DIR / ckpt.filename) == ckpt.sha256
+    final, baseline, first, second, third, summary = demo.detect(example_paths("pcn_turned_faces.jpg")[0])
+    assert "PCN found 4 face(s)" in summary and "could not run" not in summary
+    faces = pcn.detect_faces(np.asarray(Image.open(example_paths("pcn_turned_faces.jpg")[0]).convert("RGB")))
+    assert len(faces) == 4 and min(f.score for f in faces) > pcn.PCNSettings().threshold_3
+    assert len({(f.x // 220, f.y // 220) for f in faces}) == 4  # one face in each quarter of the photo
+
+
+def test_convert_command_reproduces_the_shipped_files_byte_for_byte(upstream_weights, tmp_path):
+    from papers import convert
+
+    convert.main(["pcn", "--from", str(upstream_weights), "--out", str(tmp_path / "out")])
+    for ckpt in pcn.CHECKPOINTS:
+        shipped = (convert.REPO_WEIGHTS_DIR / ckpt.filename).read_bytes()
+        assert (tmp_path / "out" / ckpt.filename).read_bytes() == shipped
+
+
+def test_convert_refuses_a_file_that_is_not_the_published_one(upstream_weights, tmp_path):
+    import shutil
+
+    from papers import convert
+
+    source = tmp_path / "upstream"
+    shutil.copytree(upstream_weights, source)
+    (source / "pcn2_sd.pth").chmod(0o644)
+    with open(source / "pcn2_sd.pth", "r+b") as f:  # one byte of one weight changed
+        f.seek(-100, 2)
+        byte = f.read(1)
+        f.seek(-100, 2)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(SystemExit, match="pcn2.*sha256"):
+        convert.main(["pcn", "--from", str(source), "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out" / "pcn2.safetensors").exists()
+
+
+# --------------------------------------------------------------------------- crowds
+OLD_CAP = 300  # the earlier version judged only this many best PCN-1 candidates in PCN-2 and PCN-3
+
+
+def _crowd(cols: int = 12, rows: int = 8, cell: int = 60, sides=(26, 44), seed: int = 0):
+    """A synthetic group photo: scikit-image's LFW faces (25x25 grey crops, real people), each
+    resized to 26-44 px with a third of its side of its own edge around it, on a noisy grey
+    canvas. Returns the RGB photo and the planted faces as (centre x, centre y, side)."""
+    from skimage.data import lfw_subset
+
+    rng = np.random.default_rng(seed)
+    faces = lfw_subset()[:100]
+    canvas = np.clip(0.5 + 0.1 * rng.standard_normal((rows * cell, cols * cell)), 0, 1)
+    planted = []
+    for n in range(rows * cols):
+        side = int(rng.integers(sides[0], sides[1] + 1))
+        face = Image.fromarray((faces[n % len(faces)] * 255).astype(np.uint8)).resize((side, side), Image.BICUBIC)
+        pad = side // 3
+        tile = np.pad(np.asarray(face) / 255, pad, mode="edge")  # (side + 2 pad, side + 2 pad)
+        row, col = divmod(n, cols)
+        y0 = max(0, row * cell + (cell - tile.shape[0]) // 2 + int(rng.integers(-3, 4)))
+        x0 = max(0, col * cell + (cell - tile.shape[1]) // 2 + int(rng.integers(-3, 4)))
+        h, w = min(tile.shape[0], canvas.shape[0] - y0), min(tile.shape[1], canvas.shape[1] - x0)
+        canvas[y0:y0 + h, x0:x0 + w] = tile[:h, :w]
+        planted.append((x0 + pad + side / 2, y0 + pad + side / 2, side))
+    photo = np.repeat((canvas * 255).round().astype(np.uint8)[..., None], 3, axis=2)  # (H, W, 3)
+    return photo, planted
+
+
+def _found(faces: list[pcn.Face], planted) -> int:
+    """How many planted faces some detection matches (centre within half the face, size within a
+    factor of 2, upright within 20°), each detection used once."""
+    free = list(faces)
+    count = 0
+    for x, y, side in planted:
+        for face in free:
+            if (np.hypot(face.x - x, face.y - y) < side / 2 and 0.5 < face.size / side < 2
+                    and _angle_error(face.angle, 0) <= 20):
+                free.remove(face)
+                count += 1
+                break
+    return count
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    return _crowd()
+
+
+def test_in_a_crowd_every_candidate_is_judged_and_recall_beats_the_old_cap(pcn_weights, crowd, monkeypatch):
+    """Stage 1 leaves far more candidates than the old cap; PCN-2 and PCN-3 judge all of them,
+    so faces that the 300 best-scored candidates do not cover are still found."""
+    photo, planted = crowd
+    settings = pcn.PCNSettings(min_face=20)
+    judged = {}
+    crop_views = pcn.crop_views
+
+    def counting(image, windows, side):
+        judged[side] = judged.get(side, 0) + len(windows)
+        return crop_views(image, windows, side)
+
+    monkeypatch.setattr(pcn, "crop_views", counting)
+    detection = pcn.run_pcn(photo, settings)
+    after_1, after_2, _ = (len(s) for s in detection.stages)
+    assert after_1 > 2 * OLD_CAP
+    assert judged == {pcn.PCN2.INPUT: after_1, pcn.PCN3.INPUT: after_2}  # nothing dropped on the way
+
+    nets, image = pcn.networks("cpu"), pcn.to_network_input(photo)
+    with torch.inference_mode():  # the same stages on only the old cap's best candidates
+        first = pcn.stage1(nets[0], image, settings, "cpu")
+        best = first.take(np.argsort(-first.score, kind="stable")[:OLD_CAP])
+        capped = pcn.stage3(nets[2], image, pcn.stage2(nets[1], image, best, settings, "cpu"), settings, "cpu")
+    found, found_capped = _found(detection.faces, planted), _found(pcn._faces(capped), planted)
+    assert found >= 0.8 * len(planted)
+    assert found >= found_capped + 5
+
+
+def test_in_a_crowd_batching_gives_the_one_batch_pipelines_detections(pcn_weights, crowd, monkeypatch):
+    """Judging BATCH candidates at a time only bounds memory: all candidates in one call give the
+    same faces (up to float rounding, which may differ between batch sizes)."""
+    photo, _ = crowd
+    batched = pcn.detect_faces(photo, min_face=20)
+    monkeypatch.setattr(pcn, "BATCH", 10**9)
+    whole = pcn.detect_faces(photo, min_face=20)
+    assert len(batched) == len(whole) > 50
+    np.testing.assert_allclose([(f.x, f.y, f.size, f.angle, f.score) for f in batched],
+                               [(f.x, f.y, f.size, f.angle, f.score) for f in whole], rtol=1e-4, atol=1e-3)

@@ -44,7 +44,8 @@ def test_every_shipped_checkpoint_declares_its_true_hash():
         path = checkpoints.REPO_WEIGHTS_DIR / ckpt.filename
         if path.is_file():
             assert ckpt.sha256 == checkpoints.sha256_file(path), f"{ckpt.filename}: sha256 out of date"
-            assert ckpt.reproduce.startswith("python -m papers.train "), f"{ckpt.filename}: no reproduce command"
+            assert ckpt.reproduce.startswith(("python -m papers.train ", "python -m papers.convert ")), \
+                f"{ckpt.filename}: no reproduce command"
 
 
 # --------------------------------------------------------------------------- --space
