@@ -1,6 +1,8 @@
 """Harmonic Networks tab: turn a digit and watch H-Net feature maps turn with it."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import torch
@@ -10,7 +12,7 @@ import gradio as gr
 
 from demos.common import friendly_errors, header, on_tab_open, weights_note
 from demos.stn import SOURCES, digit_inputs, pick_digit, source_after_drawing
-from papers import harmonic
+from papers import harmonic, results
 from papers.checkpoints import gpu
 from papers.data import digits
 
@@ -90,15 +92,23 @@ def accuracy_frame() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["angle (°)", "accuracy (%)", "model"])
 
 
+HEADLINE = "upright_trained_rotated_error"
+CLAIMS = [HEADLINE, "rotated_trained_rotated_error", "shipped_upright_rotated_error",
+          "shipped_rotated_rotated_error", "shipped_quarter_turn_accuracy"]
+
+
 def results_table() -> str:
-    rows = "\n".join(f"| {c.description} | {c.extra.get('params', '?')} | "
-                     f"{c.extra.get('rotated_test_error_percent', float('nan')):.2f} |"
-                     for c in harmonic.CHECKPOINTS.values())
-    return ("**% error on test digits at random angles** (the rotated-MNIST protocol on our 450 test "
-            f"digits; the paper's H-Net: {harmonic.PAPER_MNIST_ROT_ERROR} % on MNIST-rot, trained on "
-            "12,000 rotated MNIST digits)\n\n| model | parameters | error |\n|---|---|---|\n" + rows +
+    """The measured claims (results/harmonic.json): headline first, the paper's figure beside."""
+    fig = functools.partial(results.figure, SLUG, unit=" %")
+    return (f"**Trained on upright digits, tested at random angles** (% error, each seed trains both "
+            f"from scratch): H-Net **{fig(HEADLINE)}** vs CNN **{fig(HEADLINE, 'cnn')}**. "
+            f"Trained on rotated digits: H-Net {fig('rotated_trained_rotated_error')} vs CNN "
+            f"{fig('rotated_trained_rotated_error', 'cnn')}; the paper's H-Net on MNIST-rot: "
+            f"{results.paper_figure(SLUG, 'rotated_trained_rotated_error', unit=' %')} (12,000 training and "
+            "50,000 test digits; ours: 1,347 and 450).\n\n" + results.comparison_table(SLUG, CLAIMS) +
             "\n\nA rotation-invariant network cannot tell a 6 from a 9 turned upside down, which is why "
-            "the H-Net trained upright stays below the CNN at 0°; its accuracy repeats exactly every 90°.")
+            "the H-Net trained upright stays below the CNN at 0°; its accuracy repeats exactly every 90°. "
+            "Regenerate: `python -m papers.reproduce harmonic`.")
 
 
 def build() -> None:
