@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from papers import checkpoints  # noqa: F401  (imports `spaces` before CUDA is touched)
@@ -21,6 +22,29 @@ QUEUE_MAX_SIZE = 64
 DEFAULT_CONCURRENCY = 2  # per event unless an event sets its own concurrency id/limit
 MAX_UPLOAD = "20mb"
 CACHE_CLEANUP = (1800, 3600)  # every 30 min, delete cached files older than an hour
+THREADS_ENV = "GALLERY_TORCH_THREADS"  # torch intra-op threads for the whole process (default below)
+
+
+def default_torch_threads(cpus: int | None = None) -> int:
+    """One intra-op thread per request on a machine with <= 2 cores: concurrent visitors then run
+    side by side on Gradio's worker threads, and a busy 2-core CPU does not make two threads wait
+    for each other at every op (bench/threads.py: a 512² U-Net took ~1.7 s with 1 thread and
+    10-20 s with 2 on a loaded machine). Larger machines (not measured here): half the cores,
+    at most 4, since several requests run at once."""
+    cpus = cpus or os.cpu_count() or 1
+    return 1 if cpus <= 2 else min(4, cpus // 2)
+
+
+def configure_torch_threads(environ=None) -> int:
+    """Set torch's intra-op thread count once, at start-up, before any request runs; handlers
+    never change it. ``$GALLERY_TORCH_THREADS`` overrides the default."""
+    import torch
+
+    environ = os.environ if environ is None else environ
+    raw = str(environ.get(THREADS_ENV, "")).strip()
+    threads = int(raw) if raw.isdigit() and int(raw) > 0 else default_torch_threads()
+    torch.set_num_threads(threads)
+    return threads
 
 HEADER = """# Paper Demo Gallery
 Classic computer-vision papers you can *use*: your own image in, the paper's idea visible out,
@@ -86,6 +110,9 @@ def launch_kwargs(args: argparse.Namespace) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if not logging.getLogger().handlers:  # handlers' failures are logged with their tracebacks
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_torch_threads()
     build_app(args.paper).launch(**launch_kwargs(args))
 
 

@@ -5,7 +5,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, on_tab_open, read_image, weights_note
+from demos.common import heavy_id, example_paths, friendly_errors, header, on_tab_open, read_image, weights_note
 from papers import alexnet
 from demos.deconvnet import load_remembering_failure
 from papers.checkpoints import get_device, gpu, is_available_locally
@@ -110,7 +110,7 @@ def build() -> None:
             grid = gr.Image(label="First-layer kernels")
         on_tab_open(lambda: architecture("original"), [layers, diagram, grid])  # not at start-up
     run.click(classify, [image, ten_crop, layer], [single, ten, info, maps], api_name=f"{SLUG}_classify",
-              concurrency_id=HEAVY, concurrency_limit=1)
+              concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     variant.change(architecture, variant, [layers, diagram, grid], api_name=f"{SLUG}_architecture")
 
 

@@ -3,15 +3,39 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
+import math
+import os
+import re
 from pathlib import Path
 
 import gradio as gr
 
-from papers.checkpoints import Checkpoint, WeightsUnavailable, get_device, is_available_locally, missing_message
-from papers.images import BadImage, CleanImage, to_rgb
+from papers.checkpoints import (REPO_ROOT, Checkpoint, WeightsUnavailable, get_device, is_available_locally,
+                                missing_message)
+from papers.images import BadImage, CleanGrey, CleanImage, to_grey, to_rgb
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-HEAVY = "heavy"  # concurrency id shared by CPU-heavy events (training, optimisation)
+log = logging.getLogger("demos")
+HEAVY = "heavy"  # deprecated: use heavy_id(SLUG) (one concurrency group per tab)
+GENERIC_FAILURE = ("Something went wrong on the server while running this demo (it has been logged). "
+                   "Try again, or try another input.")
+
+
+def heavy_id(slug: str) -> str:
+    """The concurrency id of a tab's CPU-heavy events (training, optimisation): one per tab, each
+    with concurrency_limit=1, so one visitor's long run holds only that tab's heavy queue and the
+    queue position is shown to whoever waits (leave show_progress at its default on them)."""
+    return f"{slug}-heavy"
+
+
+def bounded_seconds(value, low: float, high: float) -> float:
+    """A time budget from the UI or the API, clamped to [low, high] (junk or NaN -> low)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return float(low)
+    return float(low) if math.isnan(seconds) else float(min(max(seconds, low), high))
 
 
 def example_paths(*names: str) -> list[str]:
@@ -32,18 +56,67 @@ def read_image(value, max_side: int | None = None) -> CleanImage:
     return clean
 
 
+def read_grey(value, max_side: int | None = None) -> CleanGrey:
+    """An image input's value (best: a file path, gr.Image(type="filepath", image_mode=None), so
+    16-bit files arrive unconverted) -> CleanGrey in [0, 1]; 16-bit images are scaled by their own
+    range. Raises gr.Error with a readable message; notes are shown as a toast."""
+    try:
+        clean = to_grey(value) if max_side is None else to_grey(value, max_side=max_side)
+    except BadImage as exc:
+        raise gr.Error(str(exc)) from None
+    for note in clean.notes:
+        gr.Info(note)
+    return clean
+
+
+_OUR_CODE = (str(REPO_ROOT / "papers") + os.sep, str(REPO_ROOT / "demos") + os.sep)
+_SERVER_PATHS = sorted({str(REPO_ROOT), str(Path.home())}, key=len, reverse=True)
+
+
+def _raised_by_our_code(exc: BaseException) -> bool:
+    """Whether the innermost frame that raised `exc` is in papers/ or demos/ (where a ValueError
+    is how the code refuses an input), not in a library (where it is a bug or a crash)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(_OUR_CODE)
+
+
+def scrub_paths(message: str) -> str:
+    """Remove absolute server paths from a message meant for a visitor."""
+    for prefix in _SERVER_PATHS:
+        short = "~" if prefix == str(Path.home()) else "."
+        message = message.replace(prefix + os.sep, "" if short == "." else short + os.sep).replace(prefix, short)
+    return re.sub(r"(?<![\w.~:/])/(?:[\w.-]+/)+([\w.-]+)", r"\1", message)  # any other absolute path -> its name
+
+
+def visitor_message(exc: BaseException) -> str | None:
+    """The message to show for an error a visitor can cause (bad image or parameters, missing
+    weights), or None for anything else (a bug or a crash: logged, shown generically)."""
+    if isinstance(exc, gr.Error):
+        return None if exc.message is None else scrub_paths(str(exc.message))
+    if isinstance(exc, (BadImage, WeightsUnavailable)):
+        return scrub_paths(str(exc))
+    if isinstance(exc, ValueError) and _raised_by_our_code(exc):
+        return scrub_paths(str(exc))
+    return None
+
+
 def friendly_errors(fn):
-    """Turn the errors a visitor can cause into messages instead of tracebacks.
+    """Turn the errors a visitor can cause into messages instead of tracebacks; log everything
+    else with its traceback and show a generic failure (no internals, no server paths).
 
     Works for plain handlers and for generator handlers (streaming)."""
-    import inspect
 
     def translate(exc: Exception) -> gr.Error:
-        if isinstance(exc, gr.Error):
-            return exc
-        if isinstance(exc, (BadImage, WeightsUnavailable, ValueError)):
-            return gr.Error(str(exc))
-        return gr.Error(f"Something went wrong: {type(exc).__name__}: {exc}")
+        message = visitor_message(exc)
+        if message is not None:
+            if isinstance(exc, gr.Error):
+                exc.message = message
+                return exc
+            return gr.Error(message)
+        log.error("%s failed", getattr(fn, "__qualname__", fn), exc_info=exc)
+        return gr.Error(GENERIC_FAILURE)
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)

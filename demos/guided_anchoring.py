@@ -6,7 +6,7 @@ import time
 import gradio as gr
 import torch
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image
+from demos.common import heavy_id, example_paths, friendly_errors, header, read_image
 from papers import faster_rcnn as frcnn
 from papers import guided_anchoring as ga
 from papers.checkpoints import GPU_MARGIN_S, get_device, gpu
@@ -124,5 +124,5 @@ def build() -> None:
     for slider in (threshold, locations, top_n):
         slider.release(propose, inputs, outputs, api_visibility="private")
     event = measure_button.click(measure, [scenes, threshold], table, api_name=f"{SLUG}_measure",
-                                 concurrency_id=HEAVY, concurrency_limit=1)
+                                 concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop.click(None, None, None, cancels=[event], api_visibility="private")

@@ -7,7 +7,7 @@ import math
 import gradio as gr
 import numpy as np
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, on_tab_open, read_image
+from demos.common import heavy_id, example_paths, friendly_errors, header, on_tab_open, read_image
 from papers import mixup
 from papers.checkpoints import gpu
 
@@ -140,7 +140,7 @@ def build() -> None:
         mixup_img = gr.Image(label="mixup", interactive=False, height=320)
     toy_table = gr.Markdown(TOY_MESSAGE)
     toy_run = toy_btn.click(train_toy, [dataset, label_noise, alpha, seed], [erm_img, mixup_img, toy_table],
-                            api_name=f"{SLUG}_toy", concurrency_id=HEAVY, concurrency_limit=1)
+                            api_name=f"{SLUG}_toy", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     toy_stop.click(None, None, None, cancels=[toy_run], api_visibility="private")
 
     gr.Markdown("### Mix two images and their labels")
@@ -176,7 +176,7 @@ def build() -> None:
         digits_stop = gr.Button("Stop")
     digits_table = gr.Markdown()
     digits_run = digits_btn.click(compare_digits, [digits_alpha, seeds, budget], digits_table,
-                                  api_name=f"{SLUG}_digits", concurrency_id=HEAVY, concurrency_limit=1)
+                                  api_name=f"{SLUG}_digits", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     digits_stop.click(None, None, None, cancels=[digits_run], api_visibility="private")
 
 

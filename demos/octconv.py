@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import heavy_id, example_paths, friendly_errors, header, read_image, weights_note
 from papers import octconv as O
 from papers.checkpoints import get_device, gpu
 from papers.xception import device_description
@@ -108,7 +108,7 @@ def build() -> None:
             table = gr.Dataframe(label="Table 1, counted and measured", interactive=False)
             note = gr.Markdown()
             run.click(measure, [channels, size, kernel], [plot, table, note], api_name=f"{SLUG}_measure",
-                      concurrency_id=HEAVY, concurrency_limit=1)
+                      concurrency_id=heavy_id(SLUG), concurrency_limit=1)
 
         with gr.Tab("Accuracy vs multiply-adds (Fig. 4, small)"):
             evaluate = gr.Button("Evaluate the trained sweep", variant="primary")

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from demos.common import HEAVY, device_note, friendly_errors, header, on_tab_open, read_image, weights_note
-from papers.checkpoints import WeightsUnavailable, budget, get_device, gpu
+from demos.common import heavy_id, device_note, friendly_errors, header, on_tab_open, read_image, weights_note
+from papers.checkpoints import WeightsUnavailable, budget, get_device, gpu, seeded_init
 from papers import siamese
 
 SLUG = "siamese"
@@ -39,12 +39,12 @@ GPU_BUDGET_S = (5, 180, 60)  # the same on a GPU: thousands more steps per secon
 
 
 # --------------------------------------------------------------------------- data and models
-@functools.cache
+@functools.lru_cache(maxsize=4)  # keyed by the visitor's digit subset: bounded (~6 MB each)
 def _data(dataset: str, train_digits: tuple) -> siamese.VerificationData:
     return siamese.face_data() if dataset == FACES else siamese.digit_data(train_digits)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4)
 def _baseline(dataset: str, train_digits: tuple) -> siamese.Roc:
     return siamese.pixel_baseline(_data(dataset, train_digits))
 
@@ -149,8 +149,9 @@ def train(dataset, train_digits, loss, budget_s, seed, state):
     key = (dataset, digits_key, loss)
     data = _data(*key[:2])
     budget_s = min(float(budget_s), budget(cpu=BUDGET_S, gpu=GPU_BUDGET_S)[1])  # bounded, also via the API
-    torch.manual_seed(int(seed))
-    model = siamese.SiameseNet(data.config).to(get_device())
+    with seeded_init(int(seed)):  # this request's weights; the process's RNG is left as it was
+        model = siamese.SiameseNet(data.config)
+    model = model.to(get_device())
     history, unchanged = [], (gr.skip(),) * 5
     for progress in siamese.fit(model, data, loss=loss, budget_s=budget_s, seed=int(seed)):
         history.append(progress)
@@ -266,7 +267,7 @@ def build() -> None:
     result_outputs = [hist_plot, roc_plot, threshold, rates]
     run = train_btn.click(train, [dataset, train_digits, loss, budget_s, seed, state],
                           [status, loss_plot, embed_plot] + result_outputs + [state],
-                          api_name=f"{SLUG}_train", concurrency_id=HEAVY, concurrency_limit=1)
+                          api_name=f"{SLUG}_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[run], api_visibility="private")
     threshold.release(move_threshold, [threshold, state], rates, api_name=f"{SLUG}_threshold")
     genuine_btn.click(functools.partial(random_pair, genuine=True), state, [image_a, image_b],

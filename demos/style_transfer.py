@@ -6,7 +6,7 @@ import math
 import gradio as gr
 import pandas as pd
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import bounded_seconds, heavy_id, example_paths, friendly_errors, header, read_image, weights_note
 from papers import style_transfer as st
 from papers.checkpoints import get_device, gpu
 
@@ -28,7 +28,7 @@ LOG_RATIO = (-6.0, 0.0, -3.0)  # slider over log10(α/β): min, max, default
 STREAM_EVERY = 2
 SIZE = (64, 1024, 256)
 STEPS = (1, 1000, 100)
-BUDGET_S = (5, 600, 60)
+BUDGET_S = (5, 180, 60)  # min, max, default seconds: a shared 2-core CPU must not be held for 10 min
 
 
 def _network(choice: str, pooling: str):
@@ -63,7 +63,7 @@ def run(content, style, network_choice, log_ratio, texture_only, size, steps, op
     config = st.StyleConfig(size=int(size), ratio=0.0 if texture_only else 10 ** float(log_ratio),
                             steps=int(steps), optimiser=optimiser, init=init, pooling=pooling,
                             preserve_colour=bool(preserve_colour) and not texture_only,
-                            time_budget_s=float(budget_s))
+                            time_budget_s=bounded_seconds(budget_s, *BUDGET_S[:2]))
     config, size_note = st.with_size(config, get_device())
     notes += [size_note] if size_note else []
     yield gr.skip(), gr.skip(), "Loading the network…", gr.skip()
@@ -136,5 +136,5 @@ def build() -> None:
         compare = gr.ImageSlider(label="Before / after (drag)", type="numpy", height=260)
     event = run_btn.click(run, [content, style, network, log_ratio, texture_only, size, steps, optimiser,
                                 init, pooling, preserve_colour, budget], [result, curves, status, compare],
-                          api_name=f"{SLUG}_run", concurrency_id=HEAVY, concurrency_limit=1)
+                          api_name=f"{SLUG}_run", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[event], api_visibility="private")

@@ -5,7 +5,7 @@ import numpy as np
 import gradio as gr
 import pandas as pd
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import bounded_seconds, heavy_id, example_paths, friendly_errors, header, read_image, weights_note
 from papers import style_transfer as st
 from papers.results import comparison_table, paper_figure
 from papers import texture_bias as tb
@@ -36,7 +36,7 @@ model, given a texture that predicts the class, learns to decide by it."""
 NATURAL, STYLIZED = "natural-trained CNN", "stylized-trained CNN"
 MODEL_NAMES = {"natural": NATURAL, "stylized": STYLIZED}
 STEPS = (20, 2000, tb.TrainConfig.steps)
-BUDGET_S = (5, 300, tb.TrainConfig.time_budget_s)
+BUDGET_S = (5, 120, tb.TrainConfig.time_budget_s)  # capped for a shared 2-core CPU
 GALLERY_SIZE = 8
 DISPLAY_SCALE = 4  # 32 px images are shown at 128 px
 STIMULUS_SIDE = 128  # style-transferred stimuli are made at this size, then reduced to 32 px
@@ -115,7 +115,7 @@ def _models(state: dict | None) -> dict:
 @friendly_errors
 def train(steps, texture_match, budget_s, seed):
     """Stream (status, loss, accuracy, shape-bias curves, per-class plot, gallery, state)."""
-    config = tb.TrainConfig(steps=int(steps), texture_match=float(texture_match), time_budget_s=float(budget_s),
+    config = tb.TrainConfig(steps=int(steps), texture_match=float(texture_match), time_budget_s=bounded_seconds(budget_s, *BUDGET_S[:2]),
                             seed=int(seed), eval_every=max(1, min(25, int(steps) // 4)))
     history = []
     for progress in tb.train_both(config):
@@ -235,11 +235,11 @@ def build() -> None:
 
     event = train_btn.click(train, [steps, match, budget, seed],
                             [status, loss_plot, acc_plot, bias_plot, per_class, gallery, state],
-                            api_name=f"{SLUG}_train", concurrency_id=HEAVY, concurrency_limit=1)
+                            api_name=f"{SLUG}_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[event], api_visibility="private")
     compose_btn.click(compose, [shape, texture, upload, compose_seed, state],
                       [composed, natural_label, stylized_label, compose_text], api_name=f"{SLUG}_compose")
     st_event = st_btn.click(stylize, [shape, st_texture, st_steps, state],
                             [st_image, natural_label, stylized_label, compose_text], api_name=f"{SLUG}_stylize",
-                            concurrency_id=HEAVY, concurrency_limit=1)
+                            concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[st_event], api_visibility="private")

@@ -11,7 +11,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import heavy_id, example_paths, friendly_errors, header, read_grey, weights_note
 from papers import unet
 from papers.checkpoints import gpu
 
@@ -57,8 +57,10 @@ def _annotations(rgb: np.ndarray, instances: np.ndarray):
 
 
 def _grey(image, invert: bool) -> tuple[np.ndarray, np.ndarray]:
-    rgb = read_image(image, max_side=MAX_SIDE).rgb
-    return rgb, unet.grey_from_rgb(rgb, invert)
+    """(RGB to draw on, grey in [0, 1]). The input is the uploaded file itself, so a 16-bit TIFF/PNG
+    keeps its samples and is scaled by its own range (gr.Image(type="numpy") would squash it)."""
+    clean = read_grey(image, max_side=MAX_SIDE)
+    return clean.rgb, (1.0 - clean.grey if invert else clean.grey)
 
 
 def _summary(result: unet.Segmentation, seconds: float, shape, tiles: int) -> str:
@@ -124,7 +126,8 @@ def build() -> None:
                                                    "deformation views below work without it)"))
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Microscopy image", type="numpy", value=EXAMPLES[0])
+            image = gr.Image(label="Microscopy image (8- or 16-bit PNG/TIFF)", type="filepath", image_mode=None,
+                             value=EXAMPLES[0])
             threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Cell probability threshold")
             invert = gr.Checkbox(False, label="Dark cells on a bright background (invert)")
             run = gr.Button("Segment", variant="primary")
@@ -169,7 +172,7 @@ def build() -> None:
         trained = gr.AnnotatedImage(label="Fine-tuned copy on your image", color_map=_instance_colours())
         train_note = gr.Markdown()
         event = train.click(train_a_little, [image, budget, use_wmap, invert], [curve, trained, train_note],
-                            api_name="unet_train", concurrency_id=HEAVY, concurrency_limit=1)
+                            api_name="unet_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
         stop.click(None, None, None, cancels=[event], api_visibility="private")
 
 

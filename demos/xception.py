@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from demos.common import HEAVY, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import heavy_id, example_paths, friendly_errors, header, read_image, weights_note
 from papers import xception as X
 from papers.checkpoints import WeightsUnavailable, get_device, gpu
 
@@ -119,13 +119,13 @@ def _explorer() -> None:
         table = gr.Dataframe(headers=COST_COLUMNS, label="cost on this device", interactive=False)
         explanation = gr.Markdown()
         run.click(measure, [channels, kernel, size], [table, explanation], api_name=f"{SLUG}_measure",
-                  concurrency_id=HEAVY, concurrency_limit=1)
+                  concurrency_id=heavy_id(SLUG), concurrency_limit=1)
         gr.Markdown("### The whole network\nXception against the Inception V3 it was compared with, both at 299×299.")
         networks = gr.Button("Time both networks")
         networks_table = gr.Dataframe(headers=COST_COLUMNS, label="whole networks", interactive=False)
         networks_note = gr.Markdown()
         networks.click(time_networks, None, [networks_table, networks_note], api_name=f"{SLUG}_networks",
-                       concurrency_id=HEAVY, concurrency_limit=1)
+                       concurrency_id=heavy_id(SLUG), concurrency_limit=1)
 
 
 

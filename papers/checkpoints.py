@@ -38,6 +38,7 @@ try:  # ZeroGPU: `spaces` must be imported before anything initialises CUDA.
 except ImportError:
     _spaces = None
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -221,9 +222,13 @@ def autocast(device: torch.device | str, enabled: bool | None = None):
     return torch.autocast(device_type, dtype=torch.bfloat16)
 
 
-def cached_model(fn):
-    """Build a model once per process and argument set, lazily and thread-safely."""
-    cache: dict = {}
+def cached_model(fn=None, *, max_entries: int = 8):
+    """Build a model once per process and argument set, lazily and thread-safely. At most
+    `max_entries` argument sets are kept (least recently used dropped first), so arguments a
+    visitor can vary through the API cannot grow memory without bound."""
+    if fn is None:
+        return lambda f: cached_model(f, max_entries=max_entries)
+    cache: collections.OrderedDict = collections.OrderedDict()
     lock = threading.Lock()
 
     @functools.wraps(fn)
@@ -232,10 +237,29 @@ def cached_model(fn):
         with lock:
             if key not in cache:
                 cache[key] = fn(*args, **kwargs)
+                while len(cache) > max_entries:
+                    cache.popitem(last=False)
+            cache.move_to_end(key)
             return cache[key]
 
     wrapper.cache_clear = cache.clear
+    wrapper.cache_len = lambda: len(cache)
     return wrapper
+
+
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int):
+    """Build models with torch's default initialisation drawn from `seed`, leaving the process's
+    global RNG as it was: its state is saved, seeded, and restored on exit, under a lock so two
+    requests building models at once cannot interleave. Use it around model construction only
+    (never across a yield); everything random after that takes a `torch.Generator`. This gives
+    the same weights as ``torch.manual_seed(seed)`` followed by the same construction."""
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(int(seed))
+        yield
 
 
 # --------------------------------------------------------------------------- hashing

@@ -388,7 +388,6 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
     if config.optimiser not in OPTIMISERS or config.init not in INITS:
         raise ValueError(f"optimiser must be one of {OPTIMISERS}, init one of {INITS}")
     device = next(network.buffers()).device
-    torch.manual_seed(config.seed)
     texture_only = content_rgb is None or config.ratio == 0
     style_layers = getattr(network, "style_layers", STYLE_LAYERS)
     content_layers = () if texture_only else CONTENT_LAYERS

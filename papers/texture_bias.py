@@ -43,7 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from papers.checkpoints import get_device
+from papers.checkpoints import get_device, seeded_init
 
 
 
@@ -290,8 +290,8 @@ def evaluate(models: dict, held_out: dict, conflicts) -> tuple[dict, dict]:
 def train_both(config: TrainConfig = TrainConfig()) -> Iterator[TrainProgress]:
     """Train two identical CNNs (same initial weights), one per regime, step by step in turn;
     yields progress every `eval_every` steps and at the end (`steps` or the time budget)."""
-    torch.manual_seed(config.seed)
-    initial = SmallCNN()
+    with seeded_init(config.seed):  # same weights as seeding torch, without touching its global RNG
+        initial = SmallCNN()
     device = get_device()
     models = {r: SmallCNN().to(device) for r in REGIMES}
     for model in models.values():

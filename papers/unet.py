@@ -392,8 +392,7 @@ def train_steps(model: UNet, steps: int | None = None, seconds: float | None = N
                 use_weight_map: bool = True, batch: int = 4, lr: float = 3e-3,
                 tile: int = TRAIN_TILE) -> Iterator[dict]:
     """Train in place; yields {"step", "loss", "elapsed"} after every step until `steps` or `seconds`."""
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)  # every random draw of the loop (tiles, deformations) comes from here
     device = next(model.parameters()).device
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()

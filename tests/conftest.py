@@ -44,3 +44,14 @@ def no_internet(monkeypatch):
         return real_urlopen(url, *args, **kwargs)
 
     monkeypatch.setattr(urllib.request, "urlopen", guarded)
+
+
+@pytest.fixture(autouse=True)
+def torch_threads_unchanged():
+    """Handlers never change process-wide torch state: every test (most call endpoints the way
+    Gradio does) must leave torch's intra-op thread count as it found it."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    assert torch.get_num_threads() == before, "a handler or helper changed torch's thread count"
