@@ -17,10 +17,13 @@ import gradio as gr
 import demos
 from demos import gallery
 from demos.common import open_selected_tab
+from demos.i18n import app_kwargs, t, translations
 
 QUEUE_MAX_SIZE = 64
 DEFAULT_CONCURRENCY = 2  # per event unless an event sets its own concurrency id/limit
 MAX_UPLOAD = "20mb"
+CSS = """.pg-title p { font-size: 2em; font-weight: 700; margin: 0.2em 0; }
+.pg-tab-title p { font-size: 1.5em; font-weight: 700; margin: 0.2em 0 0; }"""  # titles are one translated value
 CACHE_CLEANUP = (1800, 3600)  # every 30 min, delete cached files older than an hour
 THREADS_ENV = "GALLERY_TORCH_THREADS"  # torch intra-op threads for the whole process (default below)
 
@@ -46,9 +49,8 @@ def configure_torch_threads(environ=None) -> int:
     torch.set_num_threads(threads)
     return threads
 
-HEADER = """# Paper Demo Gallery
-Classic computer-vision papers you can *use*: your own image in, the paper's idea visible out,
-on a CPU in seconds. Each tab cites its paper and lists where it differs from it."""
+TAGLINE = ("Classic computer-vision papers you can *use*: your own image in, the paper's idea visible out, "
+           "on a CPU in seconds. Each tab cites its paper and lists where it differs from it.")
 
 
 def _selected_slug(request: gr.Request | None) -> str:
@@ -79,15 +81,16 @@ def build_app(paper: str | None = None) -> gr.Blocks:
         return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
 
     with gr.Blocks(title="Paper Demo Gallery", delete_cache=CACHE_CLEANUP) as app:
-        gr.Markdown(HEADER)
+        gr.Markdown(t("Paper Demo Gallery"), elem_classes="pg-title")  # one translated value each
+        gr.Markdown(t(TAGLINE))
         if not demos.TABS:  # (an empty gr.Tabs breaks the page)
             gr.Markdown("The first tabs are being built; the papers above are coming.")
         else:
             with gr.Tabs(overflow_behavior="wrap") as tabs:  # every title in reach, none behind a menu
-                with gr.Tab(gallery.TITLE, id=gallery.SLUG):
+                with gr.Tab(t(gallery.TITLE), id=gallery.SLUG):
                     gallery.build()
                 for demo in demos.TABS:
-                    with gr.Tab(demo.title, id=demo.slug):
+                    with gr.Tab(t(demo.title), id=demo.slug):
                         _build_tab(demo)
             app.load(_select_tab, None, tabs, api_visibility="private", queue=False)
             open_selected_tab(app, _selected_slug)  # fills the opened tab only
@@ -104,7 +107,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def launch_kwargs(args: argparse.Namespace) -> dict:
-    return dict(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False,
+    return dict(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False, css=CSS,
                 max_file_size=MAX_UPLOAD, show_error=True)
 
 
@@ -113,7 +116,8 @@ def main(argv=None) -> None:
     if not logging.getLogger().handlers:  # handlers' failures are logged with their tracebacks
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_torch_threads()
-    build_app(args.paper).launch(**launch_kwargs(args))
+    app = build_app(args.paper)  # built first: translations() covers every string it wrapped
+    app.launch(**launch_kwargs(args), i18n=translations(), app_kwargs=app_kwargs())
 
 
 if __name__ == "__main__":

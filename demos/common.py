@@ -155,7 +155,11 @@ def device_note(gpu_allows: str) -> str:
 
 
 def header(title: str, paper_url: str, intro: str) -> None:
-    gr.Markdown(f"## {title}\n[Read the paper]({paper_url})\n\n{intro}")
+    from demos.i18n import localized, t
+
+    gr.Markdown(t(title), elem_classes="pg-tab-title")  # each one translated value (demos/i18n.py)
+    gr.Markdown(localized(f"[Read the paper]({paper_url})", f"[阅读论文]({paper_url})"))
+    gr.Markdown(intro)
 
 
 def on_tab_open(fn, outputs, inputs=None) -> None:

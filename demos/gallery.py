@@ -3,7 +3,6 @@ the paper's idea in one line, our headline figure beside the paper's (from resul
 that opens its tab. Static HTML: opening the page runs no model."""
 from __future__ import annotations
 
-import base64
 import html
 from functools import cache
 from pathlib import Path
@@ -11,10 +10,12 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import ASSETS
+from demos.i18n import localized, t
+from demos.i18n_zh import ZH
 from papers import results
 
 SLUG = "gallery"
-TITLE = "Gallery"
+TITLE = "Gallery"  # translated where it is shown (demos/i18n_zh.py)
 THUMBS = ASSETS / "thumbs"  # <slug>.jpg, made by `python -m demos.thumbnails`
 
 # (theme, [(slug, the paper's idea in one line)]), in the order the page shows them.
@@ -70,8 +71,7 @@ def _thumbnail(slug: str) -> str:
     path = THUMBS / f"{slug}.jpg"
     if not path.is_file():
         return '<div class="pg-noimg"></div>'
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="" loading="lazy" src="data:image/jpeg;base64,{data}">'
+    return f'<img alt="" loading="lazy" src="/gradio_api/file={path}">'  # served: gr.set_static_paths
 
 
 def headline_claim(slug: str) -> dict | None:
@@ -85,44 +85,57 @@ def headline_claim(slug: str) -> dict | None:
     return None
 
 
-def headline(slug: str) -> str:
+WORDS = {"en": {"none": "No measured result yet.", "ours": "ours", "vs": "vs", "paper": "paper"},
+         "zh-CN": {"none": "尚无测量结果。", "ours": "我们", "vs": "对比", "paper": "论文"}}
+
+
+def headline(slug: str, lang: str = "en") -> str:
     """'metric: ours X ± s (n seeds) vs baseline Y · paper Z', read from results/."""
-    found = headline_claim(slug)
+    words, found = WORDS[lang], headline_claim(slug)
     if found is None:
-        return "No measured result yet."
+        return words["none"]
     cid, labels = found["id"], found.get("labels") or {}
-    text = f"{found['metric']}: ours {results.figure(slug, cid)}"
+    text = f"{found['metric']}: {words['ours']} {seeds_in(results.figure(slug, cid), lang)}"
     for key in list(found["baselines"])[:1]:
-        text += f" vs {labels.get(key, key)} {results.figure(slug, cid, key, spread=False)}"
+        text += f" {words['vs']} {labels.get(key, key)} {results.figure(slug, cid, key, spread=False)}"
     paper = results.paper_figure(slug, cid)
     if paper:
-        text += f" · paper {paper}"
+        text += f" · {words['paper']} {paper}"
     return text
 
 
-def _card(slug: str, name: str, idea: str) -> str:
+def seeds_in(figure: str, lang: str) -> str:
+    return figure.replace(" seeds)", " 个随机种子)") if lang == "zh-CN" else figure
+
+
+def _words(text: str, lang: str) -> str:
+    return html.escape(ZH.get(text, text) if lang == "zh-CN" else text)
+
+
+def _card(slug: str, name: str, idea: str, lang: str) -> str:
     return (f'<a class="pg-card" href="?tab={slug}" target="_self">{_thumbnail(slug)}'
-            f'<div class="pg-name">{html.escape(name)}</div><div class="pg-idea">{html.escape(idea)}</div>'
-            f'<div class="pg-figure">{html.escape(headline(slug))}</div></a>')
+            f'<div class="pg-name">{_words(name, lang)}</div><div class="pg-idea">{_words(idea, lang)}</div>'
+            f'<div class="pg-figure">{html.escape(headline(slug, lang))}</div></a>')
 
 
 @cache
-def page_html() -> str:
+def page_html(lang: str = "en") -> str:
     from demos import PAPERS
 
     names = {slug: name for slug, name, _ in PAPERS}
     parts = [f"<style>{CSS}</style>"]
     for theme, papers in THEMES:
-        parts.append(f'<div class="pg-theme">{html.escape(theme)}</div><div class="pg-cards">')
-        parts += [_card(slug, names[slug], idea) for slug, idea in papers]
+        parts.append(f'<div class="pg-theme">{_words(theme, lang)}</div><div class="pg-cards">')
+        parts += [_card(slug, names[slug], idea, lang) for slug, idea in papers]
         parts.append("</div>")
     return "".join(parts)
 
 
 def build() -> None:
-    gr.Markdown("Seventeen classic computer-vision papers, each with its finding measured here at small "
-                "scale beside the paper's. Pick a card to open its tab.")
-    gr.HTML(page_html())
+    gr.set_static_paths([THUMBS])
+    gr.Markdown(t("Seventeen classic computer-vision papers, each with its finding measured here at small "
+                  "scale beside the paper's. Pick a card to open its tab."))
+    gr.HTML(localized(page_html("en"), page_html("zh-CN")))
 
 
 def themed_slugs() -> list[str]:

@@ -23,6 +23,7 @@ def test_every_card_shows_a_measured_figure_from_results_and_a_thumbnail():
         found = gallery.headline_claim(slug)
         assert found is not None, f"{slug}: no results/{slug}.json"
         assert results.figure(slug, found["id"]) in gallery.headline(slug)
+        assert gallery.seeds_in(results.figure(slug, found["id"]), "zh-CN") in gallery.headline(slug, "zh-CN")
         assert gallery.thumbnail_path(slug).is_file(), f"{slug}: run python -m demos.thumbnails {slug}"
 
 
