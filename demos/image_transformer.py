@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 import papers.image_transformer as it
-from papers.checkpoints import GPU_MARGIN_S, gpu
+from papers.checkpoints import GPU_MARGIN_S, budget, gpu
+from demos.common import device_note
 from demos.common import HEAVY, friendly_errors, header, read_image, weights_note
 from papers.data import split_size
 from papers.results import comparison_table
@@ -34,6 +35,8 @@ paper's figure is for CIFAR-10 (32×32 colour, 256 levels), so it only gives the
 ATTENTION_CHOICES = [("1D local (raster order)", "1d"), ("2D local (2×4 blocks)", "2d")]
 SCALE = 32  # screen pixels per image pixel
 MAX_IMAGES = 8
+GPU_IMAGES = (16, 8)  # with a GPU: at most, by default (one batch: the same pixel steps, more images)
+PER_ROW = 8  # images per row of the picture
 MAX_SECONDS = 60  # time budget of one streamed run
 FRAME_SECONDS = 0.03  # pause between streamed frames, so a visitor can watch the writing
 LEGEND = "Red box: the pixel being written; blue: not written yet."
@@ -61,7 +64,12 @@ def _tile(cfg, sequences: torch.Tensor, current: int | None = None) -> np.ndarra
         outline = (grid // cfg.grid_width, grid % cfg.grid_width)
     tiles = [it.render(image, cfg.levels - 1, SCALE, outline=outline) for image in images]
     gap = np.full((tiles[0].shape[0], 8, 3), 255, np.uint8)
-    return np.concatenate([x for tile in tiles for x in (tile, gap)][:-1], axis=1)
+    if len(tiles) > PER_ROW:  # rows of PER_ROW, the last one padded with blank tiles
+        tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % PER_ROW)
+    rows = [np.concatenate([x for tile in tiles[k:k + PER_ROW] for x in (tile, gap)][:-1], axis=1)
+            for k in range(0, len(tiles), PER_ROW)]
+    between = np.full((8, rows[0].shape[1], 3), 255, np.uint8)
+    return np.concatenate([x for row in rows for x in (row, between)][:-1], axis=0)
 
 
 def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS):
@@ -93,7 +101,7 @@ def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS):
 @friendly_errors
 def sample(attention: str, temperature: float, n_images: int, seed: float, pause: float = FRAME_SECONDS):
     """Sample new digits, streamed as the pixels are written (`pause` s between frames)."""
-    n_images = int(np.clip(n_images or 1, 1, MAX_IMAGES))
+    n_images = int(np.clip(n_images or 1, 1, budget(cpu=MAX_IMAGES, gpu=GPU_IMAGES[0])))
     model = _model(attention)
     run = it.generate(model, n_images, float(temperature), int(seed or 0))
     yield from _stream(model.cfg, run, pause=pause)
@@ -191,7 +199,9 @@ def build() -> None:
         with gr.Row():
             temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature",
                                     info="below 1: safer, bolder strokes; above 1: wilder")
-            n_images = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="Images")
+            n_images = gr.Slider(1, budget(cpu=MAX_IMAGES, gpu=GPU_IMAGES[0]), value=budget(cpu=4, gpu=GPU_IMAGES[1]),
+                                 step=1, label="Images",
+                                 info=device_note(f"up to {GPU_IMAGES[0]} images per batch"))
         with gr.Row():
             sample_button = gr.Button("Sample", variant="primary")
             sample_stop = gr.Button("Stop")

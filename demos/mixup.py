@@ -9,7 +9,8 @@ import numpy as np
 
 from demos.common import heavy_id, example_paths, friendly_errors, header, on_tab_open, read_image
 from papers import mixup
-from papers.checkpoints import gpu
+from papers.checkpoints import budget, gpu
+from demos.common import device_note
 
 SLUG = "mixup"
 TITLE = "mixup"
@@ -27,6 +28,8 @@ TOY_MESSAGE = "Press **Train ERM and mixup**: two small networks train side by s
 EXAMPLES = {"cat": "chelsea.jpg", "coffee": "coffee.jpg"}  # label -> shipped example image
 INITIAL_LAMBDA = 0.7
 MAX_SEEDS, MAX_BUDGET_S = 5, 120  # digits comparison
+DIGIT_STEPS = {"cpu": 600, "gpu": 3000}  # training steps per digits run (the GPU trains 5x longer)
+DIGIT_BUDGET_S = {"cpu": 30, "gpu": 60}  # the default time budget
 STREAM_EVERY = 100  # steps between live updates of the decision surfaces
 LIVE_RESOLUTION = 120  # grid points per side while training; the final surface is finer
 FINAL_RESOLUTION = 180
@@ -114,7 +117,7 @@ def compare_digits(alpha, seeds, budget_s):
     budget_s = min(max(float(budget_s), 0.0), MAX_BUDGET_S)
     yield "Training the first network…"
     comparison = None
-    for comparison in mixup.compare_on_digits(float(alpha), seeds, budget_s=budget_s):
+    for comparison in mixup.compare_on_digits(float(alpha), seeds, steps=budget(**DIGIT_STEPS), budget_s=budget_s):
         yield _digits_table(comparison) + "\n\n*Training…*"
     if comparison is None:
         yield "The time budget ran out before the first run finished."
@@ -170,12 +173,13 @@ def build() -> None:
     with gr.Row():
         digits_alpha = gr.Slider(0.05, 2, value=0.3, step=0.05, label="α (the authors advise 0.2–0.4 here)")
         seeds = gr.Slider(1, MAX_SEEDS, value=3, step=1, label="Seeds")
-        budget = gr.Slider(5, MAX_BUDGET_S, value=30, step=5, label="Time budget (seconds)")
+        budget_s = gr.Slider(5, MAX_BUDGET_S, value=budget(**DIGIT_BUDGET_S), step=5, label="Time budget (seconds)",
+                             info=device_note(f"{DIGIT_STEPS['gpu']} training steps per run (not {DIGIT_STEPS['cpu']})"))
     with gr.Row():
         digits_btn = gr.Button("Compare on digits", variant="primary")
         digits_stop = gr.Button("Stop")
     digits_table = gr.Markdown()
-    digits_run = digits_btn.click(compare_digits, [digits_alpha, seeds, budget], digits_table,
+    digits_run = digits_btn.click(compare_digits, [digits_alpha, seeds, budget_s], digits_table,
                                   api_name=f"{SLUG}_digits", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     digits_stop.click(None, None, None, cancels=[digits_run], api_visibility="private")
 

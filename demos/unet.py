@@ -13,7 +13,8 @@ import pandas as pd
 
 from demos.common import heavy_id, example_paths, friendly_errors, header, read_grey, weights_note
 from papers import unet
-from papers.checkpoints import gpu
+from papers.checkpoints import budget, gpu
+from demos.common import device_note
 
 SLUG = "unet"
 TITLE = "U-Net"
@@ -29,6 +30,14 @@ trained on procedurally generated microscopy with many touching cells; the real 
 MAX_SIDE = 1024
 MAX_INSTANCES_LISTED = 60
 MAX_TRAIN_S = 120  # the fine-tuning budget's cap, also via the API
+TRAIN = {"cpu": dict(seconds=(5, 60, 15), batch=2), "gpu": dict(seconds=(5, MAX_TRAIN_S, 30), batch=8)}
+
+
+def train_settings() -> dict:
+    """Fine-tuning slider (min, max, default seconds) and batch: larger on a GPU."""
+    return budget(**TRAIN)
+
+
 EXAMPLES = example_paths("synthetic_cells.png", "coins.png", "cell.png")
 
 
@@ -112,7 +121,7 @@ def train_a_little(image, seconds: float, use_weight_map: bool, invert: bool):
     model = copy.deepcopy(unet.pretrained())
     budget = float(np.clip(seconds, 2, MAX_TRAIN_S))
     history = []
-    for record in unet.train_steps(model, seconds=budget, seed=int(time.time()), use_weight_map=use_weight_map, batch=2):
+    for record in unet.train_steps(model, seconds=budget, seed=int(time.time()), use_weight_map=use_weight_map, batch=train_settings()["batch"]):
         history.append(record)
         yield pd.DataFrame(history), None, f"step {record['step']} · loss {record['loss']:.4f} · {record['elapsed']:.1f} s of {budget:.0f} s"
     result = unet.segment(model, grey)
@@ -164,14 +173,17 @@ def build() -> None:
 
     with gr.Accordion("Train a little: fine-tune a copy on fresh synthetic cells", open=False):
         with gr.Row():
-            budget = gr.Slider(5, 60, value=15, step=5, label="Seconds")
+            low, high, default = train_settings()["seconds"]
+            budget_s = gr.Slider(low, high, value=default, step=5, label="Seconds",
+                                 info=device_note(f"batches of {TRAIN['gpu']['batch']} tiles (not "
+                                                  f"{TRAIN['cpu']['batch']}) for up to {MAX_TRAIN_S} s"))
             use_wmap = gr.Checkbox(True, label="Use the weight map")
             train = gr.Button("Train", variant="primary")
             stop = gr.Button("Stop")
         curve = gr.LinePlot(x="step", y="loss", label="Weighted cross-entropy (Eq. 1)", height=240)
         trained = gr.AnnotatedImage(label="Fine-tuned copy on your image", color_map=_instance_colours())
         train_note = gr.Markdown()
-        event = train.click(train_a_little, [image, budget, use_wmap, invert], [curve, trained, train_note],
+        event = train.click(train_a_little, [image, budget_s, use_wmap, invert], [curve, trained, train_note],
                             api_name="unet_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
         stop.click(None, None, None, cancels=[event], api_visibility="private")
 

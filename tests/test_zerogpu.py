@@ -1,6 +1,7 @@
 """ZeroGPU: every handler that runs a model is wrapped in `spaces.GPU` (via papers.checkpoints.gpu)
 with a duration that fits its work, generators stay generators, a wrapped handler still works on
-a CPU, and nothing initialises CUDA when the app is imported and built.
+a CPU, nothing initialises CUDA when the app is imported and built, and the app also builds with
+a GPU's larger defaults.
 
 The app is imported in a fresh subprocess with a stand-in `spaces` module installed first (as on
 a ZeroGPU Space, where `spaces` is importable), so no other test sees the wrapped handlers."""
@@ -109,6 +110,7 @@ import demos.pcn as pcn_demo
 budget_s = st_demo.run.zerogpu_duration
 st_durations = [budget_s(None, None, None, -3, True, 256, 100, "lbfgs", "content", "avg", False, b)
                 for b in (60, 10_000, "junk")]
+st_cap = st_demo.BUDGET_S[1]
 
 # A wrapped handler, called the way Gradio calls it (through the registered function), on a CPU.
 by_name = {r["api_name"]: blocks.fns[r["index"]].fn for r in rows}
@@ -118,8 +120,27 @@ analysed = by_name["stn_analyse"](d["source"], d["index"], None, d["angle"], d["
 sample = by_name["image-transformer_sample"]
 frames = list(sample("1d", 1.0, 2, 0, pause=0.0))
 
+import gradio as gr
+
+
+def failures(app_blocks):
+    return [str(b.value)[:200] for b in app_blocks.blocks.values()
+            if isinstance(b, gr.Markdown) and "failed to start" in str(b.value)]
+
+
+cpu_failures = failures(blocks)
+# The same app as a GPU machine builds it (larger defaults): GALLERY_DEVICE is only read, so
+# building with it moves nothing to CUDA.
+os.environ["GALLERY_DEVICE"] = "cuda"
+gpu_blocks = app.build_app()
+os.environ["GALLERY_DEVICE"] = "cpu"
+gpu_sliders = {b.label: b.value for b in gpu_blocks.blocks.values() if isinstance(b, gr.Slider)}
+cpu_sliders = {b.label: b.value for b in blocks.blocks.values() if isinstance(b, gr.Slider)}
+grown = sorted(label for label in cpu_sliders if gpu_sliders.get(label) != cpu_sliders[label])
+
 print(json.dumps({
-    "rows": rows, "style_transfer_durations": st_durations,
+    "cpu_failures": cpu_failures, "gpu_failures": failures(gpu_blocks), "grown_sliders": grown,
+    "rows": rows, "style_transfer_durations": st_durations, "style_transfer_cap": st_cap,
     "stn_outputs": len(analysed), "stn_overlay_shape": list(analysed[0].shape),
     "sample_is_generator": inspect.isgeneratorfunction(sample), "sample_frames": len(frames),
     "sample_last_status": frames[-1][1],
@@ -167,7 +188,8 @@ def test_durations_fit_the_work(probe):
     for name in ("style-transfer_run", "siamese_train", "texture-bias_train", "unet_train", "mixup_digits"):
         assert by_name[name]["duration"] == "callable", name
     margin = checkpoints.GPU_MARGIN_S
-    assert probe["style_transfer_durations"] == [60 + margin, 600 + margin, 600 + margin]
+    cap = probe["style_transfer_cap"]  # the handler's own cap on its time budget
+    assert probe["style_transfer_durations"] == [60 + margin, cap + margin, cap + margin]
     assert by_name["guided-anchoring_measure"]["duration"] == 120 + margin
     assert by_name["deconvnet_occlude"]["duration"] == 120 + margin
 
@@ -183,6 +205,14 @@ def test_a_wrapped_handler_still_works_on_cpu(probe):
     called = [name for name, _ in probe["calls"]]
     assert "analyse" in called and "sample" in called  # they ran through the stand-in spaces.GPU
     assert dict(probe["calls"])["sample"] == 60 + checkpoints.GPU_MARGIN_S
+
+
+def test_every_tab_builds_with_cpu_and_with_gpu_defaults(probe):
+    assert probe["cpu_failures"] == [] and probe["gpu_failures"] == []
+    grown = probe["grown_sliders"]  # what a GPU buys: larger defaults, one helper (checkpoints.budget)
+    for label in ("Image size (long side, px)", "Steps (forward/backward passes)", "Training budget (seconds)",
+                  "Training steps per model", "Images", "Seconds"):
+        assert label in grown, (label, grown)
 
 
 def test_nothing_initialises_cuda_at_import_or_build(probe):
