@@ -16,7 +16,7 @@ import gradio as gr
 
 import demos
 from demos import gallery
-from demos.common import open_selected_tab
+from demos.common import open_selected_tab, scrub_paths
 from demos.i18n import app_kwargs, t, translations
 
 QUEUE_MAX_SIZE = 64
@@ -66,8 +66,9 @@ def _select_tab(request: gr.Request):
 def _build_tab(demo: demos.Demo) -> None:
     try:
         demo.build()
-    except Exception as exc:  # this tab shows its error; the rest of the gallery starts
-        gr.Markdown(f"### This demo failed to start\n`{type(exc).__name__}: {exc}`")
+    except Exception as exc:  # this tab shows its error (no server paths); the rest of the gallery starts
+        logging.getLogger("demos").error("tab %s failed to build", demo.slug, exc_info=exc)
+        gr.Markdown(f"### This demo failed to start\n`{type(exc).__name__}: {scrub_paths(str(exc))}`")
 
 
 def build_app(paper: str | None = None) -> gr.Blocks:
@@ -108,7 +109,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def launch_kwargs(args: argparse.Namespace) -> dict:
     return dict(server_name=args.host, server_port=args.port, share=args.share, ssr_mode=False, css=CSS,
-                max_file_size=MAX_UPLOAD, show_error=True)
+                max_file_size=MAX_UPLOAD, show_error=False)  # only gr.Error messages (visitor-caused) reach the page
 
 
 def main(argv=None) -> None:

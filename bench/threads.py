@@ -58,28 +58,35 @@ def run(threads: int, repeats: int, contended: bool) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2, help="segmentations per process")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each runs every setting once (interleaved, "
+                                                              "so a busy moment on a shared machine hits all settings)")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--only", choices=("quiet", "contended"), help="run one of the two conditions")
     args = parser.parse_args(argv)
-    rows = []
     conditions = {"quiet": (False,), "contended": (True,)}.get(args.only, (False, True))
-    for contended in conditions:
-        for n in args.threads:
-            result = run(n, args.repeats, contended)
-            seconds = result["seconds"]
-            rows.append((n, contended, statistics.median(seconds), min(seconds), max(seconds)))
-            print(f"threads={n} {'with' if contended else 'without'} a concurrent training request: "
-                  f"median {statistics.median(seconds):.2f} s (min {min(seconds):.2f}, max {max(seconds):.2f})", flush=True)
+    times: dict[tuple[int, bool], list[float]] = {}
+    for round_ in range(args.rounds):
+        for contended in conditions:
+            for n in args.threads:
+                seconds = run(n, args.repeats, contended)["seconds"]
+                times.setdefault((n, contended), []).extend(seconds)
+                print(f"round {round_ + 1}: threads={n} {'with' if contended else 'without'} a concurrent "
+                      f"training request: {', '.join(f'{t:.2f}' for t in seconds)} s", flush=True)
+    rows = [(n, c, statistics.median(t), min(t), max(t), len(t)) for (n, c), t in times.items()]
+    for n, c, med, lo, hi, k in rows:
+        print(f"threads={n} contended={c}: median {med:.2f} s (min {lo:.2f}, max {hi:.2f}, n={k})")
     if args.no_write:
         return
     sys.path.insert(0, str(ROOT))
     from bench.run import RESULTS, machine
     lines = ["", f"### Torch threads: 512² U-Net segmentation ({machine()})", "",
-             "| torch threads | concurrent U-Net training request | median s | min s | max s |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {n} | {'yes' if c else 'no'} | {med:.2f} | {lo:.2f} | {hi:.2f} |" for n, c, med, lo, hi in rows]
+             f"`python bench/threads.py` ({args.rounds} interleaved rounds × {args.repeats} runs per setting; "
+             "the machine was shared with other jobs, so absolute times are pessimistic).", "",
+             "| torch threads | concurrent U-Net training request | median s | min s | max s | runs |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {n} | {'yes' if c else 'no'} | {med:.2f} | {lo:.2f} | {hi:.2f} | {k} |" for n, c, med, lo, hi, k in rows]
     with open(RESULTS, "a") as f:
         f.write("\n".join(lines) + "\n")
 

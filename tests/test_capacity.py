@@ -238,3 +238,20 @@ def _unet_inputs():
     with gr.Blocks() as blocks:
         unet_tab.build()
     return [block for block in blocks.blocks.values() if isinstance(block, gr.Image)]
+
+
+def test_a_tab_that_fails_to_build_shows_no_server_paths(caplog):
+    import gradio as gr
+
+    def broken():
+        raise FileNotFoundError(f"{app.__file__} and {checkpoints.REPO_ROOT}/weights/x.safetensors are missing")
+
+    with caplog.at_level(logging.ERROR, logger="demos"), gr.Blocks() as blocks:
+        app._build_tab(demos.Demo("broken", "Broken", "https://example.org", broken, None))
+    shown = " ".join(str(b.value) for b in blocks.blocks.values() if isinstance(b, gr.Markdown))
+    assert "failed to start" in shown and str(checkpoints.REPO_ROOT) not in shown
+    assert "Traceback" in caplog.text
+
+
+def test_only_visitor_messages_reach_the_page():
+    assert app.launch_kwargs(app.parse_args([]))["show_error"] is False
