@@ -16,7 +16,7 @@ import gradio as gr
 
 import demos
 from demos import gallery
-from demos.common import open_selected_tab, scrub_paths
+from demos.common import scrub_paths
 from demos.i18n import app_kwargs, t, translations
 
 QUEUE_MAX_SIZE = 64
@@ -53,14 +53,19 @@ TAGLINE = ("Classic computer-vision papers you can *use*: your own image in, the
            "on a CPU in seconds. Each tab cites its paper and lists where it differs from it.")
 
 
-def _selected_slug(request: gr.Request | None) -> str:
-    """The tab the page opens on: ?tab=slug when it names a tab, else the front page."""
-    slug = (request.query_params.get("tab") or "") if request else ""
-    return slug if slug in {demo.slug for demo in demos.TABS} else gallery.SLUG
-
-
-def _select_tab(request: gr.Request):
-    return gr.Tabs(selected=_selected_slug(request))
+# ?tab=slug: the browser selects the tab itself as the page loads (no round trip to the server);
+# selecting it fires the tab's select event, which fills that tab (demos.common.on_tab_open).
+DEEP_LINK_JS = """() => {
+  const slug = new URLSearchParams(window.location.search).get("tab");
+  if (!slug) return;
+  let tries = 0;
+  const pick = () => {
+    const button = document.querySelector(`button[role=tab][data-tab-id="${CSS.escape(slug)}"]`);
+    if (button) { if (button.getAttribute("aria-selected") !== "true") button.click(); }
+    else if (++tries < 100) setTimeout(pick, 30);
+  };
+  pick();
+}"""
 
 
 def _build_tab(demo: demos.Demo) -> None:
@@ -87,14 +92,13 @@ def build_app(paper: str | None = None) -> gr.Blocks:
         if not demos.TABS:  # (an empty gr.Tabs breaks the page)
             gr.Markdown("The first tabs are being built; the papers above are coming.")
         else:
-            with gr.Tabs(overflow_behavior="wrap") as tabs:  # every title in reach, none behind a menu
+            with gr.Tabs(overflow_behavior="wrap"):  # every title in reach, none behind a menu
                 with gr.Tab(t(gallery.TITLE), id=gallery.SLUG):
                     gallery.build()
                 for demo in demos.TABS:
                     with gr.Tab(t(demo.title), id=demo.slug):
                         _build_tab(demo)
-            app.load(_select_tab, None, tabs, api_visibility="private", queue=False)
-            open_selected_tab(app, _selected_slug)  # fills the opened tab only
+            app.load(None, js=DEEP_LINK_JS)  # the front page itself runs nothing on the server
     return app.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=DEFAULT_CONCURRENCY)
 
 

@@ -163,9 +163,9 @@ def header(title: str, paper_url: str, intro: str) -> None:
 
 
 def on_tab_open(fn, outputs, inputs=None) -> None:
-    """Fill `outputs` with fn(*inputs) when a visitor opens this tab — when they select it, or
-    when the page opens on it (a ?tab= deep link; a demo served alone) — never for every tab on
-    every page open, and never at start-up. Call it inside a tab's build()."""
+    """Fill `outputs` with fn(*inputs) when a visitor opens this tab — when they select it (a
+    ?tab= deep link selects it too) or when it is served alone — never for every tab on every
+    page open, and never at start-up. Call it inside a tab's build()."""
     from gradio.context import Context
 
     inputs, outputs = list(inputs or []), list(outputs)
@@ -174,8 +174,6 @@ def on_tab_open(fn, outputs, inputs=None) -> None:
         Context.root_block.load(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
         return
     tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
-    openers = Context.root_block.__dict__.setdefault("tab_openers", [])
-    openers.append((tab.id, fn, inputs, outputs))
 
 
 def _enclosing_tab(block):
@@ -184,27 +182,3 @@ def _enclosing_tab(block):
     return block
 
 
-def open_selected_tab(blocks: gr.Blocks, selected_slug) -> None:
-    """After the page has chosen its tab (`selected_slug(request) -> slug`), fill that tab's
-    on_tab_open outputs, and only that tab's (one load event for the whole gallery)."""
-    openers = blocks.__dict__.get("tab_openers", [])
-    if not openers:
-        return
-    inputs = [i for _, _, ins, _ in openers for i in ins]
-    outputs = [o for _, _, _, outs in openers for o in outs]
-
-    def fill(*values, request: gr.Request = None):
-        slug, filled, at = selected_slug(request), [], 0
-        for tab_id, fn, ins, outs in openers:
-            args, at = values[at:at + len(ins)], at + len(ins)
-            if tab_id != slug:
-                filled += [gr.skip()] * len(outs)
-                continue
-            result = fn(*args)
-            if inspect.isgenerator(result):  # a streaming handler: its last value
-                for result in result:
-                    pass
-            filled += list(result) if len(outs) > 1 else [result]
-        return filled
-
-    blocks.load(fill, inputs, outputs, api_visibility="private", show_progress="hidden")

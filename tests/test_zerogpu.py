@@ -24,8 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Handlers that run no model, by (module, qualified name): pure UI, numpy drawing, or a thin
 # delegate to a wrapped handler. Everything else the app registers must be wrapped.
 EXEMPT = {
-    ("app", "_select_tab"): "selects the tab named in ?tab=",
-    ("demos.common", "open_selected_tab.<locals>.fill"): "dispatches to the opened tab's handler (each wrapped itself)",
     ("demos.alexnet", "build.<locals>.<lambda>"): "page load: calls architecture(), which is wrapped",
     ("demos.unet", "show_weight_map"): "numpy: the weight map of Eq. 2",
     ("demos.unet", "show_elastic"): "numpy: an elastic deformation",
