@@ -205,3 +205,30 @@ def test_every_tab_main_handler_runs_on_cuda():
     assert not failed
     used_gpu = [slug for slug, r in results.items() if r.get("peak_mb", 0) > 0]
     assert len(used_gpu) >= len(results) // 2, results
+
+
+# --------------------------------------------------------------------------- bench/run.py --device cuda
+def test_bench_gpu_section_replaces_only_its_part_of_results(tmp_path, monkeypatch):
+    """The GPU section's table and its place in RESULTS.md, with the probes replaced by canned
+    measurements (the probes themselves need CUDA)."""
+    from bench import run as bench
+
+    for code in (bench.GPU_TAB_PROBE, bench.STYLE_STEP_PROBE):
+        compile(code, "<probe>", "exec")
+
+    def fake_probe(code, *args, env=None, **kwargs):
+        assert env == {"GALLERY_DEVICE": "cuda"}
+        if code is bench.GPU_TAB_PROBE:
+            return {"first_s": 1.5, "warm_median_s": 0.25, "peak_gpu_mb": 812.0, "gpu": "Test GPU"}
+        return {"seconds_per_step": 0.0123, "network": "VGG-19", "peak_gpu_mb": 2048.0}
+
+    monkeypatch.setattr(bench, "run_probe", fake_probe)
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Benchmarks\n\nCPU tables\n\n{bench.GPU_START}\nnot measured\n{bench.GPU_END}\n\n## After\n")
+    monkeypatch.setattr(bench, "RESULTS", results)
+    bench.write_gpu_section(bench.gpu_section(["stn", "unet"], repeats=1))
+    text = results.read_text()
+    assert text.startswith("# Benchmarks\n\nCPU tables\n\n") and text.endswith("\n\n## After\n")
+    assert "not measured" not in text and "GPU: Test GPU." in text
+    assert "| stn | 1.500 | 0.250 | 812 |" in text
+    assert "| 1024 px | bf16 | VGG-19 | 0.0123 | 2048 |" in text
