@@ -55,7 +55,8 @@ def train_toy(dataset, label_noise, alpha, seed):
     """Train ERM and mixup(α) side by side, step for step; stream both decision surfaces."""
     if float(alpha) <= 0:
         raise gr.Error("α = 0 means no mixing (that is ERM): choose α > 0.")
-    data = mixup.toy_data(dataset, label_noise=float(label_noise), seed=int(seed))
+    seed = int(seed) % 2**31  # any number the API sends is a valid seed (scikit-learn's too)
+    data = mixup.toy_data(dataset, label_noise=float(label_noise), seed=seed)
     alphas = (0.0, float(alpha))
     models = [mixup.toy_model(int(seed)) for _ in alphas]
     runs = [mixup.toy_steps(model, data, a, seed=int(seed)) for model, a in zip(models, alphas)]

@@ -157,7 +157,7 @@ def _answers(models: dict, image: np.ndarray) -> tuple[dict, dict]:
 def compose(shape_name, texture_name, upload, seed, state):
     """A cue-conflict image of the chosen shape and texture, and both models' answers."""
     models = _models(state)
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(int(seed) % 2**32)  # any number the API sends is a valid seed
     sheet, what = _texture_sheet(texture_name, upload)
     image = tb.compose(tb.silhouette(shape_name, rng), tb.texture_patch(sheet, rng))
     natural, stylized = _answers(models, image)

@@ -125,7 +125,7 @@ def segment(image, threshold: float, invert: bool, progress=gr.Progress()):
 
 @friendly_errors
 def show_weight_map(seed: float, w0: float, sigma: float):
-    rng = np.random.default_rng(int(seed) if np.isfinite(seed) else 0)
+    rng = np.random.default_rng(int(seed) % 2**32 if np.isfinite(seed) else 0)
     image, instances = unet.synthetic_cells(256, rng)
     weights = unet.weight_map(instances, w0=float(np.clip(w0, 0, 100)), sigma=float(np.clip(sigma, 0.5, 50)))
     target = unet.separation_target(instances)
@@ -137,7 +137,7 @@ def show_weight_map(seed: float, w0: float, sigma: float):
 
 @friendly_errors
 def show_elastic(seed: float, sigma: float):
-    rng = np.random.default_rng(int(seed) if np.isfinite(seed) else 0)
+    rng = np.random.default_rng(int(seed) % 2**32 if np.isfinite(seed) else 0)
     image, _ = unet.synthetic_cells(256, np.random.default_rng(7))
     rgb = (np.repeat(image[..., None], 3, axis=2) * 255).astype(np.uint8)
     rgb[::32, :] = (80, 200, 255)  # a grid makes the smooth warp visible

@@ -255,3 +255,17 @@ def test_a_tab_that_fails_to_build_shows_no_server_paths(caplog):
 
 def test_only_visitor_messages_reach_the_page():
     assert app.launch_kwargs(app.parse_args([]))["show_error"] is False
+
+
+def test_any_number_is_a_seed_for_the_unet_views():
+    from demos import unet as unet_tab
+
+    assert unet_tab.show_weight_map(-1e9, 10, 5)[0].shape[-1] == 3
+    assert unet_tab.show_elastic(1e12, 10)[1].shape[-1] == 3
+
+
+def test_any_number_is_a_seed_for_the_mixup_toy():
+    from demos import mixup as mixup_tab
+
+    *_, status = _drain(mixup_tab.train_toy("moons", 0.0, 0.4, -1e9))
+    assert "ERM" in status or "mixup" in status
