@@ -324,6 +324,7 @@ def disc_mask(size: int) -> torch.Tensor:
 def equivariance_error(model: nn.Module, images: torch.Tensor, angle: float, layer: int) -> float:
     """Relative error ‖f(rot x) − rot_m f(x)‖ / ‖f(x)‖ inside the central disc, where rot_m turns
     each map and, for an H-Net, multiplies its order-m stream by e^{imθ} (Eq. 6)."""
+    images = images.to(next(model.parameters()).device)
     turned = model.feature_maps(rotate(images, angle), layer)
     reference = model.feature_maps(images, layer)
     expected = rotate(reference, angle)
@@ -366,7 +367,8 @@ def rotated_test_set(seed: int = 99):
 
 @torch.no_grad()
 def error_percent(model: nn.Module, images, labels, batch: int = 256) -> float:
-    wrong = sum((model(images[i:i + batch]).argmax(1) != labels[i:i + batch]).sum().item()
+    device = next(model.parameters()).device
+    wrong = sum((model(images[i:i + batch].to(device)).argmax(1).cpu() != labels[i:i + batch]).sum().item()
                 for i in range(0, len(labels), batch))
     return round(100.0 * wrong / len(labels), 2)
 

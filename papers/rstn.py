@@ -238,7 +238,8 @@ def evaluate(model: nn.Module) -> dict[str, float]:
     """% per-digit and % whole-sequence error on the fixed test sequences."""
     model.eval()
     canvases, labels = test_set()
-    wrong = torch.cat([model(canvases[i:i + 200]).argmax(-1) != labels[i:i + 200]
+    device = next(model.parameters()).device
+    wrong = torch.cat([model(canvases[i:i + 200].to(device)).argmax(-1).cpu() != labels[i:i + 200]
                        for i in range(0, len(labels), 200)])
     return {"digit_error_percent": round(100 * wrong.float().mean().item(), 2),
             "sequence_error_percent": round(100 * wrong.any(1).float().mean().item(), 2)}

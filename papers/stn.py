@@ -492,7 +492,8 @@ def evaluate(model: nn.Module, kinds=DISTORTIONS, batch: int = 256) -> dict[str,
     errors = {}
     for kind in kinds:
         x, y = test_set(kind)
-        wrong = sum((model(x[i:i + batch]).argmax(1) != y[i:i + batch]).sum().item()
+        device = next(model.parameters()).device
+        wrong = sum((model(x[i:i + batch].to(device)).argmax(1).cpu() != y[i:i + batch]).sum().item()
                     for i in range(0, len(y), batch))
         errors[kind] = round(100.0 * wrong / len(y), 2)
     return errors
