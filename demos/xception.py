@@ -1,6 +1,8 @@
 """Xception tab: classify at 299×299, measure the Inception hypothesis, look at separable filters."""
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 import pandas as pd
 
@@ -13,10 +15,26 @@ TITLE = "Xception"
 PAPER_URL = "https://arxiv.org/abs/1610.02357"
 INTRO = """Chollet's **Inception hypothesis**: let a layer find spatial patterns and cross-channel
 patterns *separately*. Taken to the extreme this is a **depthwise separable convolution** — one
-k×k filter per channel, then a 1×1 convolution that mixes channels, no ReLU in between — and
-Xception is 36 of them in 14 residual modules (22.9 M parameters). Fewer multiply-adds, though,
-is not the same as faster: Keras' own table times Xception at 109 ms on CPU against Inception
-V3's 42 ms. Measure why on this machine below."""
+k×k filter per channel, then a 1×1 convolution that mixes channels, no ReLU in between. Xception
+has 36 convolutional layers: two regular ones in the stem, then 34 depthwise separable ones, in 14
+modules of which the 12 in between have residual connections (§3, Fig. 5). Its gain is accuracy
+for the parameters (Table 1, Table 3), not speed: one separable layer needs far fewer
+multiply-adds than a regular one, yet the whole network needs *more* than Inception V3."""
+
+
+def counts_note() -> str:
+    """Xception against Inception V3, counted from the models (results/xception.json)."""
+    from papers import results
+
+    f = functools.partial(results.figure, SLUG)
+    return (f"Counted here (`python -m papers.reproduce xception`): Xception has **{f('xception_params')}** parameters "
+            f"(Table 3: {results.paper_figure(SLUG, 'xception_params')}) against Inception V3's "
+            f"{f('inception_v3_params')}, and needs **{f('xception_macs', unit=' G')}** multiply-adds per 299×299 image "
+            f"against Inception V3's **{f('inception_v3_macs', unit=' G')}**; on a CPU it takes "
+            f"**{f('latency_ratio', unit='×')}** Inception V3's time per image (the paper's Table 3: "
+            f"{results.paper_figure(SLUG, 'latency_ratio', '×')} its time per training step on 60 K80 GPUs). "
+            "Why a separable layer saves less time than multiply-adds: measure it below.")
+
 
 EXPLORER_LIMITS = {"cpu": 2_000_000_000, "cuda": 200_000_000_000}  # multiply-adds per measurement
 COST_COLUMNS = ["layer", "parameters", "multiply-adds (M)", "latency (ms)", "G multiply-adds / s"]
@@ -70,9 +88,9 @@ def time_networks():
     xception, inception = rows
     note = (f"Xception has {xception.params / inception.params:.2f}× the parameters and "
             f"{xception.macs / inception.macs:.2f}× the multiply-adds of Inception V3 here, and takes "
-            f"**{xception.seconds / inception.seconds:.2f}× its time** on {X.device_description()} (Keras' table, CPU: "
-            "109.4 ms against 42.2 ms, 2.6×; GPU: 8.1 against 6.9 ms). The paper's Table 3 trains Xception at 28 "
-            "steps/s against 31 for Inception V3 on 60 K80 GPUs. Random weights: the time does not depend on them.")
+            f"**{xception.seconds / inception.seconds:.2f}× its time** on {X.device_description()}. The paper's "
+            "Table 3 trains Xception at fewer steps per second than Inception V3 on 60 K80 GPUs. Random weights: "
+            "the time does not depend on them.")
     yield _cost_table(rows), note
 
 
@@ -100,6 +118,7 @@ def bench_default():
 # --------------------------------------------------------------------------- UI
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
+    gr.Markdown(counts_note())
     with gr.Tabs():
         _explorer()
         _classifier()

@@ -6,9 +6,13 @@ The "Inception hypothesis" (§1.1): cross-channel correlations and spatial corre
 decoupled enough that a layer should map them separately. Pushed to its extreme (§1.2, Fig. 4)
 this is a depthwise separable convolution: one k×k spatial filter per channel, then a 1×1
 pointwise convolution mixing channels, with no non-linearity in between (§4.7, Fig. 10).
-Xception (§3, Fig. 5) stacks 36 such convolutional layers in 14 modules with linear residual
-connections around all but the first and last: an entry flow, a middle flow repeated 8 times,
-and an exit flow; 22,855,952 parameters (Table 3), 79.0 % top-1 on ImageNet (Table 1).
+Xception (§3, Fig. 5) has 36 convolutional layers — two regular ones in the stem, 34 depthwise
+separable ones — in 14 modules, with linear residual connections around all but the first and
+last: an entry flow, a middle flow repeated 8 times, and an exit flow. It beats Inception V3 on
+ImageNet with about as many parameters (Tables 1 and 3) while doing more multiply-adds. Counted
+here (results/xception.json): xception_params, inception_v3_params, xception_macs,
+inception_v3_macs, conv_layers, stem_convs, separable_convs, residual_modules; measured:
+latency_ratio.
 
 **Deviations from the paper**
 - Batch-norm ε is PyTorch's 1e-5, as in the PyTorch port whose converted Keras weights we load
@@ -117,7 +121,7 @@ def separable_bn_relu(in_channels: int, out_channels: int) -> list[tuple[str, nn
 # --------------------------------------------------------------------------- model
 class Xception(nn.Module):
     """Fig. 5: entry flow (stem + 3 modules), middle flow (8 modules), exit flow, then global
-    average pooling and logistic regression. 36 conv layers in 14 modules (§3)."""
+    average pooling and logistic regression. 36 conv layers (2 regular, 34 separable) in 14 modules (§3)."""
 
     def __init__(self, num_classes: int = NUM_CLASSES, config: XceptionConfig = XceptionConfig(), in_channels: int = 3):
         super().__init__()
@@ -433,3 +437,81 @@ def pointwise_image(model: Xception, scale: int = 4) -> np.ndarray:
     """The first separable block's pointwise weights as an (out × in) heat map."""
     w = model.first_separable().pointwise.weight.detach().float().cpu()[:, :, 0, 0].numpy()  # (out, in)
     return diverging_rgb(w / max(np.abs(w).max(), 1e-12)).repeat(scale, 0).repeat(scale, 1)
+
+
+# ---- experiments behind the claims
+# Counted from the models themselves (deterministic, one seed, checkable), and one measured
+# latency ratio (seeded weights; the clock varies with the machine, so not checkable).
+def inception_v3() -> nn.Module:
+    """torchvision's Inception V3 (random weights), the paper's baseline (§4.2), without the auxiliary head."""
+    from torchvision.models import inception_v3 as build
+
+    return build(weights=None, aux_logits=False, init_weights=False)
+
+
+IMAGE_SHAPE = (1, 3, INPUT_SIZE, INPUT_SIZE)
+
+
+def conv_layer_counts(model: Xception) -> dict[str, int]:
+    """§3's 36 convolutional layers, counted: the stem's regular convolutions, the depthwise
+    separable ones, and the modules with a residual connection (shortcut 1×1 convs not counted)."""
+    regular = sum(isinstance(m, nn.Conv2d) for m in model.stem.modules())
+    separable = sum(isinstance(m, SeparableConv2d) for m in model.modules())
+    residual = sum(isinstance(m, XceptionModule) for m in model.modules())
+    return {"conv_layers": regular + separable, "stem_convs": regular, "separable_convs": separable,
+            "residual_modules": residual}
+
+
+def _count(what: str):
+    def measure(seed: int, quick: bool) -> dict[str, float]:
+        with torch.device("cpu"):
+            if what == "xception_params":
+                return {"ours": count_params(Xception())}
+            if what == "inception_v3_params":
+                return {"ours": count_params(inception_v3())}
+            if what == "xception_macs":
+                return {"ours": count_macs(Xception().eval(), IMAGE_SHAPE) / 1e9}
+            if what == "inception_v3_macs":
+                return {"ours": count_macs(inception_v3().eval(), IMAGE_SHAPE) / 1e9}
+            return {"ours": conv_layer_counts(Xception())[what]}
+    return measure
+
+
+def measure_latency_ratio(seed: int, quick: bool) -> dict[str, float]:
+    """Xception's forward time over Inception V3's at 299×299, batch 1, on this machine."""
+    torch.manual_seed(seed)
+    xception_row, inception_row = whole_networks("cpu", budget_s=0.5 if quick else 3.0)
+    return {"ours": xception_row.seconds / inception_row.seconds}
+
+
+def _experiments():
+    from papers.results import Experiment, Paper
+
+    def counted(claim: str, statement: str, metric: str, paper: Paper | None = None, digits: int = 0):
+        return Experiment(claim, statement, metric, _count(claim), seeds=1, checkable=True, digits=digits,
+                          tolerance=0.005 if digits else 0.0, paper=paper)
+
+    return [
+        counted("xception_params", "Xception's parameters (Fig. 5 as built here)", "learnable parameters",
+                Paper(PAPER_PARAMS, "Table 3")),
+        counted("inception_v3_params", "Inception V3's parameters (torchvision's, no auxiliary head)",
+                "learnable parameters", Paper(23_626_728, "Table 3", "the paper's own Inception V3 implementation")),
+        counted("xception_macs", "Xception's multiply-adds for one 299×299 image",
+                "G multiply-adds (counted by torch.utils.flop_counter)", digits=2),
+        counted("inception_v3_macs", "Inception V3's multiply-adds for one 299×299 image",
+                "G multiply-adds (counted by torch.utils.flop_counter)", digits=2),
+        counted("conv_layers", "Convolutional layers of the feature extractor (§3: 36)",
+                "conv layers (stem + depthwise separable; 1×1 shortcuts not counted)", Paper(36, "§3")),
+        counted("stem_convs", "Of those, regular convolutions in the stem", "conv layers"),
+        counted("separable_convs", "Of those, depthwise separable convolutions", "conv layers"),
+        counted("residual_modules", "Modules with a linear residual connection (§3: all of the 14 but the first "
+                "and last)", "modules", Paper(12, "§3", "14 modules minus the first and the last")),
+        Experiment("latency_ratio", "Xception takes longer than Inception V3 per image: it does more multiply-adds",
+                   "forward time of Xception / Inception V3, batch 1 at 299×299, random weights, CPU of the "
+                   "results file's `threads`", measure_latency_ratio, seeds=3, higher_is_better=False, digits=2,
+                   paper=Paper(round(31 / 28, 2), "Table 3",
+                               "training steps/second on 60 K80 GPUs: 28 for Xception, 31 for Inception V3")),
+    ]
+
+
+EXPERIMENTS = _experiments()

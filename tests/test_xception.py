@@ -52,6 +52,17 @@ def test_36_conv_layers_in_14_modules(ours):
     residual = [m for m in ours.modules() if isinstance(m, X.XceptionModule)]
     assert len(residual) == 12  # + the stem and the exit convolutions: 14 modules, 12 with residuals
     assert len(ours.middle_flow) == 8
+    assert X.conv_layer_counts(ours) == {"conv_layers": 36, "stem_convs": 2, "separable_convs": 34,
+                                         "residual_modules": 12}
+
+
+def test_xception_does_more_multiply_adds_than_inception_v3():
+    """The intro's claim (results/xception.json: xception_macs vs inception_v3_macs), on the meta
+    device: shapes only, no arithmetic."""
+    with torch.device("meta"):
+        xception, inception = X.Xception().eval(), X.inception_v3().eval()
+    assert X.count_macs(xception, X.IMAGE_SHAPE) > 1.3 * X.count_macs(inception, X.IMAGE_SHAPE)
+    assert X.count_params(xception) < X.count_params(inception)
 
 
 def test_separable_conv_is_linear_no_activation_between():
