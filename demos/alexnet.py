@@ -24,6 +24,32 @@ ADDS = "ImageNet top-5 labels, ten-crop averaging, trained (Gabor-like) first-la
 TABLE_HEADERS = ["layer", "output shape", "neurons", "parameters", "multiply-adds", "towers"]
 
 
+def measured_note() -> str:
+    """What can be measured offline (results/alexnet.json): Fig. 1 at toy scale, with seeds."""
+    from papers import results
+
+    relu, tanh = results.value(SLUG, "relu_vs_tanh_epochs"), results.value(SLUG, "relu_vs_tanh_epochs", "tanh")
+    verdict = "" if relu is None or tanh is None else (
+        " At this scale ReLU gets there first." if relu < tanh else
+        " At this scale the paper's effect does not show: tanh gets there first on these easy digits "
+        "(the paper trained on CIFAR-10, a much harder task).")
+    return ("**Fig. 1 at toy scale** (`python -m papers.reproduce alexnet`): a small four-layer CNN on the offline "
+            f"digits, once with ReLUs and once with tanh units, learning rate chosen per network as in the paper. "
+            f"Epochs to {results.setting('25 %')} training error: ReLU **{results.figure(SLUG, 'relu_vs_tanh_epochs')}**, "
+            f"tanh **{results.figure(SLUG, 'relu_vs_tanh_epochs', 'tanh')}**; ReLU is "
+            f"**{results.figure(SLUG, 'relu_speedup', unit='×')}** as fast (paper, CIFAR-10: "
+            f"{results.paper_figure(SLUG, 'relu_speedup', '×', digits=0)}).{verdict}")
+
+
+def architecture_label() -> str:
+    from papers import results
+
+    return (f"Per layer, for one 224×224 image: {results.figure(SLUG, 'params_original', unit=' M')} parameters and "
+            f"{results.figure(SLUG, 'neurons_original')} neurons for the paper's network (the paper: "
+            f"{results.paper_figure(SLUG, 'params_original', ' M', digits=0)} and "
+            f"{results.paper_figure(SLUG, 'neurons_original')})")
+
+
 def weights_state() -> str:
     return weights_note(alexnet.IMAGENET, adds=ADDS)
 
@@ -86,12 +112,13 @@ def classify(image, ten_crop: bool, layer: str):
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
     gr.Markdown(weights_state())
+    gr.Markdown(measured_note())
     with gr.Tab("Classify a photo"):
         with gr.Row():
             with gr.Column(scale=1):
                 image = gr.Image(example_paths(EXAMPLES[0])[0], label="Photo", type="numpy", sources=["upload", "clipboard"], height=280)
                 gr.Examples(example_paths(*EXAMPLES), inputs=image)
-                ten_crop = gr.Checkbox(True, label="Ten-crop averaging (§4.1: corners + centre, and their mirror images)")
+                ten_crop = gr.Checkbox(True, label="Ten-crop averaging (§4.1: corners + centre of the central 256×256, and their mirror images)")
                 layer = gr.Dropdown(list(LAYERS), value="conv1", label="Show this layer's activations")
                 run = gr.Button("Classify", variant="primary")
             with gr.Column(scale=2):
@@ -104,7 +131,7 @@ def build() -> None:
         variant = gr.Radio([("The paper's two-GPU network", "original"), ("torchvision (public weights)", "torchvision")],
                            value="original", label="Variant")
         layers = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
-                              label="Per layer, for one 224×224 image (the paper: ~60M parameters, ~650,000 neurons)")
+                              label=architecture_label())
         with gr.Row():
             diagram = gr.Image(label="Towers (orange: reads both GPUs)")
             grid = gr.Image(label="First-layer kernels")

@@ -17,9 +17,18 @@ dropout in the first two fully connected layers (§4.2), and ten-crop test-time 
   is what the public ImageNet weights were trained with: 64/192/384/256/256 kernels, one tower,
   no LRN, an adaptive average pool to 6×6 before the classifier. No weights exist for the
   "original" variant: it serves the architecture view (shapes, parameters, towers).
-- Ten-crop averaging takes the 224 crops from a 256-pixel resize of the visitor's image, the
-  paper's scheme (§4.1, test time); the paper's PCA colour augmentation is a training-time
-  trick and is not used here.
+- Ten-crop averaging is the paper's (§1, §4.1): the central 256×256 patch of the image resized
+  to a 256-pixel shorter side, then its four corner and centre 224×224 crops and their mirror
+  images. The paper's PCA colour augmentation is a training-time trick and is not used here.
+- The "original" variant places dropout before fc6 and fc7 (torchvision's order), i.e. on those
+  layers' inputs; the paper drops the outputs of the first two fully connected layers (§4.2).
+  Its LRN (one nn.LocalResponseNorm) also sums across the boundary between the two towers,
+  where the paper normalises within each GPU's kernels. No weights exist for this variant; the
+  architecture view (shapes, parameters, multiply-adds) is unaffected.
+- ImageNet accuracy cannot be measured offline. What is measured (results/alexnet.json):
+  params_original and neurons_original (§3's ~60 M and ~650,000, counted from the model), and
+  Fig. 1 at toy scale: relu_vs_tanh_epochs and relu_speedup (a small CNN on the offline digits,
+  ReLU against tanh, epochs to 25 % training error, learning rate chosen per network).
 - On CUDA, classification runs in bf16 (autocast), the softmax in fp32 (tests/test_gpu.py:
   logits within 5 % of fp32, relative L2).
 """
@@ -125,7 +134,7 @@ class AlexNet(nn.Module):
         self.features = conv_layers(config)
         self.avgpool = nn.AdaptiveAvgPool2d(config.pooled_size)
         flat = config.convs[-1].out_channels * config.pooled_size ** 2
-        self.classifier = nn.Sequential(  # §4.2: dropout before fc6 and fc7
+        self.classifier = nn.Sequential(  # dropout on the inputs of fc6 and fc7 (torchvision; §4.2: outputs)
             nn.Dropout(config.dropout), nn.Linear(flat, config.fc_width), nn.ReLU(inplace=True),
             nn.Dropout(config.dropout), nn.Linear(config.fc_width, config.fc_width), nn.ReLU(inplace=True),
             nn.Linear(config.fc_width, num_classes),
@@ -211,13 +220,19 @@ def preprocess(rgb: np.ndarray) -> torch.Tensor:
     return normalise(center_crop(resize_shorter(rgb, RESIZE_SIZE), INPUT_SIZE))
 
 
+def ten_crop_positions(side: int = RESIZE_SIZE, size: int = INPUT_SIZE) -> list[tuple[int, int]]:
+    """(top, left) of the four corner crops and the centre crop inside a side×side image."""
+    far, mid = side - size, (side - size) // 2
+    return [(0, 0), (0, far), (far, 0), (far, far), (mid, mid)]
+
+
 def ten_crops(rgb: np.ndarray) -> torch.Tensor:
-    """§4.1: the four corner crops and the centre crop, and their horizontal flips. (10, 3, 224, 224)"""
-    x = normalise(resize_shorter(rgb, RESIZE_SIZE))[0]  # (3, H, W)
-    h, w = x.shape[1:]
+    """§1 and §4.1: the image is rescaled so its shorter side is 256 and its central 256×256 patch
+    is kept; the network averages its predictions on the four corner and the centre 224×224 patches
+    of that square, and their horizontal reflections. (10, 3, 224, 224)"""
+    x = normalise(center_crop(resize_shorter(rgb, RESIZE_SIZE), RESIZE_SIZE))[0]  # (3, 256, 256)
     s = INPUT_SIZE
-    corners = [(0, 0), (0, w - s), (h - s, 0), (h - s, w - s), ((h - s) // 2, (w - s) // 2)]
-    crops = torch.stack([x[:, t:t + s, l:l + s] for t, l in corners])  # (5, 3, s, s)
+    crops = torch.stack([x[:, t:t + s, l:l + s] for t, l in ten_crop_positions()])  # (5, 3, s, s)
     return torch.cat([crops, crops.flip(-1)])  # (10, 3, s, s)
 
 
@@ -362,3 +377,122 @@ def tower_diagram(variant: str = "original", box: tuple[int, int] = (170, 34), g
                     draw.line([src + bw // 2, previous + bh, left + bw // 2, top], fill="black", width=1)
         previous = top
     return np.asarray(canvas)
+
+
+# ---- experiments behind the claims
+# §3's size figures, counted from the "original" model (deterministic, checkable), and Fig. 1 at
+# toy scale: does a ReLU network reach 25 % training error faster than the same network with tanh?
+# (ImageNet accuracy needs ImageNet, which is not offline: it is not claimed here.)
+FIG1_TARGET_ERROR = 0.25  # Fig. 1: epochs until the training error reaches 25 %
+FIG1_LEARNING_RATES = (0.01, 0.03, 0.1)  # "chosen independently to make training as fast as possible"
+FIG1_MAX_EPOCHS = 10
+FIG1_BATCH = 32
+FIG1_CHECKS_PER_EPOCH = 8
+
+
+class Fig1Net(nn.Module):
+    """Fig. 1's "four-layer convolutional neural network", small: conv-act-pool ×2, fc-act, fc,
+    for 28×28 grey digits. `activation` is nn.ReLU or nn.Tanh; nothing else differs."""
+
+    def __init__(self, activation: type[nn.Module], channels: tuple[int, int] = (16, 32), hidden: int = 64,
+                 side: int = 28, classes: int = 10):
+        super().__init__()
+        c1, c2 = channels
+        self.body = nn.Sequential(
+            nn.Conv2d(1, c1, 5, padding=2), activation(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 5, padding=2), activation(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(c2 * (side // 4) ** 2, hidden), activation(), nn.Linear(hidden, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)  # (B, 1, 28, 28) -> (B, classes)
+
+
+def epochs_to_error(activation: type[nn.Module], lr: float, seed: int, max_epochs: int = FIG1_MAX_EPOCHS) -> float:
+    """Epochs of SGD (momentum 0.9, no regularisation, as Fig. 1) until the training error over
+    the last 1/8 epoch of mini-batches is at most 25 %; `max_epochs` when it never gets there."""
+    import math
+
+    from papers.data import digits
+
+    torch.manual_seed(seed)  # the same initial weights' draw for either activation
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = digits("train")
+    model = Fig1Net(activation)
+    optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    steps = math.ceil(len(labels) / FIG1_BATCH)
+    window = max(1, steps // FIG1_CHECKS_PER_EPOCH)
+    for epoch in range(max_epochs):
+        order = torch.randperm(len(labels), generator=generator)
+        wrong = seen = 0
+        for step in range(steps):
+            idx = order[step * FIG1_BATCH:(step + 1) * FIG1_BATCH]
+            logits = model(images[idx])
+            loss = F.cross_entropy(logits, labels[idx])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            wrong += int((logits.argmax(1) != labels[idx]).sum())
+            seen += len(idx)
+            if (step + 1) % window == 0:
+                if not math.isfinite(loss.item()):
+                    return float(max_epochs)  # diverged at this learning rate
+                if wrong / seen <= FIG1_TARGET_ERROR:
+                    return epoch + (step + 1) / steps
+                wrong = seen = 0
+    return float(max_epochs)
+
+
+@functools.cache
+def _fig1(seed: int, quick: bool) -> dict[str, float]:
+    """Per activation, the fewest epochs to 25 % training error over the learning-rate grid."""
+    rates = FIG1_LEARNING_RATES[1:2] if quick else FIG1_LEARNING_RATES
+    return {name: min(epochs_to_error(act, lr, seed) for lr in rates)
+            for name, act in (("relu", nn.ReLU), ("tanh", nn.Tanh))}
+
+
+def measure_relu_vs_tanh(seed: int, quick: bool) -> dict[str, float]:
+    run = _fig1(seed, quick)
+    return {"ours": run["relu"], "tanh": run["tanh"]}
+
+
+def measure_relu_speedup(seed: int, quick: bool) -> dict[str, float]:
+    run = _fig1(seed, quick)
+    return {"ours": run["tanh"] / run["relu"]}
+
+
+def measure_size(what: str):
+    def measure(seed: int, quick: bool) -> dict[str, float]:
+        rows = layer_table("original")
+        if what == "params":
+            return {"ours": sum(r.parameters for r in rows) / 1e6}
+        return {"ours": sum(r.neurons for r in rows)}
+    return measure
+
+
+def _experiments():
+    from papers.results import Experiment, Paper
+
+    fig1 = (f"epochs of SGD on the 1,348 offline training digits until the training error (last 1/"
+            f"{FIG1_CHECKS_PER_EPOCH} epoch of mini-batches) is ≤ {FIG1_TARGET_ERROR:.0%}; best of learning rates "
+            f"{', '.join(map(str, FIG1_LEARNING_RATES))} per network; capped at {FIG1_MAX_EPOCHS}")
+    return [
+        Experiment("params_original", "Parameters of the paper's two-GPU network, counted from the model (§3: "
+                   "60 million)", "million learnable parameters (224×224 input, 1000 classes)",
+                   measure_size("params"), seeds=1, checkable=True, tolerance=0.01, digits=1,
+                   paper=Paper(60, "§1 and abstract", "'60 million parameters'")),
+        Experiment("neurons_original", "Neurons of the paper's network, counted from its layer outputs (§3: "
+                   "650,000)", "neurons (outputs of conv1-5 and fc6-8 for one image)", measure_size("neurons"),
+                   seeds=1, checkable=True, digits=0, paper=Paper(650_000, "abstract")),
+        Experiment("relu_vs_tanh_epochs", "Fig. 1 at toy scale: a small CNN with ReLUs against the same CNN "
+                   "with tanh units, epochs to 25 % training error", fig1, measure_relu_vs_tanh, seeds=5,
+                   higher_is_better=False, digits=2, labels={"ours": "ReLU", "tanh": "tanh"},
+                   paper=Paper(None, "Fig. 1", "four-layer CNN on CIFAR-10; the paper plots curves, the ratio is "
+                               "in relu_speedup")),
+        Experiment("relu_speedup", "Fig. 1: how many times faster ReLU reaches 25 % training error than tanh",
+                   "tanh epochs / ReLU epochs (same seed, " + fig1.split(";")[0].split(" until")[0] + ")",
+                   measure_relu_speedup, seeds=5, higher_is_better=True, digits=2,
+                   paper=Paper(6, "Fig. 1", "'six times faster' on CIFAR-10")),
+    ]
+
+
+EXPERIMENTS = _experiments()

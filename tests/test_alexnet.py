@@ -25,6 +25,8 @@ def test_torchvision_variant_matches_torchvision_logits(reference):
     ours.load_state_dict(reference.state_dict())  # strict: same keys, same shapes
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
+        # bit for bit by construction: the same layer types with the same arguments, applied in the
+        # same order to the same tensor in one process (one thread count), so the same kernels run
         torch.testing.assert_close(ours(x), reference(x), rtol=0, atol=0)
 
 
@@ -47,6 +49,8 @@ def test_grouped_layers_keep_the_towers_apart():
     y[:, 192:] += torch.randn(1, 192, 13, 13)  # change only tower 2's inputs
     with torch.no_grad():
         a, b = convs["conv4"](x), convs["conv4"](y)
+    # exact by construction: one grouped convolution call each, and a group's outputs are summed
+    # from that group's inputs only, in the same order whatever the other group holds
     assert torch.equal(a[:, :192], b[:, :192]) and not torch.equal(a[:, 192:], b[:, 192:])
     assert convs["conv3"].groups == 1 and convs["conv2"].groups == convs["conv5"].groups == 2
 
@@ -67,6 +71,18 @@ def test_ten_crops_are_corners_centre_and_mirrors():
     assert crops.shape == (10, 3, 224, 224)
     torch.testing.assert_close(crops[5:], crops[:5].flip(-1))
     torch.testing.assert_close(crops[4], alexnet.preprocess(rgb)[0])  # centre crop = single-crop input
+
+
+def test_ten_crops_come_from_the_central_256_square():
+    """§1/§4.1: on a 256×512 image the paper keeps columns 128-383, so the corner crops start at
+    columns 128 and 160 (not 0 and 288 of the whole image) and the centre crop at row 16, column 144."""
+    rgb = np.random.default_rng(1).integers(0, 255, (256, 512, 3), dtype=np.uint8)
+    crops = alexnet.ten_crops(rgb)
+    s = alexnet.INPUT_SIZE
+    for crop, (top, left) in zip(crops[:5], [(0, 128), (0, 160), (32, 128), (32, 160), (16, 144)]):
+        torch.testing.assert_close(crop, alexnet.normalise(rgb[top:top + s, left:left + s])[0])
+    torch.testing.assert_close(crops[5:], crops[:5].flip(-1))
+    assert alexnet.ten_crop_positions() == [(0, 0), (0, 32), (32, 0), (32, 32), (16, 16)]
 
 
 def test_loader_converts_an_upstream_pickle(tmp_path, monkeypatch, reference):
