@@ -530,6 +530,8 @@ class _Stopwatch:
         self._last = time.perf_counter()
 
     def lap(self, name: str) -> None:
+        if torch.cuda.is_initialized():  # CUDA runs asynchronously: time the work, not its launch
+            torch.cuda.synchronize()
         now = time.perf_counter()
         self.seconds[name] = now - self._last
         self._last = now

@@ -264,6 +264,7 @@ def ga_proposals(model: GARPN, image: torch.Tensor, threshold: float = LOCATION_
     """GA-RPN inference: anchors only where p(location) > epsilon, then the RPN's decode, top-n,
     NMS (§3.1, §4.1)."""
     cfg = model.config
+    image = image.to(next(model.parameters()).device)  # a CPU image (e.g. evaluate_proposals) joins the model
     batch, sizes = frcnn.preprocess([image], cfg)
     out = model(batch)
     prob = torch.sigmoid(out["location"][0])  # (Hf, Wf)
@@ -282,6 +283,7 @@ def ga_proposals(model: GARPN, image: torch.Tensor, threshold: float = LOCATION_
 @torch.inference_mode()
 def rpn_proposals(model: PlainRPN, image: torch.Tensor, post_nms_top_n: int | None = None) -> Proposals:
     cfg = model.config
+    image = image.to(next(model.parameters()).device)
     batch, sizes = frcnn.preprocess([image], cfg)
     maps = list(model.backbone(batch).values())
     model.rpn.fast = True
