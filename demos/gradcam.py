@@ -37,7 +37,7 @@ def measured_note() -> str:
                  for key in ["ours", *found.get("baselines", {})]]
         return "; ".join(cells)
 
-    paper = results.paper_figure(SLUG, "class_discrimination", " %")
+    paper = results.paper_figure(SLUG, "class_discrimination", " %", digits=2)
     human = f"The paper's human study (§5.1): people named the class from Guided Grad-CAM in {paper} of cases. " if paper else ""
     guided = _guided_verdict(results.value(SLUG, "class_discrimination"),
                              results.value(SLUG, "class_discrimination", "guided_backprop"))
