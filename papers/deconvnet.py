@@ -14,6 +14,10 @@ This module also holds the backbones that this tab and the Grad-CAM tab share: I
 AlexNet (papers.alexnet), ImageNet VGG16, and a small conv/ReLU/max-pool CNN trained here on
 digits in clutter, so that both tabs work offline.
 
+Measured (``python -m papers.reproduce deconvnet``, results/deconvnet.json): the shipped digits
+CNN's test_accuracy and occlusion_localises (§4.2); Grad-CAM's claims on the same CNN are in
+results/gradcam.json.
+
 **Deviations from the paper**
 - Backbones: the paper's own ImageNet network (an AlexNet variant, Fig. 3) has no public
   weights; we use torchvision's AlexNet and VGG16 (its successor family) and a small
