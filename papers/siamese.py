@@ -290,13 +290,13 @@ def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", bud
         value.backward()
         optimiser.step()
         step, now = step + 1, time.perf_counter()
-        last = value.item()
+        last = value.detach()  # no per-step sync with the device: read when reported
         recent.append(last)
         if now - last_report >= report_every_s:
-            yield Progress(step, float(np.mean(recent)), now - start)
+            yield Progress(step, float(torch.stack(recent).mean()), now - start)
             last_report, recent = now, []
     model.eval()
-    yield Progress(step, float(np.mean(recent)) if recent else last, time.perf_counter() - start, True)
+    yield Progress(step, float(torch.stack(recent).mean()) if recent else float(last), time.perf_counter() - start, True)
 
 
 # --------------------------------------------------------------------------- evaluation
