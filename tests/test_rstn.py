@@ -46,15 +46,34 @@ needs_weights = pytest.mark.skipif(
     not all(is_available_locally(c) for c in rstn.CHECKPOINTS.values()), reason="rstn weights not shipped")
 
 
+def test_placed_digit_centres_are_recorded():
+    images = rstn.digits("test")[0][:3][None, :, 0]  # (1, 3, 28, 28)
+    centres = []
+    canvas = rstn.compose_sequence(images, torch.Generator().manual_seed(1), clutter=0, centres=centres)
+    (x, y), = centres[0][0, :1]
+    ink = canvas[0, 0, :, : rstn.CANVAS_W // 3]
+    rows, cols = torch.arange(rstn.CANVAS_H).float(), torch.arange(rstn.CANVAS_W // 3).float()
+    ink_x = (ink.sum(0) * (cols + 0.5)).sum() / ink.sum()
+    ink_y = (ink.sum(1) * (rows + 0.5)).sum() / ink.sum()
+    assert abs(ink_x - x) < 3 and abs(ink_y - y) < 3  # the first digit's box centre ~ its ink centre
+
+
 @needs_weights
-def test_attention_moves_left_to_right_and_reads_the_digits():
-    canvas = rstn.sequence_from_labels([3, 8, 1], clutter=4, seed=1)
-    out = rstn.read_sequence(canvas)
-    centres = out["boxes_px"][:, :, 0].mean(1)
-    assert centres[0] < centres[1] < centres[2]
-    recorded = rstn.CHECKPOINTS["rnn_spn"].extra["digit_error_percent"]
-    measured = rstn.evaluate(rstn.load_model("rnn_spn"))["digit_error_percent"]
-    assert measured == pytest.approx(recorded, abs=0.3)
+def test_trained_attention_moves_towards_the_digits():
+    """The paper's claim (§2-3): trained from the labels alone, the steps attend to the digits. An
+    untrained RNN-SPN looks exactly at the thirds' centres; the trained one's glimpses are
+    measurably closer to where the digits really are (re-measured on 200 test sequences)."""
+    start = rstn.attention_error_px(None, seed=0, count=200)
+    untrained = rstn.attention_error_px(rstn.RNNSPN().eval(), seed=0, count=200)
+    assert untrained == pytest.approx(start, abs=1e-4)
+    assert rstn.attention_error_px(rstn.load_model("rnn_spn"), seed=0, count=200) < 0.85 * start
+
+
+@needs_weights
+def test_shipped_rnn_spn_reads_better_than_both_baselines():
+    """The tab's ranking, re-measured on the fixed test sequences: RNN-SPN < single STN < CNN."""
+    errors = {name: rstn.evaluate(rstn.load_model(name))["digit_error_percent"] for name in rstn.MODELS}
+    assert errors["rnn_spn"] < errors["single_stn"] < errors["cnn"]
 
 
 gr = pytest.importorskip("gradio")
