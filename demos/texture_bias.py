@@ -123,7 +123,7 @@ def _models(state: dict | None) -> dict:
 def train(steps, texture_match, budget_s, seed):
     """Stream (status, loss, accuracy, shape-bias curves, per-class plot, gallery, state)."""
     config = tb.TrainConfig(steps=int(steps), texture_match=float(texture_match), time_budget_s=bounded_seconds(budget_s, *BUDGET_S[:2]),
-                            seed=int(seed), eval_every=max(1, min(25, int(steps) // 4)))
+                            seed=int(seed) % 2**31, eval_every=max(1, min(25, int(steps) // 4)))
     history = []
     for progress in tb.train_both(config):
         history.append(progress)
