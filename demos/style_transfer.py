@@ -9,12 +9,13 @@ import pandas as pd
 from demos.common import bounded_seconds, heavy_id, example_paths, friendly_errors, header, read_image, weights_note
 from demos.common import device_note
 from papers import style_transfer as st
+from papers.results import figure
 from papers.checkpoints import budget, get_device, gpu
 
 SLUG = "style-transfer"
 TITLE = "Gatys style transfer"
 PAPER_URL = "https://arxiv.org/abs/1508.06576"
-INTRO = """An image is **optimised pixel by pixel** so that its deep VGG-19 features match a
+INTRO = f"""An image is **optimised pixel by pixel** so that its deep VGG-19 features match a
 *content* photo (layer conv4_2) while the **Gram matrices** (feature correlations) of
 conv1_1…conv5_1 match a *style* image: L = α·L_content + β·L_style. The ratio α/β trades
 content for style (the paper uses 10⁻³…10⁻⁴); with α = 0 it is pure **texture synthesis**.
@@ -22,7 +23,12 @@ Watch the image and both losses change as the optimiser runs; **Stop** keeps wha
 
 *Offline:* without the ImageNet VGG-19 weights (about 575 MB) the tab still synthesises
 textures with a **random-weight multi-scale network** (Ustyuzhaninov et al. 2017) — a labelled
-substitute, clearly worse than VGG-19 and unable to do content transfer."""
+substitute, clearly worse than VGG-19 and unable to do content transfer. It does match the Gram
+matrices it is given: {st.TEXTURE_STEPS} L-BFGS forward/backward passes from white noise bring the style loss against
+a brick patch {figure(SLUG, "offline_texture_style_loss", unit="×")} below the noise's, further
+than another patch of the same wall gets ({figure(SLUG, "offline_texture_style_loss", "same_wall", unit="×")};
+a grass photo: {figure(SLUG, "offline_texture_style_loss", "grass", unit="×")})
+(`python -m papers.reproduce style-transfer`)."""
 
 VGG, RANDOM = "VGG-19, ImageNet (the paper's)", "Random multi-scale network (offline, texture only)"
 LOG_RATIO = (-6.0, 0.0, -3.0)  # slider over log10(α/β): min, max, default

@@ -111,6 +111,22 @@ def test_colour_preservation_round_trip_and_luminance_matching():
     torch.testing.assert_close(matched.std(), content_y.std())
 
 
+def test_recolour_keeps_the_outputs_luminance_and_the_contents_chroma():
+    """Gatys et al. 2016b: output luminance Y (from all three channels) + content I, Q."""
+    generator = torch.Generator().manual_seed(0)
+    output = 0.3 + 0.4 * torch.rand(1, 3, 6, 6, generator=generator)  # coloured: R != Y
+    content = 0.3 + 0.4 * torch.rand(1, 3, 6, 6, generator=generator)
+    mixed = st.rgb_to_yiq(st.recolour(output, content))
+    torch.testing.assert_close(mixed[:, :1], st.rgb_to_yiq(output)[:, :1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(mixed[:, 1:], st.rgb_to_yiq(content)[:, 1:], atol=1e-5, rtol=0)
+
+
+def _unclipped_chroma(rgb_uint8: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    rgb = torch.from_numpy(rgb_uint8.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    inside = ((rgb_uint8 > 2) & (rgb_uint8 < 253)).all(axis=2)  # recolour clamps: clipped pixels lose chroma
+    return st.rgb_to_yiq(rgb)[0, 1:], inside
+
+
 def tiny_vgg():
     torch.manual_seed(0)
     model = st.VGG19Features("avg")
@@ -208,6 +224,12 @@ def test_handler_with_vgg_does_content_transfer_with_colour_preservation(monkeyp
     assert set(curves["term"]) == {"style L_style", "content L_content"}
     assert "α/β = 1e-03" in status and "random-weight" not in status
     assert after.shape == before.shape == (21, 32, 3)  # chelsea is 451x300
+    # Colour preservation: the result's chroma (I, Q) is the content's, pixel by pixel.
+    result_iq, inside = _unclipped_chroma(after)
+    content_iq, _ = _unclipped_chroma(before)
+    assert inside.mean() > 0.5
+    assert (result_iq - content_iq).abs()[:, torch.from_numpy(inside)].max() < 0.01  # 8-bit rounding only
+    assert not np.array_equal(after, before)  # the luminance did change
 
 
 def test_handler_very_elongated_image_is_a_message():
