@@ -20,11 +20,9 @@ dropout in the first two fully connected layers (§4.2), and ten-crop test-time 
 - Ten-crop averaging is the paper's (§1, §4.1): the central 256×256 patch of the image resized
   to a 256-pixel shorter side, then its four corner and centre 224×224 crops and their mirror
   images. The paper's PCA colour augmentation is a training-time trick and is not used here.
-- The "original" variant places dropout before fc6 and fc7 (torchvision's order), i.e. on those
-  layers' inputs; the paper drops the outputs of the first two fully connected layers (§4.2).
-  Its LRN (one nn.LocalResponseNorm) also sums across the boundary between the two towers,
-  where the paper normalises within each GPU's kernels. No weights exist for this variant; the
-  architecture view (shapes, parameters, multiply-adds) is unaffected.
+- The "torchvision" variant drops the *inputs* of fc6 and fc7 (torchvision's order, which its
+  weights' key names follow); the "original" variant drops their outputs, as §4.2 does, and
+  normalises within each tower (§3.3).
 - ImageNet accuracy cannot be measured offline. What is measured (results/alexnet.json):
   params_original and neurons_original (§3's ~60 M and ~650,000, counted from the model), and
   Fig. 1 at toy scale: relu_vs_tanh_epochs and relu_speedup (a small CNN on the offline digits,
@@ -106,6 +104,19 @@ def local_response_norm() -> nn.LocalResponseNorm:
     return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
 
 
+class TowerLRN(nn.Module):
+    """§3.3's normalisation within each GPU: the n = 5 neighbouring kernel maps are summed over
+    one tower's kernels only (the paper's towers never exchange data at this point)."""
+
+    def __init__(self, towers: int):
+        super().__init__()
+        self.towers = towers
+        self.lrn = local_response_norm()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.lrn(part) for part in x.chunk(self.towers, dim=1)], dim=1)  # (B, C, H, W)
+
+
 def conv_layers(config: AlexNetConfig, in_channels: int = 3) -> nn.Sequential:
     layers: list[nn.Module] = []
     for spec in config.convs:
@@ -113,7 +124,7 @@ def conv_layers(config: AlexNetConfig, in_channels: int = 3) -> nn.Sequential:
                              groups=spec.groups),
                    nn.ReLU(inplace=True)]
         if spec.lrn:
-            layers.append(local_response_norm())
+            layers.append(TowerLRN(config.towers) if config.towers > 1 else local_response_norm())
         if spec.pool:
             layers.append(nn.MaxPool2d(config.pool_kernel, config.pool_stride))
         in_channels = spec.out_channels
@@ -134,11 +145,16 @@ class AlexNet(nn.Module):
         self.features = conv_layers(config)
         self.avgpool = nn.AdaptiveAvgPool2d(config.pooled_size)
         flat = config.convs[-1].out_channels * config.pooled_size ** 2
-        self.classifier = nn.Sequential(  # dropout on the inputs of fc6 and fc7 (torchvision; §4.2: outputs)
-            nn.Dropout(config.dropout), nn.Linear(flat, config.fc_width), nn.ReLU(inplace=True),
-            nn.Dropout(config.dropout), nn.Linear(config.fc_width, config.fc_width), nn.ReLU(inplace=True),
-            nn.Linear(config.fc_width, num_classes),
-        )
+        if config.towers > 1:  # §4.2: dropout sets the *outputs* of fc6 and fc7 to zero
+            self.classifier = nn.Sequential(
+                nn.Linear(flat, config.fc_width), nn.ReLU(inplace=True), nn.Dropout(config.dropout),
+                nn.Linear(config.fc_width, config.fc_width), nn.ReLU(inplace=True), nn.Dropout(config.dropout),
+                nn.Linear(config.fc_width, num_classes))
+        else:  # torchvision's order (dropout on the inputs of fc6 and fc7): its weights' key names
+            self.classifier = nn.Sequential(
+                nn.Dropout(config.dropout), nn.Linear(flat, config.fc_width), nn.ReLU(inplace=True),
+                nn.Dropout(config.dropout), nn.Linear(config.fc_width, config.fc_width), nn.ReLU(inplace=True),
+                nn.Linear(config.fc_width, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))  # (B, 256, 6, 6)

@@ -39,6 +39,19 @@ def test_original_has_the_papers_sizes():
     assert rows["fc6"].parameters == 256 * 6 * 6 * 4096 + 4096
 
 
+def test_original_normalises_within_each_tower_and_drops_fc_outputs():
+    """§3.3: LRN sums over neighbouring kernels of the same GPU; §4.2: dropout zeroes fc6/fc7 outputs."""
+    model = alexnet.AlexNet("original").eval()
+    lrn = next(m for m in model.features if isinstance(m, alexnet.TowerLRN))
+    x = torch.rand(1, 96, 5, 5)
+    y = x.clone()
+    y[:, 48:] *= 3  # change only tower 2
+    assert torch.equal(lrn(x)[:, :48], lrn(y)[:, :48])
+    torch.testing.assert_close(lrn(x)[:, :48], alexnet.local_response_norm()(x[:, :48]))
+    kinds = [type(m).__name__ for m in model.classifier]
+    assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+
+
 def test_grouped_layers_keep_the_towers_apart():
     """§3.2: conv4 on GPU 1 sees only GPU 1's conv3 maps; conv3 sees both."""
     torch.manual_seed(0)
