@@ -367,6 +367,8 @@ def _judge(net, image: np.ndarray, windows: Windows, threshold: float, device):
     """Run a stage network on the upright view of every window, best first, BATCH windows per
     call; keep those above `threshold`. Every candidate is judged, as in the authors' code: a
     crowd leaves thousands after PCN-1, and keeping only the best few would drop real faces.
+    Thresholds near 0 let almost every window through: time grows with their number, memory
+    does not (BATCH).
     Returns (kept windows with their new scores, box calibration, orientation output)."""
     if not len(windows):
         return windows, np.zeros((0, 3)), np.zeros((0,))
