@@ -347,6 +347,7 @@ def grey_input(rgb: np.ndarray, max_side: int = 192) -> torch.Tensor:
     return torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255.0)[None, None]
 
 
+@torch.inference_mode()
 def frequency_maps(model: OctNet, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The first OctConv layer's high- (H×W) and low-frequency (H/2×W/2) maps for an image,
     each (C, h, w) in [0, 1], stretched per map."""
