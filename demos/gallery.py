@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from demos.common import ASSETS
-from demos.i18n import localized, t
+from demos.i18n import localized, t, zh_figure
 from demos.i18n_zh import ZH
 from papers import results
 
@@ -105,7 +105,7 @@ def headline(slug: str, lang: str = "en") -> str:
 
 
 def seeds_in(figure: str, lang: str) -> str:
-    return figure.replace(" seeds)", " 个随机种子)") if lang == "zh-CN" else figure
+    return zh_figure(figure) if lang == "zh-CN" else figure
 
 
 def _words(text: str, lang: str) -> str:

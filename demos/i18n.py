@@ -1,8 +1,9 @@
 """English and Simplified Chinese for every string a visitor reads (Gradio's `gr.I18n`).
 
 Write UI text in English and wrap it: ``gr.Button(t("Run"))``, ``gr.Markdown(t(INTRO))``. The
-key is a short hash of the English text, so the English stays readable in the code and the
-Chinese lives in `demos/i18n_zh.py` (``ZH[english] = chinese``). The browser's language picks
+key is a short hash of the English text, so the English stays readable in the code; the Chinese
+lives beside it: the shell's in `demos/i18n_zh.py`, each tab's in its demo module's ``ZH`` dict
+(``ZH[english] = chinese``). The browser's language picks
 the translation; ``?lang=zh`` / ``?lang=en`` in the URL overrides it (for embeds).
 
 A component's text must be ONE translated value (``t(...)`` or ``localized(en, zh)``): Gradio
@@ -46,14 +47,35 @@ def used() -> dict[str, str]:
     return dict(_USED)
 
 
+def chinese() -> dict[str, str]:
+    """Every Chinese translation: the shell's and each tab's own ``ZH``."""
+    import demos
+
+    merged = dict(ZH)
+    for demo in demos.TABS:
+        merged.update(getattr(demo.module, "ZH", {}) or {})
+    return merged
+
+
+def zh_figure(figure: str) -> str:
+    """A figure from papers.results in Chinese ("(5 seeds)" -> "(5 个随机种子)")."""
+    return figure.replace(" seeds)", " 个随机种子)")
+
+
+def say(request, english: str, chinese: str) -> str:
+    """Text a handler makes at request time, in the visitor's language."""
+    return chinese if request_locale(request) == "zh-CN" else english
+
+
 def translations() -> gr.I18n:
     """The gr.I18n for `launch(i18n=...)`: every wrapped string in both languages (a string
     without a Chinese translation falls back to English)."""
-    english = {key(text): text for text in set(_USED.values()) | set(ZH)}
-    chinese = {key(text): zh for text, zh in ZH.items()}
-    for k, (en, zh) in _PAIRS.items():
-        english[k], chinese[k] = en, zh
-    return gr.I18n(en=english, **{"zh-CN": chinese})
+    zh = chinese()
+    english = {key(text): text for text in set(_USED.values()) | set(zh)}
+    chinese_by_key = {key(text): value for text, value in zh.items()}
+    for k, (en, cn) in _PAIRS.items():
+        english[k], chinese_by_key[k] = en, cn
+    return gr.I18n(en=english, **{"zh-CN": chinese_by_key})
 
 
 # ?lang=zh|en overrides the browser's language. Gradio reads navigator.language as its first

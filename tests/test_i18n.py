@@ -83,3 +83,45 @@ def test_request_locale_follows_the_url_then_the_browser():
     assert i18n.request_locale(SimpleNamespace(query_params="", headers={"accept-language": "zh-CN,zh;q=0.9"})) == "zh-CN"
     assert i18n.request_locale(SimpleNamespace(query_params="", headers={"accept-language": "en-GB"})) == "en"
     assert i18n.request_locale(None) == "en"
+
+
+# ---- every tab's own text: each visible string is one translated value, or has no words
+TRANSLATED_TABS = ["gallery"]  # tabs whose text is fully in both languages (grows tab by tab)
+TEXT_VALUES = (gr.Markdown, gr.HTML, gr.Button)  # components whose value is UI text
+
+
+def _visible_strings(block):
+    for attr in ("label", "info", "placeholder"):
+        yield attr, getattr(block, attr, None)
+    if isinstance(block, TEXT_VALUES):
+        yield "value", block.value
+    for choice in getattr(block, "choices", None) or []:
+        yield "choice", choice[0] if isinstance(choice, (tuple, list)) else choice
+
+
+def _has_words(text) -> bool:
+    import re
+
+    return isinstance(text, str) and not text.startswith("__i18n__") and bool(re.search(r"[A-Za-z]{2,}", text))
+
+
+def untranslated(blocks, slug):
+    tab = next(b for b in blocks.blocks.values() if isinstance(b, gr.Tab) and b.id == slug)
+    inside = [b for b in blocks.blocks.values() if _within(b, tab)]
+    names = {en for en, zh in ZH.items() if en == zh}  # names that stay as they are (AlexNet, ...)
+    return [f"{type(b).__name__}.{attr}: {str(text)[:70]!r}" for b in inside
+            for attr, text in _visible_strings(b) if _has_words(text) and text not in names]
+
+
+def _within(block, tab):
+    while block is not None:
+        if block is tab:
+            return True
+        block = getattr(block, "parent", None)
+    return False
+
+
+@pytest.mark.parametrize("slug", TRANSLATED_TABS)
+def test_every_visible_string_of_a_translated_tab_is_in_both_languages(gallery, slug):
+    missing = untranslated(gallery, slug)
+    assert not missing, f"{slug}: English-only text:\n" + "\n".join(missing)
