@@ -388,12 +388,9 @@ def explore(channels: int, kernel_size: int, size: int, segments: int = INCEPTIO
 def whole_networks(device=None, budget_s: float = 0.5) -> list[LayerCost]:
     """Xception against Inception V3 (torchvision's, the paper's baseline, §4.2), both with
     random weights at 299×299: parameters, multiply-adds and measured latency on `device`."""
-    from torchvision.models import inception_v3
-
     device = device or get_device()
     shape = (1, 3, INPUT_SIZE, INPUT_SIZE)
-    builders = {"Xception (Fig. 5)": Xception,
-                "Inception V3 (torchvision)": lambda: inception_v3(weights=None, aux_logits=False, init_weights=False)}
+    builders = {"Xception (Fig. 5)": Xception, "Inception V3 (torchvision)": inception_v3}
     models = {name: build().to(device).eval() for name, build in builders.items()}
     seconds = measure_latencies([(model, shape) for model in models.values()], budget_s, min_repeats=2)
     return [LayerCost(name, count_params(model), count_macs(model, shape), s)
