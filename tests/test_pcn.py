@@ -220,6 +220,40 @@ def test_lfw_faces_are_found_at_every_quarter_turn(pcn_weights):
     assert false_alarms <= 2
 
 
+def test_calibration_is_what_finds_turned_faces(pcn_weights):
+    """The baseline of results/pcn.json is fair: PCN's own networks with every orientation decision
+    fixed upright find upright LFW faces as PCN does, and lose them once the faces are upside down
+    or turned, where PCN still finds them (the paper's point, §1 and §3)."""
+    from skimage.data import lfw_subset
+
+    patches = lfw_subset()[:10]
+    found = {}
+    for degrees in (0, 180, 120):
+        for name in ("ours", "no_calibration"):
+            detect = pcn.DETECTORS[name]
+            photos = [pcn.rotate_image(pcn.lfw_photo(p), degrees) for p in patches]
+            found[name, degrees] = sum(any(pcn._is_hit(f, (ph.shape[1] / 2, ph.shape[0] / 2)) for f in detect(ph))
+                                       for ph in photos)
+    assert found["no_calibration", 0] >= 8 and found["ours", 0] >= 8, found
+    assert found["no_calibration", 180] <= 2 and found["no_calibration", 120] <= 2, found
+    assert found["ours", 180] >= 8 and found["ours", 120] >= 7, found
+
+
+def test_lfw_trial_counts_hits_misses_and_false_alarms(pcn_weights, monkeypatch):
+    """`lfw_trial` (behind results/pcn.json) on a tiny draw: counts are within range, a detection
+    counts as a hit only near the true face, and the angle errors are PCN's own."""
+    monkeypatch.setitem(pcn.EXPERIMENT_FACES, True, 4)
+    monkeypatch.setattr(pcn, "_CACHE", {})
+    trial = pcn.lfw_trial(3, quick=True)
+    assert set(trial) == set(pcn.DETECTORS)
+    for result in trial.values():
+        assert 0 <= result["found"] <= 4 and result["false_alarms"] >= 0
+    assert len(trial["ours"]["angle_errors"]) == trial["ours"]["found"]
+    assert all(0 <= e <= 180 for e in trial["ours"]["angle_errors"])
+    far = pcn.Face(0.0, 0.0, pcn.LFW_FACE, 0.0, 1.0)
+    assert not pcn._is_hit(far, (96.0, 96.0)) and pcn._is_hit(pcn.Face(100.0, 90.0, 90.0, 0.0, 1.0), (96.0, 96.0))
+
+
 def test_upright_cascade_misses_what_pcn_finds(pcn_weights):
     turned = pcn.rotate_image(_astronaut(), 90)
     assert len(pcn.detect_faces(turned)) == 1
