@@ -220,7 +220,7 @@ def test_bench_gpu_section_replaces_only_its_part_of_results(tmp_path, monkeypat
         assert env == {"GALLERY_DEVICE": "cuda"}
         if code is bench.GPU_TAB_PROBE:
             return {"first_s": 1.5, "warm_median_s": 0.25, "peak_gpu_mb": 812.0, "gpu": "Test GPU"}
-        return {"seconds_per_step": 0.0123, "network": "VGG-19", "peak_gpu_mb": 2048.0}
+        return {"seconds_per_step": 0.0123, "network": "VGG-19", "peak_gpu_mb": 2048.0, "precision": args[1]}
 
     monkeypatch.setattr(bench, "run_probe", fake_probe)
     results = tmp_path / "RESULTS.md"
