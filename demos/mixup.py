@@ -181,7 +181,8 @@ def build() -> None:
 
     gr.Markdown("### ERM vs mixup on the digits (held-out accuracy and calibration, several seeds)")
     with gr.Row():
-        digits_alpha = gr.Slider(0.05, 2, value=0.3, step=0.05, label="α (the paper: 0.1–0.4 on ImageNet, 1 on CIFAR-10)")
+        digits_alpha = gr.Slider(0.05, 2, value=0.3, step=0.05,
+                                 label="α (the paper: 0.1–0.4 on ImageNet, 1 on CIFAR-10)")
         seeds = gr.Slider(1, MAX_SEEDS, value=3, step=1, label="Seeds")
         budget_s = gr.Slider(5, MAX_BUDGET_S, value=budget(**DIGIT_BUDGET_S), step=5, label="Time budget (seconds)",
                              info=device_note(f"{DIGIT_STEPS['gpu']} training steps per run (not {DIGIT_STEPS['cpu']})"))

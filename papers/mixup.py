@@ -416,11 +416,6 @@ def _experiments():
             memorised, _toy_measure("moons", NOISY_FRACTION, TOY_STEPS, "memorised"), seeds=5,
             higher_is_better=False, digits=1, paper=table2, labels=labels),
         Experiment(
-            "clean_test_error_moons",
-            f"moons, clean labels: test error, ERM vs mixup ({toy_budget(TOY_STEPS)})",
-            "% test error, 1,000 test points", _toy_measure("moons", 0.0, TOY_STEPS, "test_error"),
-            seeds=5, higher_is_better=False, digits=1, paper=table1, labels=labels),
-        Experiment(
             "digits_test_error",
             f"scikit-learn digits ({split_size('train'):,} train / {split_size('test'):,} test): test error, "
             f"ERM vs mixup ({digit_budget})",
@@ -433,6 +428,11 @@ def _experiments():
             seeds=5, higher_is_better=False, digits=3,
             paper=Paper(None, "not in the paper", "Thulasidasan et al. 2019 report lower ECE with mixup "
                                                   "for large networks"), labels=digit_labels),
+        Experiment(
+            "clean_test_error_moons",
+            f"moons, clean labels: test error, ERM vs mixup ({toy_budget(TOY_STEPS)})",
+            "% test error, 1,000 test points", _toy_measure("moons", 0.0, TOY_STEPS, "test_error"),
+            seeds=5, higher_is_better=False, digits=1, paper=table1, labels=labels),
     ]
     return experiments
 

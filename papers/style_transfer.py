@@ -535,7 +535,8 @@ def _measure_texture(seed: int, quick: bool) -> dict[str, float]:
     def times_below_noise(rgb: np.ndarray) -> float:
         return start / gram_distance(network, to_tensor(rgb, side), style)
 
-    return {"ours": times_below_noise(last.image), "same_wall": times_below_noise(_grey_texture("brick", "bottom-right")),
+    return {"ours": times_below_noise(last.image),
+            "same_wall": times_below_noise(_grey_texture("brick", "bottom-right")),
             "grass": times_below_noise(_grey_texture("grass", "top-left"))}
 
 
