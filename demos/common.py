@@ -154,6 +154,30 @@ def device_note(gpu_allows: str) -> str:
     return f"Running on the **{device.upper()}**. On a GPU (or a ZeroGPU Space) this tab allows {gpu_allows}."
 
 
+def weights_note_zh(ckpt: Checkpoint, adds: str) -> str:
+    """weights_note in Chinese (`adds` written in Chinese); pair them with demos.i18n.localized."""
+    from papers.checkpoints import display_dir, local_dirs
+
+    if is_available_locally(ckpt):
+        return f"**{ckpt.name}** 权重：已在本地找到（{ckpt.size_text()}）。"
+    where = " 或 ".join(display_dir(d) for d in local_dirs()[:-1])
+    how = [f"联网（权重来自 Hugging Face Hub：{ckpt.hub_repo()}/{ckpt.hub_filename or ckpt.filename}）"]
+    how.append(f"下载 {ckpt.upstream_url}，按原文件名放入 {where}" if ckpt.upstream_url
+               else f"把 {ckpt.filename} 放入 {where}")
+    if ckpt.reproduce:
+        how.append(f"用 `{ckpt.reproduce}` 自行训练得到")
+    return (f"**{ckpt.name}** 权重（{ckpt.size_text()}，{ckpt.license}）可以带来：{adds}。"
+            f"联网时首次使用会自动下载；离线时可以：" + "；或".join(how) + "。")
+
+
+def device_note_zh(gpu_allows: str) -> str:
+    """device_note in Chinese (`gpu_allows` written in Chinese)."""
+    device = get_device().type
+    if device == "cuda":
+        return f"正在 **GPU（CUDA）** 上运行，因此本页允许{gpu_allows}。"
+    return f"正在 **{device.upper()}** 上运行。在 GPU（或 ZeroGPU Space）上，本页允许{gpu_allows}。"
+
+
 def header(title: str, paper_url: str, intro: str) -> None:
     from demos.i18n import localized, t
 
