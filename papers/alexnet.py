@@ -24,7 +24,7 @@ dropout in the first two fully connected layers (§4.2), and ten-crop test-time 
   weights' key names follow); the "original" variant drops their outputs, as §4.2 does, and
   normalises within each tower (§3.3).
 - ImageNet accuracy cannot be measured offline. What is measured (results/alexnet.json):
-  params_original and neurons_original (§3's ~60 M and ~650,000, counted from the model), and
+  params_original and neurons_original (the abstract's 60 million and 650,000, counted from the model), and
   Fig. 1 at toy scale: relu_vs_tanh_epochs and relu_speedup (a small CNN on the offline digits,
   ReLU against tanh, epochs to 25 % training error, learning rate chosen per network).
 - On CUDA, classification runs in bf16 (autocast), the softmax in fp32 (tests/test_gpu.py:
@@ -492,11 +492,11 @@ def _experiments():
             f"{FIG1_CHECKS_PER_EPOCH} epoch of mini-batches) is ≤ {FIG1_TARGET_ERROR:.0%}; best of learning rates "
             f"{', '.join(map(str, FIG1_LEARNING_RATES))} per network; capped at {FIG1_MAX_EPOCHS}")
     return [
-        Experiment("params_original", "Parameters of the paper's two-GPU network, counted from the model (§3: "
+        Experiment("params_original", "Parameters of the paper's two-GPU network, counted from the model (abstract: "
                    "60 million)", "million learnable parameters (224×224 input, 1000 classes)",
                    measure_size("params"), seeds=1, checkable=True, tolerance=0.01, digits=1,
-                   paper=Paper(60, "§1 and abstract", "'60 million parameters'")),
-        Experiment("neurons_original", "Neurons of the paper's network, counted from its layer outputs (§3: "
+                   paper=Paper(60, "abstract", "'60 million parameters'")),
+        Experiment("neurons_original", "Neurons of the paper's network, counted from its layer outputs (abstract: "
                    "650,000)", "neurons (outputs of conv1-5 and fc6-8 for one image)", measure_size("neurons"),
                    seeds=1, checkable=True, digits=0, paper=Paper(650_000, "abstract")),
         Experiment("relu_vs_tanh_epochs", "Fig. 1 at toy scale: a small CNN with ReLUs against the same CNN "
