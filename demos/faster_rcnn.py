@@ -37,7 +37,7 @@ regions Selective Search starts from, not learned) {figure(SLUG, "proposal_recal
 """ + ("On these clean, flat-coloured shapes a segmentation outlines each object, so its boxes fit "
        f"more tightly than the RPN's (average recall over IoU 0.5:0.95: "
        f"{figure(SLUG, 'proposal_average_recall', 'segments', ' %')} vs "
-       f"{figure(SLUG, 'proposal_average_recall', unit=' %')}); the paper's advantage is on cluttered photos."
+       f"{figure(SLUG, 'proposal_average_recall', unit=' %')}); the paper compares them on natural photos (PASCAL VOC)."
        if segments_tighter else
        f"Average recall over IoU 0.5:0.95: RPN {figure(SLUG, 'proposal_average_recall', unit=' %')}, "
        f"segments {figure(SLUG, 'proposal_average_recall', 'segments', ' %')}.")

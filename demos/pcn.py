@@ -32,8 +32,8 @@ def _measured() -> str:
             f"the upright LBP cascade {figure(SLUG, 'lfw_recall_random_angles', 'lbp_cascade', ' %')}. "
             f"PCN's angle is off by a median {figure(SLUG, 'lfw_angle_error', unit='°')}; on "
             f"{pcn.EXPERIMENT_FACES[False]} turned non-face patches it reports "
-            f"{figure(SLUG, 'nonface_false_alarms')} detections (cascade: "
-            f"{figure(SLUG, 'nonface_false_alarms', 'lbp_cascade')}). The paper measures recall on "
+            f"{figure(SLUG, 'nonface_false_alarms', digits=0)} detections (cascade: "
+            f"{figure(SLUG, 'nonface_false_alarms', 'lbp_cascade', digits=0)}). The paper measures recall on "
             "multi-oriented FDDB (Fig. 6, Table 2), which is not shipped here.")
 
 

@@ -7,11 +7,14 @@ background and few fit a long, thin or tiny object. Guided anchoring (GA-RPN, §
 the anchors instead: a location branch gives the probability that an object centre lies at
 each position (anchors only where it exceeds ε), a shape branch gives the best (w, h) there,
 and a deformable 3x3 convolution whose offsets come from the predicted shape adapts the
-features to it. The paper reports +9.1 % recall with 90 % fewer anchors than RPN on COCO.
+features to it. On COCO the paper reports a higher recall than RPN's from a tenth of the anchors.
 
 Here a GA-RPN and a plain RPN (`papers.faster_rcnn`) share the same tiny backbone, data
 (generated shapes with widely varying scale and aspect ratio, up to 6:1), training budget and
-recipe; `evaluate_proposals` measures their average recall (AR@N) on held-out scenes.
+recipe; `evaluate_proposals` measures their average recall (AR@N) on held-out scenes. The measured
+figures are in results/guided-anchoring.json (`python -m papers.reproduce guided-anchoring`):
+shipped_ar100 / shipped_anchors (the shipped checkpoints) and retrained_ar100 / retrained_anchors
+(both models retrained from scratch per seed at a smaller budget).
 
 **Deviations from the paper**
 - One feature map (stride 8) of a tiny self-trained backbone on 128 px generated scenes, not
@@ -19,8 +22,10 @@ recipe; `evaluate_proposals` measures their average recall (AR@N) on held-out sc
   and no ignore region on neighbouring levels (§3.3).
 - 300 AdamW steps (batch 8) instead of SGD for 12 epochs; the two models get identical budgets.
 - Anchor centres are at the centres of feature cells, ((j + 0.5) s, (i + 0.5) s).
-- The tab's default epsilon is 0.1, not 0.01: after 300 steps our location branch still gives
-  background a probability of about 0.06 (median), so epsilon = 0.01 keeps every position.
+- The tab's default epsilon is DEMO_THRESHOLD, not the paper's 0.01: after 300 steps our location
+  branch is not sure enough of the background, and at epsilon = 0.01 it keeps every position
+  (results/guided-anchoring.json: shipped_anchors, "ga_paper_eps"); the larger epsilon keeps the
+  recall (shipped_ar100).
 - Shape scale sigma = 3 (paper: 8): with one stride-8 level, sigma * s = 24 px sits in the
   middle of our object sizes (5-110 px), as 8 * s does on the paper's FPN level for its objects.
 - The shape branch's targets: each location is assigned the ground-truth box with the
@@ -371,7 +376,12 @@ def train(variant: str | None, out_dir: Path) -> dict:
         frcnn.fit(model, LOSSES[name], train_scenes, TRAIN_STEPS, TRAIN_SEED)
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(Path(out_dir) / CHECKPOINTS[name].filename))
-        metrics[name] = evaluate_proposals(lambda image: propose(name, model, image), test_scenes)
+        if name == "ga_rpn":  # at the tab's epsilon and at the paper's (which keeps every position here)
+            for key, eps in (("ga_rpn", DEMO_THRESHOLD), ("ga_rpn_paper_eps", LOCATION_THRESHOLD)):
+                metrics[key] = {"epsilon": eps, **evaluate_proposals(
+                    lambda image: ga_proposals(model, image, eps), test_scenes)}
+        else:
+            metrics[name] = evaluate_proposals(lambda image: propose(name, model, image), test_scenes)
     return metrics
 
 
@@ -389,3 +399,99 @@ def heat_overlay(rgb: np.ndarray, prob: torch.Tensor) -> np.ndarray:
     heat = cv2.resize(prob.float().cpu().numpy(), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
     colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
     return (0.5 * rgb + 0.5 * colour).astype(np.uint8)
+
+
+# ---- experiments behind the claims
+# Every claim is measured on held-out scenes drawn with seed EXPERIMENT_SCENE_SEED + seed (never
+# the training draw TRAIN_SEED or the tab's TEST_SEED). The shipped-checkpoint claims only
+# evaluate (a few seconds, `--check`-able); the retraining claims train both models from scratch
+# with the seed set before each model is built, at a smaller budget than the shipped recipe.
+EXPERIMENT_SCENE_SEED = 100
+EXPERIMENT_SCENES = {False: 50, True: 10}  # held-out scenes per seed
+RETRAIN_STEPS = {False: 150, True: 20}  # the shipped models had TRAIN_STEPS (GA-RPN: ~1 s a step on one CPU thread)
+RETRAIN_SCENES = 1000
+
+
+def _held_out(seed: int, quick: bool):
+    return frcnn.synthetic_scenes(EXPERIMENT_SCENES[quick], EXPERIMENT_SCENE_SEED + seed, SCENE_STYLE)
+
+
+def _evaluate_pair(models: dict, seed: int, quick: bool) -> dict:
+    """AR@N and anchors/image of GA-RPN at the tab's ε and the paper's ε, and of the RPN."""
+    scenes = _held_out(seed, quick)
+    return {"ga": evaluate_proposals(lambda im: ga_proposals(models["ga_rpn"], im, DEMO_THRESHOLD), scenes),
+            "ga_paper_eps": evaluate_proposals(lambda im: ga_proposals(models["ga_rpn"], im, LOCATION_THRESHOLD),
+                                               scenes),
+            "rpn": evaluate_proposals(lambda im: rpn_proposals(models["rpn"], im), scenes)}
+
+
+_CACHE: dict = {}
+
+
+def _shipped(seed: int, quick: bool) -> dict:
+    key = ("shipped", seed, quick)
+    if key not in _CACHE:
+        cpu = torch.device("cpu")
+        _CACHE[key] = _evaluate_pair({v: load_model(v, cpu) for v in MODELS}, seed, quick)
+    return _CACHE[key]
+
+
+def _retrained(seed: int, quick: bool) -> dict:
+    """Both models trained from scratch for `seed` (same scenes, steps and recipe), then evaluated."""
+    key = ("retrained", seed, quick)
+    if key not in _CACHE:
+        scenes = frcnn.synthetic_scenes(RETRAIN_SCENES, 1000 + seed, SCENE_STYLE)
+        models = {}
+        for name in MODELS:
+            torch.manual_seed(seed)
+            models[name] = MODELS[name]()
+            frcnn.fit(models[name], LOSSES[name], scenes, RETRAIN_STEPS[quick], seed, log_every=10 ** 6)
+        _CACHE[key] = _evaluate_pair(models, seed, quick)
+    return _CACHE[key]
+
+
+def _ar100(source):
+    return lambda seed, quick: {k: 100 * v["AR@100"] for k, v in source(seed, quick).items()}
+
+
+def _anchors(source):
+    return lambda seed, quick: {k: v["anchors_per_image"] for k, v in source(seed, quick).items()}
+
+
+def _experiments():
+    from papers.results import Experiment, Paper
+
+    labels = {"ours": f"GA-RPN, ε = {DEMO_THRESHOLD:g}", "ga_paper_eps": f"GA-RPN, ε = {LOCATION_THRESHOLD:g} (paper's)",
+              "rpn": "RPN, 9 sliding-window anchors"}
+    scenes = f"{EXPERIMENT_SCENES[False]} held-out generated scenes per seed"
+    retrain = (f"both retrained from scratch per seed: {RETRAIN_STEPS[False]} steps of {frcnn.TRAIN_BATCH} scenes "
+               f"(the shipped models: {TRAIN_STEPS})")
+    recall_paper = Paper(59.2, "Table 1", "GA-RPN AR@100 on COCO test-dev, ResNet-50 FPN; the paper's headline is "
+                                          "+9.1 AR@1000 over RPN with 90 % fewer anchors")
+    anchors_paper = Paper(None, "§4.3, Table 1", "GA-RPN keeps about 10 % of RPN's anchors at ε = 0.01 on COCO")
+
+    def rename(measure):  # the file stores GA-RPN at the tab's ε as "ours"
+        def inner(seed, quick):
+            values = measure(seed, quick)
+            return {"ours": values.pop("ga"), **values}
+        return inner
+
+    return [
+        Experiment("shipped_ar100", "Shipped checkpoints: GA-RPN's average recall of the best 100 proposals vs "
+                   "the RPN's, same backbone and training budget (" + scenes + ")",
+                   "AR@100 (%, IoU 0.5:0.95)", rename(_ar100(_shipped)), seeds=5, higher_is_better=True,
+                   paper=recall_paper, checkable=True, tolerance=0.5, digits=1, labels=labels),
+        Experiment("shipped_anchors", "Shipped checkpoints: anchors each image's proposals are chosen from "
+                   "(GA-RPN: positions with p(centre) > ε; RPN: 9 per position) (" + scenes + ")",
+                   "anchors per image", rename(_anchors(_shipped)), seeds=5, higher_is_better=False,
+                   paper=anchors_paper, checkable=True, tolerance=2.0, digits=1, labels=labels),
+        Experiment("retrained_ar100", "GA-RPN vs RPN AR@100, " + retrain + " (" + scenes + ")",
+                   "AR@100 (%, IoU 0.5:0.95)", rename(_ar100(_retrained)), seeds=3, higher_is_better=True,
+                   paper=recall_paper, digits=1, labels=labels),
+        Experiment("retrained_anchors", "Anchors per image, " + retrain + " (" + scenes + ")",
+                   "anchors per image", rename(_anchors(_retrained)), seeds=3, higher_is_better=False,
+                   paper=anchors_paper, digits=1, labels=labels),
+    ]
+
+
+EXPERIMENTS = _experiments()
