@@ -206,3 +206,30 @@ def _enclosing_tab(block):
     return block
 
 
+
+
+def comparison_table_zh(slug: str, claim_ids: list[str], statements: dict[str, str],
+                        labels: dict[str, str] | None = None) -> str:
+    """papers.results.comparison_table in Chinese: statements[claim_id] is the claim with its
+    metric in Chinese, labels[baseline key] a baseline's Chinese name; the figures come from
+    results/ as in English (papers.results.figure), with "(N seeds)" in Chinese."""
+    from demos.i18n import zh_figure
+    from papers.results import claim, figure, load, paper_figure
+
+    if not load(slug):
+        return f"_还没有结果：请运行 `python -m papers.reproduce {slug}`。_"
+    rows = ["| 结论 | 本实现 | 基线 | 论文 |", "| --- | --- | --- | --- |"]
+    for cid in claim_ids:
+        found = claim(slug, cid)
+        if not found:
+            continue
+        names = {**(found.get("labels") or {}), **(labels or {})}
+        base = "；".join(f"{names.get(k, k)}：{zh_figure(figure(slug, cid, k))}" for k in found["baselines"]) or "—"
+        paper = paper_figure(slug, cid)
+        where = found["paper"].get("where") or ""
+        if paper and where:
+            paper += f"（{where}）"
+        elif where == "not in the paper":
+            paper = "论文中没有"
+        rows.append(f"| {statements.get(cid, found['statement'])} | {zh_figure(figure(slug, cid))} | {base} | {paper or '—'} |")
+    return "\n".join(rows)
