@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from torch import nn
 
 from demos import alexnet as demo
 from papers import alexnet
@@ -159,3 +160,19 @@ def test_classify_accepts_odd_images(random_imagenet_model, image):
 def test_classify_rejects_bad_input(random_imagenet_model, image, message):
     with pytest.raises(gr.Error, match=message):
         demo.classify(image, False, "conv1")
+
+
+def test_fig1_networks_differ_only_in_their_activation():
+    relu, tanh = alexnet.Fig1Net(nn.ReLU), alexnet.Fig1Net(nn.Tanh)
+    kinds = lambda m: [type(layer).__name__ for layer in m.body]  # noqa: E731
+    assert [k for k in kinds(relu) if k != "ReLU"] == [k for k in kinds(tanh) if k != "Tanh"]
+    assert kinds(relu).count("ReLU") == kinds(tanh).count("Tanh") == 3
+    assert relu(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_fig1_epochs_to_error_is_seeded_and_capped():
+    """The measurement behind results/alexnet.json -> relu_vs_tanh_epochs: reproducible per seed,
+    a fraction of an epoch when the net learns fast, the cap when it cannot learn in time."""
+    fast = alexnet.epochs_to_error(nn.Tanh, 0.1, seed=0, max_epochs=1)
+    assert 0 < fast < 1 and fast == alexnet.epochs_to_error(nn.Tanh, 0.1, seed=0, max_epochs=1)
+    assert alexnet.epochs_to_error(nn.ReLU, 1e-6, seed=0, max_epochs=1) == 1.0
