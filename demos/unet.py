@@ -11,35 +11,56 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from demos.common import heavy_id, example_paths, friendly_errors, header, read_grey, weights_note
+from demos.common import (comparison_table_zh, device_note_zh, example_paths, friendly_errors, header, heavy_id,
+                          on_tab_open, read_grey, weights_note, weights_note_zh)
+from demos.i18n import localized, say, t
 from papers import unet
 from papers.checkpoints import budget, gpu
 from demos.common import device_note
 from papers.results import claim, comparison_table, value
 
 
-def _versus(claim_id: str) -> str:
+def _versus(claim_id: str, zh: bool = False) -> str:
     """'ahead of' / 'behind' for the U-Net against Otsu + watershed, from results/unet.json."""
     ours, theirs = value(SLUG, claim_id), value(SLUG, claim_id, "otsu_watershed")
     if ours is None or theirs is None:
-        return "not yet compared with"
+        return "尚未比较" if zh else "not yet compared with"
+    if zh:
+        return "领先于" if ours > theirs else "落后于"
     return "ahead of" if ours > theirs else "behind"
 
 
-def _weight_map_effect() -> str:
+def _weight_map_effect(zh: bool = False) -> str:
     """Whether the weight map's effect on instance F1 exceeds the spread over seeds."""
     found = claim(SLUG, "weight_map_f1")
     if not found:
-        return "an amount not measured yet"
+        return "尚未测量的幅度" if zh else "an amount not measured yet"
     ours, without = found["ours"], found["baselines"]["no_weight_map"]
-    spread = max(ours["sd"], without["sd"])
-    return "less than the spread over seeds" if abs(ours["mean"] - without["mean"]) < spread else (
-        "more than the spread over seeds (" + ("up" if ours["mean"] > without["mean"] else "down") + ")")
+    spread, up = max(ours["sd"], without["sd"]), ours["mean"] > without["mean"]
+    if abs(ours["mean"] - without["mean"]) < spread:
+        return "不到随机种子之间的波动" if zh else "less than the spread over seeds"
+    if zh:
+        return "超过随机种子之间的波动（" + ("提高" if up else "降低") + "）"
+    return "more than the spread over seeds (" + ("up" if up else "down") + ")"
 
 
 SLUG = "unet"
 TITLE = "U-Net"
 PAPER_URL = "https://arxiv.org/abs/1505.04597"
+_CLAIMS = ["synthetic_iou", "synthetic_f1", "synthetic_recall", "synthetic_count_error",
+           "u2os_f1", "u2os_recall", "weight_map_f1", "weight_map_iou"]
+_SYN = "合成细胞：发布的 U-Net（训练 300 步）对比 Otsu + 分水岭；每个随机种子 6 张未参与训练的 256×256 图像"
+_U2OS = ("真实 U2OS 细胞核（Coelho 等 2009，缩小 4 倍）：发布的 U-Net 对比 Otsu + 分水岭；每个随机种子取 48 张中的 4 张；"
+         "未标注的边缘或失焦细胞核对两者都算误检")
+_WMAP = ("合成细胞：从头训练的 U-Net，用与不用公式 2 的权重图（Adam 150 步，每步 2 块 100×100）；"
+         "每个随机种子 6 张未参与训练的 256×256 图像")
+_IOU, _F1, _RECALL = "前景 IoU（像素级，细胞 vs 背景）", "IoU > 0.5 时的实例 F1（粘连算两个都漏检）", "实例召回率：以 IoU > 0.5 匹配到的真实细胞"
+_CLAIMS_ZH = {"synthetic_iou": f"{_SYN}（{_IOU}）", "synthetic_f1": f"{_SYN}（{_F1}）",
+              "synthetic_recall": f"{_SYN}（{_RECALL}）",
+              "synthetic_count_error": f"{_SYN}（计数误差：|找到的 − 真实的| / 真实的）",
+              "u2os_f1": f"{_U2OS}（{_F1}）", "u2os_recall": f"{_U2OS}（{_RECALL}）",
+              "weight_map_f1": f"{_WMAP}（{_F1}）", "weight_map_iou": f"{_WMAP}（{_IOU}）"}
+_LABELS_ZH = {"otsu_watershed": "Otsu + 分水岭", "no_weight_map": "不用权重图"}
 INTRO = f"""Ronneberger, Fischer & Brox (2015) segment microscopy images with a network of **valid**
 3×3 convolutions, a contracting and an expanding path joined by *copy-and-crop* skips. Because the
 output is smaller than the input, any image is segmented by **overlap-tiling** with mirrored borders,
@@ -50,8 +71,7 @@ trained on procedurally generated microscopy with many touching cells; the real 
 
 Measured (`python -m papers.reproduce unet`; U-Net first, the baseline beside it):
 
-{comparison_table(SLUG, ["synthetic_iou", "synthetic_f1", "synthetic_recall", "synthetic_count_error",
-                         "u2os_f1", "u2os_recall", "weight_map_f1", "weight_map_iou"])}
+{comparison_table(SLUG, _CLAIMS)}
 
 Foreground IoU hides merged cells: a merge covers both cells' pixels but counts as a miss of both
 in instance recall and F1 (a match needs IoU > 0.5). In instance F1 the U-Net is
@@ -59,6 +79,20 @@ in instance recall and F1 (a match needs IoU > 0.5). In instance F1 the U-Net is
 cells, and {_versus("u2os_f1")} it on real U2OS nuclei (a kind of image it never saw; unlabelled
 border nuclei count against both). Trained briefly from scratch, the Eq. 2 weight map changes
 instance F1 by {_weight_map_effect()}."""
+INTRO_ZH = f"""Ronneberger、Fischer 与 Brox（2015）用一个全部由 **valid**（不补零）3×3 卷积构成的网络分割显微图像：
+收缩路径与扩张路径之间由*复制并裁剪*的跳跃连接相连。输出比输入小，所以任意大小的图像都用**重叠切块**
+（边界镜像填充）来分割；相互接触的细胞则靠**权重图**（公式 2）分开——它让细胞之间的细缝在损失中代价很高。
+这里的模型（0.49 M 参数，论文的结构、宽度为 1/8）在程序生成的、细胞大量相互接触的显微图像上训练；
+真实图像（scikit-image 的 `cell`、`coins`）如实展示了它能迁移多远。
+
+实测结果（`python -m papers.reproduce unet`；先列 U-Net，旁边是基线）：
+
+{comparison_table_zh(SLUG, _CLAIMS, _CLAIMS_ZH, _LABELS_ZH)}
+
+前景 IoU 会掩盖粘连：两个细胞被合成一个时，像素上都覆盖了，但在实例召回率和 F1 中算作两个都漏检
+（匹配要求 IoU > 0.5）。按实例 F1，U-Net 在合成细胞上{_versus("synthetic_f1", zh=True)}经典的
+Otsu + 距离变换分水岭，在真实 U2OS 细胞核上（它从未见过的图像；未标注的边缘细胞核对两者同样不利）
+{_versus("u2os_f1", zh=True)}它。从头短时间训练时，公式 2 的权重图对实例 F1 的影响{_weight_map_effect(zh=True)}。"""
 
 MAX_SIDE = 1024
 MAX_INSTANCES_LISTED = 60
@@ -81,20 +115,23 @@ def _heatmap(values: np.ndarray, top: float | None = None) -> np.ndarray:
 
 
 def _instance_colours(count: int = MAX_INSTANCES_LISTED) -> dict[str, str]:
-    """Neighbouring cell numbers get far-apart hues (golden-ratio steps), so touching cells differ."""
+    """Neighbouring cell numbers get far-apart hues (golden-ratio steps), so touching cells differ
+    (the same colour for a cell's English and Chinese label)."""
     colours = {}
     for n in range(1, count + 1):
         r, g, b = colorsys.hsv_to_rgb((n * 0.618034) % 1.0, 0.85, 0.95)
-        colours[f"cell {n}"] = f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+        colours[f"cell {n}"] = colours[f"细胞 {n}"] = f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
     return colours
 
 
-def _annotations(rgb: np.ndarray, instances: np.ndarray):
+def _annotations(rgb: np.ndarray, instances: np.ndarray, request=None):
     """AnnotatedImage value: one coloured mask per separated cell."""
     ids = [i for i in np.unique(instances) if i > 0]
-    masks = [((instances == i).astype(np.float32), f"cell {n}") for n, i in enumerate(ids[:MAX_INSTANCES_LISTED], 1)]
+    cell = say(request, "cell", "细胞")
+    masks = [((instances == i).astype(np.float32), f"{cell} {n}") for n, i in enumerate(ids[:MAX_INSTANCES_LISTED], 1)]
     if len(ids) > MAX_INSTANCES_LISTED:
-        masks.append((np.isin(instances, ids[MAX_INSTANCES_LISTED:]).astype(np.float32), "more cells"))
+        masks.append((np.isin(instances, ids[MAX_INSTANCES_LISTED:]).astype(np.float32),
+                      say(request, "more cells", "其余细胞")))
     return rgb, masks
 
 
@@ -105,34 +142,42 @@ def _grey(image, invert: bool) -> tuple[np.ndarray, np.ndarray]:
     return clean.rgb, (1.0 - clean.grey if invert else clean.grey)
 
 
-def _summary(result: unet.Segmentation, seconds: float, shape, tiles: int) -> str:
-    return (f"**{result.count} cells** found · {shape[1]}×{shape[0]} px in {tiles} tile(s) · "
-            f"{seconds * 1000:.0f} ms on {unet.get_device().type.upper()}")
+def _summary(result: unet.Segmentation, seconds: float, shape, tiles: int, request=None) -> str:
+    device = unet.get_device().type.upper()
+    return say(request,
+               f"**{result.count} cells** found · {shape[1]}×{shape[0]} px in {tiles} tile(s) · "
+               f"{seconds * 1000:.0f} ms on {device}",
+               f"找到 **{result.count} 个细胞** · {shape[1]}×{shape[0]} 像素，分 {tiles} 块 · "
+               f"在 {device} 上用时 {seconds * 1000:.0f} ms")
 
 
 @gpu(duration=60)
 @friendly_errors
-def segment(image, threshold: float, invert: bool, progress=gr.Progress()):
+def segment(image, threshold: float, invert: bool, progress=gr.Progress(), request: gr.Request = None):
     rgb, grey = _grey(image, invert)
     model = unet.pretrained()
     _, corners = unet.tile_grid(*grey.shape, unet.TRAIN_TILE, model.config.depth)
     start = time.perf_counter()
     result = unet.segment(model, grey, float(np.clip(threshold, 0.01, 0.99)),
-                          progress=lambda done, total: progress(done / total, desc=f"tile {done}/{total}"))
+                          progress=lambda done, total: progress(done / total, desc=say(request, "tile", "切块") + f" {done}/{total}"))
     seconds = time.perf_counter() - start
-    return _annotations(rgb, result.instances), _heatmap(result.probability, 1.0), _summary(result, seconds, grey.shape, len(corners))
+    return (_annotations(rgb, result.instances, request), _heatmap(result.probability, 1.0),
+            _summary(result, seconds, grey.shape, len(corners), request))
 
 
 @friendly_errors
-def show_weight_map(seed: float, w0: float, sigma: float):
+def show_weight_map(seed: float, w0: float, sigma: float, request: gr.Request = None):
     rng = np.random.default_rng(int(seed) % 2**32 if np.isfinite(seed) else 0)
     image, instances = unet.synthetic_cells(256, rng)
     weights = unet.weight_map(instances, w0=float(np.clip(w0, 0, 100)), sigma=float(np.clip(sigma, 0.5, 50)))
     target = unet.separation_target(instances)
     rgb = (np.repeat(image[..., None], 3, axis=2) * 255).astype(np.uint8)
+    low, high, mean = weights.min(), weights.max(), weights.mean()
     return (rgb, _heatmap(target.astype(np.float32), 1.0), _heatmap(weights),
-            f"{instances.max()} cells · weights from {weights.min():.2f} to {weights.max():.2f} "
-            f"(mean {weights.mean():.2f}): the bright lines are the gaps between touching cells.")
+            say(request, f"{instances.max()} cells · weights from {low:.2f} to {high:.2f} "
+                         f"(mean {mean:.2f}): the bright lines are the gaps between touching cells.",
+                f"{instances.max()} 个细胞 · 权重从 {low:.2f} 到 {high:.2f}（均值 {mean:.2f}）："
+                "亮线就是相互接触的细胞之间的缝隙。"))
 
 
 @friendly_errors
@@ -148,7 +193,7 @@ def show_elastic(seed: float, sigma: float):
 
 @gpu(budget=("seconds", MAX_TRAIN_S))
 @friendly_errors
-def train_a_little(image, seconds: float, use_weight_map: bool, invert: bool):
+def train_a_little(image, seconds: float, use_weight_map: bool, invert: bool, request: gr.Request = None):
     """Fine-tune a copy of the shipped model on fresh synthetic tiles; stream the loss."""
     rgb, grey = _grey(image, invert)
     model = copy.deepcopy(unet.pretrained())
@@ -156,65 +201,75 @@ def train_a_little(image, seconds: float, use_weight_map: bool, invert: bool):
     history = []
     for record in unet.train_steps(model, seconds=budget, seed=int(time.time()), use_weight_map=use_weight_map, batch=train_settings()["batch"]):
         history.append(record)
-        yield pd.DataFrame(history), None, f"step {record['step']} · loss {record['loss']:.4f} · {record['elapsed']:.1f} s of {budget:.0f} s"
+        yield pd.DataFrame(history), None, say(
+            request, f"step {record['step']} · loss {record['loss']:.4f} · {record['elapsed']:.1f} s of {budget:.0f} s",
+            f"第 {record['step']} 步 · 损失 {record['loss']:.4f} · {record['elapsed']:.1f} 秒 / {budget:.0f} 秒")
     result = unet.segment(model, grey)
-    yield (pd.DataFrame(history), _annotations(rgb, result.instances),
-           f"Done: {len(history)} steps. The fine-tuned copy finds **{result.count} cells** (the shipped model is unchanged).")
+    yield (pd.DataFrame(history), _annotations(rgb, result.instances, request), say(
+        request, f"Done: {len(history)} steps. The fine-tuned copy finds **{result.count} cells** (the shipped model is unchanged).",
+        f"完成：共 {len(history)} 步。微调后的副本找到 **{result.count} 个细胞**（发布的模型保持不变）。"))
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
-    gr.Markdown(weights_note(unet.CHECKPOINT, adds="the trained cell segmenter (the weight-map and "
-                                                   "deformation views below work without it)"))
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     with gr.Row():
         with gr.Column():
-            image = gr.Image(label="Microscopy image (8- or 16-bit PNG/TIFF)", type="filepath", image_mode=None,
+            image = gr.Image(label=t("Microscopy image (8- or 16-bit PNG/TIFF)"), type="filepath", image_mode=None,
                              value=EXAMPLES[0])
-            threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Cell probability threshold")
-            invert = gr.Checkbox(False, label="Dark cells on a bright background (invert)")
-            run = gr.Button("Segment", variant="primary")
-            gr.Examples(EXAMPLES, inputs=image)
+            threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label=t("Cell probability threshold"))
+            invert = gr.Checkbox(False, label=t("Dark cells on a bright background (invert)"))
+            run = gr.Button(t("Segment"), variant="primary")
+            gr.Examples(EXAMPLES, inputs=image, label=t("Examples"))
         with gr.Column():
-            overlay = gr.AnnotatedImage(label="Separated cells", color_map=_instance_colours())
+            overlay = gr.AnnotatedImage(label=t("Separated cells"), color_map=_instance_colours())
             summary = gr.Markdown()
-            probability = gr.Image(label="P(cell) — the thin dark lines are the learnt separations", type="numpy")
+            probability = gr.Image(label=t("P(cell) — the thin dark lines are the learnt separations"), type="numpy")
     run.click(segment, [image, threshold, invert], [overlay, probability, summary], api_name="unet_segment")
+    on_tab_open(segment, [overlay, probability, summary], [image, threshold, invert])
+    adds = "the trained cell segmenter (the weight-map and deformation views below work without it)"
+    gr.Markdown(localized(weights_note(unet.CHECKPOINT, adds=adds),
+                          weights_note_zh(unet.CHECKPOINT, adds="训练好的细胞分割模型（下面的权重图和形变演示不需要它）")))
 
-    with gr.Accordion("The weight map (Eq. 2): why touching cells come apart", open=False):
+    with gr.Accordion(t("The weight map (Eq. 2): why touching cells come apart"), open=False) as wmap_section:
         with gr.Row():
-            seed = gr.Number(0, label="Sample", precision=0)
+            seed = gr.Number(0, label=t("Sample"), precision=0)
             w0 = gr.Slider(0, 30, value=unet.W0, step=1, label="w₀")
-            sigma = gr.Slider(1, 20, value=unet.SIGMA, step=0.5, label="σ (px)")
-            show = gr.Button("Show")
+            sigma = gr.Slider(1, 20, value=unet.SIGMA, step=0.5, label=t("σ (px)"))
+            show = gr.Button(t("Show"))
         with gr.Row():
-            sample = gr.Image(label="Synthetic sample", type="numpy")
-            target = gr.Image(label="Target: borders between cells are background", type="numpy")
+            sample = gr.Image(label=t("Synthetic sample"), type="numpy")
+            target = gr.Image(label=t("Target: borders between cells are background"), type="numpy")
             wmap = gr.Image(label="w(x)", type="numpy")
         wmap_note = gr.Markdown()
         show.click(show_weight_map, [seed, w0, sigma], [sample, target, wmap, wmap_note], api_name="unet_weight_map")
+        wmap_section.expand(show_weight_map, [seed, w0, sigma], [sample, target, wmap, wmap_note],
+                            api_visibility="private", show_progress="hidden")
 
-    with gr.Accordion("Elastic deformation (§3.1): 3×3 random displacements, bicubic", open=False):
+    with gr.Accordion(t("Elastic deformation (§3.1): 3×3 random displacements, bicubic"), open=False) as deform_section:
         with gr.Row():
-            deform_seed = gr.Number(0, label="Seed", precision=0)
-            deform_sigma = gr.Slider(0, 30, value=10, step=1, label="σ (px) of the coarse displacements")
-            deform = gr.Button("Deform")
+            deform_seed = gr.Number(0, label=t("Seed"), precision=0)
+            deform_sigma = gr.Slider(0, 30, value=10, step=1, label=t("σ (px) of the coarse displacements"))
+            deform = gr.Button(t("Deform"))
         with gr.Row():
-            before = gr.Image(label="Before", type="numpy")
-            after = gr.Image(label="After", type="numpy")
+            before = gr.Image(label=t("Before"), type="numpy")
+            after = gr.Image(label=t("After"), type="numpy")
         deform.click(show_elastic, [deform_seed, deform_sigma], [before, after], api_name="unet_elastic")
         deform_sigma.release(show_elastic, [deform_seed, deform_sigma], [before, after], api_visibility="private")
+        deform_section.expand(show_elastic, [deform_seed, deform_sigma], [before, after],
+                              api_visibility="private", show_progress="hidden")
 
-    with gr.Accordion("Train a little: fine-tune a copy on fresh synthetic cells", open=False):
+    with gr.Accordion(t("Train a little: fine-tune a copy on fresh synthetic cells"), open=False):
         with gr.Row():
             low, high, default = train_settings()["seconds"]
-            budget_s = gr.Slider(low, high, value=default, step=5, label="Seconds",
-                                 info=device_note(f"batches of {TRAIN['gpu']['batch']} tiles (not "
-                                                  f"{TRAIN['cpu']['batch']}) for up to {MAX_TRAIN_S} s"))
-            use_wmap = gr.Checkbox(True, label="Use the weight map")
-            train = gr.Button("Train", variant="primary")
-            stop = gr.Button("Stop")
-        curve = gr.LinePlot(x="step", y="loss", label="Weighted cross-entropy (Eq. 1)", height=240)
-        trained = gr.AnnotatedImage(label="Fine-tuned copy on your image", color_map=_instance_colours())
+            gpu_batch, cpu_batch = TRAIN["gpu"]["batch"], TRAIN["cpu"]["batch"]
+            budget_s = gr.Slider(low, high, value=default, step=5, label=t("Seconds"), info=localized(
+                device_note(f"batches of {gpu_batch} tiles (not {cpu_batch}) for up to {MAX_TRAIN_S} s"),
+                device_note_zh(f"每批 {gpu_batch} 块（而不是 {cpu_batch} 块）、最长训练 {MAX_TRAIN_S} 秒")))
+            use_wmap = gr.Checkbox(True, label=t("Use the weight map"))
+            train = gr.Button(t("Train"), variant="primary")
+            stop = gr.Button(t("Stop"))
+        curve = gr.LinePlot(x="step", y="loss", label=t("Weighted cross-entropy (Eq. 1)"), height=240)
+        trained = gr.AnnotatedImage(label=t("Fine-tuned copy on your image"), color_map=_instance_colours())
         train_note = gr.Markdown()
         event = train.click(train_a_little, [image, budget_s, use_wmap, invert], [curve, trained, train_note],
                             api_name="unet_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
@@ -223,3 +278,33 @@ def build() -> None:
 
 def bench_default():
     return segment(EXAMPLES[0], 0.5, False, progress=lambda *a, **k: None)
+
+
+ZH = {
+    "Microscopy image (8- or 16-bit PNG/TIFF)": "显微图像（8 位或 16 位 PNG/TIFF）",
+    "Cell probability threshold": "细胞概率阈值",
+    "Dark cells on a bright background (invert)": "亮背景上的暗细胞（反相）",
+    "Segment": "分割",
+    "Examples": "示例",
+    "Separated cells": "分开的细胞",
+    "P(cell) — the thin dark lines are the learnt separations": "P(细胞)——细细的暗线就是学到的分隔",
+    "The weight map (Eq. 2): why touching cells come apart": "权重图（公式 2）：相互接触的细胞为什么能分开",
+    "Sample": "样本",
+    "σ (px)": "σ（像素）",
+    "Show": "显示",
+    "Synthetic sample": "合成样本",
+    "Target: borders between cells are background": "目标：细胞之间的边界算作背景",
+    "Elastic deformation (§3.1): 3×3 random displacements, bicubic": "弹性形变（§3.1）：3×3 网格随机位移，双三次插值",
+    "Seed": "随机种子",
+    "σ (px) of the coarse displacements": "粗网格位移的 σ（像素）",
+    "Deform": "形变",
+    "Before": "形变前",
+    "After": "形变后",
+    "Train a little: fine-tune a copy on fresh synthetic cells": "小练一下：在新生成的合成细胞上微调一个副本",
+    "Seconds": "秒数",
+    "Use the weight map": "使用权重图",
+    "Train": "训练",
+    "Stop": "停止",
+    "Weighted cross-entropy (Eq. 1)": "加权交叉熵（公式 1）",
+    "Fine-tuned copy on your image": "微调后的副本在你的图像上的结果",
+}
