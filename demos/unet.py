@@ -57,7 +57,7 @@ _WMAP = ("合成细胞：从头训练的 U-Net，用与不用公式 2 的权重�
 _IOU, _F1, _RECALL = "前景 IoU（像素级，细胞 vs 背景）", "IoU > 0.5 时的实例 F1（粘连算两个都漏检）", "实例召回率：以 IoU > 0.5 匹配到的真实细胞"
 _CLAIMS_ZH = {"synthetic_iou": f"{_SYN}（{_IOU}）", "synthetic_f1": f"{_SYN}（{_F1}）",
               "synthetic_recall": f"{_SYN}（{_RECALL}）",
-              "synthetic_count_error": f"{_SYN}（计数误差：|找到的 − 真实的| / 真实的）",
+              "synthetic_count_error": f"{_SYN}（计数误差：找到数与真实数之差的绝对值 ÷ 真实数）",
               "u2os_f1": f"{_U2OS}（{_F1}）", "u2os_recall": f"{_U2OS}（{_RECALL}）",
               "weight_map_f1": f"{_WMAP}（{_F1}）", "weight_map_iou": f"{_WMAP}（{_IOU}）"}
 _LABELS_ZH = {"otsu_watershed": "Otsu + 分水岭", "no_weight_map": "不用权重图"}
