@@ -12,7 +12,7 @@ import torch
 import papers.image_transformer as it
 from papers.checkpoints import GPU_MARGIN_S, budget, gpu
 from demos.common import device_note
-from demos.common import HEAVY, friendly_errors, header, read_image, weights_note
+from demos.common import heavy_id, friendly_errors, header, read_image, weights_note
 from papers.data import split_size
 from papers.results import comparison_table
 
@@ -249,13 +249,13 @@ def build() -> None:
 
     sample_event = sample_button.click(
         sample, [attention, temperature, n_images, seed], [samples, sample_status],
-        api_name=f"{SLUG}_sample", concurrency_id=HEAVY, concurrency_limit=1)
+        api_name=f"{SLUG}_sample", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     sample_event.then(_next_seed, seed, seed, api_visibility="private")
     sample_stop.click(None, None, None, cancels=[sample_event], api_visibility="private")
     complete_event = complete_button.click(
         complete, [attention, source, example, drawing, n_known, complete_temperature, seed],
         [given, completions, complete_status], api_name=f"{SLUG}_complete",
-        concurrency_id=HEAVY, concurrency_limit=1)
+        concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     complete_event.then(_next_seed, seed, seed, api_visibility="private")
     complete_stop.click(None, None, None, cancels=[complete_event], api_visibility="private")
     drawing.change(lambda: "drawing", None, source, api_visibility="private", queue=False)
