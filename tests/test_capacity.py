@@ -221,7 +221,7 @@ def test_unet_tab_takes_a_sixteen_bit_tiff_by_its_own_range(tmp_path):
     Image.fromarray((cells * 255 + 0.5).astype(np.uint8)).save(eight)
     Image.fromarray((cells * 4095 + 0.5).astype(np.uint16)).save(sixteen)  # 12-bit camera in 16 bits
     assert Image.open(sixteen).mode == "I;16"
-    component = next(c for c in _unet_inputs() if c.label and "Microscopy" in str(c.label))
+    component = _unet_segment_input()
     assert component.type == "filepath" and component.image_mode is None  # the raw file reaches the handler
     (_, masks8), _, summary8 = unet_tab.segment(str(eight), 0.5, False, progress=lambda *a, **k: None)
     (rgb16, masks16), _, summary16 = unet_tab.segment(str(sixteen), 0.5, False, progress=lambda *a, **k: None)
@@ -230,14 +230,16 @@ def test_unet_tab_takes_a_sixteen_bit_tiff_by_its_own_range(tmp_path):
     assert rgb16.max() == 255 and rgb16.min() == 0  # scaled by its range, not all-255 or near black
 
 
-def _unet_inputs():
+def _unet_segment_input():
+    """The image component the U-Net tab's segment event reads."""
     import gradio as gr
 
     from demos import unet as unet_tab
 
     with gr.Blocks() as blocks:
         unet_tab.build()
-    return [block for block in blocks.blocks.values() if isinstance(block, gr.Image)]
+    segment = next(fn for fn in blocks.fns.values() if fn.api_name == "unet_segment")
+    return segment.inputs[0]
 
 
 def test_a_tab_that_fails_to_build_shows_no_server_paths(caplog):
