@@ -10,7 +10,7 @@ import torch
 
 from demos.common import heavy_id, device_note, friendly_errors, header, on_tab_open, read_image, weights_note
 from papers.checkpoints import WeightsUnavailable, budget, get_device, gpu, seeded_init
-from papers import siamese
+from papers import results, siamese
 
 SLUG = "siamese"
 TITLE = "Siamese similarity network"
@@ -19,14 +19,38 @@ INTRO = """Two copies of one convnet G_W map two images to vectors; their **L1 d
 the energy**: low for *genuine* pairs (same class), high for *impostor* pairs. The paper trains
 on some people and verifies **people it never saw**. Here you train on some digit classes (or on
 30 of the 40 ORL faces, the paper's own data, when they are installed) and verify the held-out
-ones. Label convention, as in the paper: **Y = 0 genuine, Y = 1 impostor**.
+ones. Label convention, as in the paper: **Y = 0 genuine, Y = 1 impostor**."""
 
-*Honest note:* seconds of CPU training are far from the paper's setting. On unseen **digit**
-classes this model reaches an equal error rate (EER) of only about 0.4, worse than comparing raw
-pixels (0.25, drawn beside it on the ROC): seven training classes teach it those classes, not a
-metric that transfers. Faces, with 30 training identities, do better (EER ~0.19 after 20 s,
-0.14–0.19 after minutes) but only draw level with raw pixels (0.14); the paper trained far
-longer on more people."""
+
+def _versus(claim_id: str, method: str) -> str:
+    """How the learned metric compares with `method` on a claim (lower EER is better): worse or
+    better only when the difference of the means exceeds the sum of the two seed spreads."""
+    found = results.claim(SLUG, claim_id)
+    if not found or method not in found["baselines"]:
+        return "compared with"
+    ours, other = found["ours"], found["baselines"][method]
+    gap, noise = ours["mean"] - other["mean"], ours["sd"] + other["sd"]
+    return "**worse** than" if gap > noise else "**better** than" if -gap > noise else "level with"
+
+
+def honest_note() -> str:
+    """What the measurements say (results/siamese.json; mean ± sd over seeds), a loss included."""
+    fig = functools.partial(results.figure, SLUG)
+    text = (f"*Honest note* (equal error rate, EER, lower is better; each seed trains G_W from scratch for "
+            f"{siamese.TRAIN_STEPS} steps on digits 0–6): on the **unseen** digits 7–9 the learned metric "
+            f"reaches {fig('unseen_digits_eer')}, {_versus('unseen_digits_eer', 'pixels')} raw pixels "
+            f"({fig('unseen_digits_eer', 'pixels', spread=False)}, no randomness) and {_versus('unseen_digits_eer', 'untrained')} the same "
+            f"network untrained ({fig('unseen_digits_eer', 'untrained')}). On the **trained** classes 0–6 (their "
+            f"test images) it reaches {fig('seen_digits_eer')}, {_versus('seen_digits_eer', 'pixels')} raw "
+            f"pixels ({fig('seen_digits_eer', 'pixels', spread=False)}): seven training classes teach it those classes, "
+            "not a metric that transfers.")
+    if results.claim(SLUG, "orl_unseen_eer"):
+        text += (f" **ORL faces** (train on 30 people, verify the 10 others; {siamese.FACE_STEPS} steps): "
+                 f"learned {fig('orl_unseen_eer')}, {_versus('orl_unseen_eer', 'pixels')} raw pixels "
+                 f"({fig('orl_unseen_eer', 'pixels', spread=False)}); untrained {fig('orl_unseen_eer', 'untrained')}.")
+    return text + (" The paper trained far longer, with distorted copies, on more people. Regenerate: "
+                   "`python -m papers.reproduce siamese`.")
+
 
 DIGITS, FACES = "digits", "ORL faces"
 SHIPPED_KEY = (DIGITS, tuple(range(7)), "chopra2005")  # what the shipped checkpoint was trained on
@@ -214,6 +238,7 @@ def verify(image_a, image_b, threshold, state):
 # --------------------------------------------------------------------------- UI
 def build() -> None:
     header(TITLE, PAPER_URL, INTRO)
+    gr.Markdown(honest_note())
     gr.Markdown(weights_note(siamese.DIGITS_CHECKPOINT, adds="verification before any training"))
     state = gr.State(None)
     datasets = [DIGITS] + ([FACES] if siamese.faces_available() else [])
