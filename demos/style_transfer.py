@@ -1,15 +1,22 @@
-"""Gatys, Ecker & Bethge: neural style transfer and texture synthesis, streamed step by step."""
+"""Gatys, Ecker & Bethge: neural style transfer and texture synthesis, streamed step by step.
+
+The tab opens on a precomputed texture (demos/assets/style_transfer_brick.png, remade by
+`python -m demos.style_transfer`): an optimisation is far too slow to run when a tab opens."""
 from __future__ import annotations
 
 import math
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
-from demos.common import bounded_seconds, heavy_id, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import (ASSETS, bounded_seconds, device_note_zh, example_paths, friendly_errors, header, heavy_id,
+                          read_image, weights_note, weights_note_zh)
 from demos.common import device_note
+from demos.i18n import localized, say, t
 from papers import style_transfer as st
 from papers.results import figure
+from demos.i18n import zh_figure
 from papers.checkpoints import budget, get_device, gpu
 
 SLUG = "style-transfer"
@@ -29,6 +36,24 @@ a brick patch {figure(SLUG, "offline_texture_style_loss", unit="×")} below the 
 than another patch of the same wall gets ({figure(SLUG, "offline_texture_style_loss", "same_wall", unit="×")};
 a grass photo: {figure(SLUG, "offline_texture_style_loss", "grass", unit="×")})
 (`python -m papers.reproduce style-transfer`)."""
+
+INTRO_ZH = f"""把一张图像**逐像素地优化**：让它在 VGG-19 深层（conv4_2）的特征与*内容*照片一致，同时让
+conv1_1…conv5_1 各层的 **Gram 矩阵**（特征之间的相关性）与*风格*图像一致：L = α·L_content + β·L_style。
+α/β 的比值在内容与风格之间取舍（论文用 10⁻³…10⁻⁴）；α = 0 时就是纯粹的**纹理合成**。
+优化器运行时，可以看着图像和两项损失一起变化；按**停止**会保留当前结果。
+
+*离线时：*没有 ImageNet 上训练的 VGG-19 权重（约 575 MB），本页仍可用一个**随机权重的多尺度网络**
+（Ustyuzhaninov 等 2017）合成纹理——这是明确标注的替代品，效果明显不如 VGG-19，也做不了内容迁移。
+但它确实能匹配给定的 Gram 矩阵：从白噪声出发做 {st.TEXTURE_STEPS} 次 L-BFGS 前向/反向计算后，相对砖墙纹理块的风格损失
+比白噪声低 {zh_figure(figure(SLUG, "offline_texture_style_loss", unit="×"))}，
+比同一面墙的另一块（{zh_figure(figure(SLUG, "offline_texture_style_loss", "same_wall", unit="×"))}）还要低；
+草地照片为 {zh_figure(figure(SLUG, "offline_texture_style_loss", "grass", unit="×"))}
+（`python -m papers.reproduce style-transfer`）。"""
+
+# What the tab shows when it opens: a texture the offline network synthesised from brick.png,
+# made once by `python -m demos.style_transfer` (the optimisation is far too slow for a tab open).
+PRECOMPUTED = dict(style="brick.png", size=256, steps=100, init="noise", seconds=120)
+PRECOMPUTED_IMAGE, PRECOMPUTED_CURVE = ASSETS / "style_transfer_brick.png", ASSETS / "style_transfer_brick.csv"
 
 VGG, RANDOM = "VGG-19, ImageNet (the paper's)", "Random multi-scale network (offline, texture only)"
 LOG_RATIO = (-6.0, 0.0, -3.0)  # slider over log10(α/β): min, max, default
@@ -50,10 +75,11 @@ def _network(choice: str, pooling: str):
     return st.random_multiscale()
 
 
-def _loss_frame(history: list[st.Progress], texture_only: bool) -> pd.DataFrame:
-    rows = [{"step": p.step, "loss": p.style_loss, "term": "style L_style"} for p in history]
+def _loss_frame(history: list[st.Progress], texture_only: bool, request=None) -> pd.DataFrame:
+    style_term, content_term = say(request, "style L_style", "风格 L_style"), say(request, "content L_content", "内容 L_content")
+    rows = [{"step": p.step, "loss": p.style_loss, "term": style_term} for p in history]
     if not texture_only:
-        rows += [{"step": p.step, "loss": p.content_loss, "term": "content L_content"} for p in history]
+        rows += [{"step": p.step, "loss": p.content_loss, "term": content_term} for p in history]
     frame = pd.DataFrame(rows, columns=["step", "loss", "term"])
     frame["loss"] = frame["loss"].map(lambda v: math.log10(max(v, 1e-12)))  # log10 for readability
     return frame
@@ -62,40 +88,98 @@ def _loss_frame(history: list[st.Progress], texture_only: bool) -> pd.DataFrame:
 @gpu(budget=("budget_s", BUDGET_S[1]))
 @friendly_errors
 def run(content, style, network_choice, log_ratio, texture_only, size, steps, optimiser, init,
-        pooling, preserve_colour, budget_s):
+        pooling, preserve_colour, budget_s, request: gr.Request = None):
     """Stream (image, loss curves, status, before/after slider)."""
     style_rgb = read_image(style, max_side=st.MAX_SIDE["gpu"]).rgb
     notes = []
     if network_choice == RANDOM and not texture_only:
         texture_only = True
-        notes.append("The random network has no meaningful content representation, "
-                     "so this is texture synthesis (α = 0).")
+        notes.append(say(request, "The random network has no meaningful content representation, "
+                                  "so this is texture synthesis (α = 0).",
+                         "随机网络没有有意义的内容表示，所以这里做的是纹理合成（α = 0）。"))
     content_rgb = None if texture_only else read_image(content, max_side=st.MAX_SIDE["gpu"]).rgb
     if texture_only and init == "content":
-        notes.append("Texture synthesis starts from white noise.")
+        notes.append(say(request, "Texture synthesis starts from white noise.", "纹理合成从白噪声开始。"))
     config = st.StyleConfig(size=int(size), ratio=0.0 if texture_only else 10 ** float(log_ratio),
                             steps=int(steps), optimiser=optimiser, init=init, pooling=pooling,
                             preserve_colour=bool(preserve_colour) and not texture_only,
                             time_budget_s=bounded_seconds(budget_s, *BUDGET_S[:2]))
+    asked = int(size)
     config, size_note = st.with_size(config, get_device())
-    notes += [size_note] if size_note else []
-    yield gr.skip(), gr.skip(), "Loading the network…", gr.skip()
+    if size_note:
+        notes.append(say(request, size_note, f"{asked} 像素在这里需要的内存太多，改用 {config.size} 像素。"))
+    yield gr.skip(), gr.skip(), say(request, "Loading the network…", "正在加载网络…"), gr.skip()
     network = _network(network_choice, pooling)
-    what = "Texture synthesis" if texture_only else f"Style transfer, α/β = {config.ratio:.0e}"
-    label = " — **random-weight network, not VGG-19**" if network_choice == RANDOM else ""
+    what = say(request, "Texture synthesis", "纹理合成") if texture_only else say(
+        request, f"Style transfer, α/β = {config.ratio:.0e}", f"风格迁移，α/β = {config.ratio:.0e}")
+    label = say(request, " — **random-weight network, not VGG-19**", "——**随机权重网络，不是 VGG-19**"
+                ) if network_choice == RANDOM else ""
     history = []
     for progress in st.synthesise(content_rgb, style_rgb, config, network, stream_every=STREAM_EVERY):
         history.append(progress)
-        status = (f"{what}{label}: step {progress.step}/{config.steps}, {progress.elapsed_s:.0f} s "
-                  f"of {config.time_budget_s:.0f} s. " + " ".join(notes))
+        status = say(request, f"{what}{label}: step {progress.step}/{config.steps}, {progress.elapsed_s:.0f} s "
+                              f"of {config.time_budget_s:.0f} s. ",
+                     f"{what}{label}：第 {progress.step}/{config.steps} 步，{progress.elapsed_s:.0f} 秒 / "
+                     f"{config.time_budget_s:.0f} 秒。") + " ".join(notes)
         if not progress.done:
-            yield progress.image, _loss_frame(history, texture_only), status, gr.skip()
+            yield progress.image, _loss_frame(history, texture_only, request), status, gr.skip()
     before = content_rgb if content_rgb is not None else style_rgb  # what the result has the shape of
     last = history[-1]
-    done = (f"{what}{label}: stopped after {last.step} steps ({last.reason}), {last.elapsed_s:.1f} s, "
-            f"{last.elapsed_s / max(last.step, 1):.2f} s per step at {config.size} px. " + " ".join(notes))
+    per_step = last.elapsed_s / max(last.step, 1)
+    done = say(request, f"{what}{label}: stopped after {last.step} steps ({last.reason}), {last.elapsed_s:.1f} s, "
+                        f"{per_step:.2f} s per step at {config.size} px. ",
+               f"{what}{label}：{last.step} 步后停止（{_reason_zh(last.reason)}），用时 {last.elapsed_s:.1f} 秒，"
+               f"{config.size} 像素下每步 {per_step:.2f} 秒。") + " ".join(notes)
     slider = (st.to_uint8(st.to_tensor(before, config.size)), last.image)
-    yield last.image, _loss_frame(history, texture_only), done, slider
+    yield last.image, _loss_frame(history, texture_only, request), done, slider
+
+
+def _reason_zh(reason: str) -> str:
+    """papers.style_transfer's stop reasons in Chinese."""
+    if reason == "steps done":
+        return "步数已完成"
+    if reason.startswith("time budget"):
+        return "已到时间预算"
+    if reason.startswith("the loss became non-finite"):
+        return "损失变成了非有限值；请试试更低的比值或换一个优化器"
+    return reason
+
+
+def precompute() -> None:
+    """Make the result the tab opens on (PRECOMPUTED): `python -m demos.style_transfer`."""
+    from PIL import Image
+
+    *_, (image, curve, status, _) = run(None, example_paths(PRECOMPUTED["style"])[0], RANDOM, LOG_RATIO[2], True,
+                                        PRECOMPUTED["size"], PRECOMPUTED["steps"], "lbfgs", PRECOMPUTED["init"],
+                                        "avg", False, PRECOMPUTED["seconds"])
+    Image.fromarray(image).save(PRECOMPUTED_IMAGE)
+    curve.to_csv(PRECOMPUTED_CURVE, index=False)
+    print(status)
+
+
+def _opening():
+    """(result, loss curves, before/after) of the precomputed texture, or nothing if it is absent."""
+    if not (PRECOMPUTED_IMAGE.is_file() and PRECOMPUTED_CURVE.is_file()):
+        return None, None, None
+    from PIL import Image
+
+    image = np.asarray(Image.open(PRECOMPUTED_IMAGE).convert("RGB"))
+    style_rgb = read_image(example_paths(PRECOMPUTED["style"])[0]).rgb
+    return image, pd.read_csv(PRECOMPUTED_CURVE), (st.to_uint8(st.to_tensor(style_rgb, PRECOMPUTED["size"])), image)
+
+
+def _opening_status(steps: int):
+    """What the precomputed result is, in both languages (`steps`: as many as it took)."""
+    return localized(OPENING_STATUS_EN.format(steps=steps), OPENING_STATUS_ZH.format(steps=steps))
+
+
+OPENING_STATUS_EN = (f"Shown on opening: a texture synthesised from the brick image by the **random-weight network** "
+                     f"(not VGG-19), {{steps}} L-BFGS steps from white noise at {PRECOMPUTED['size']} px, "
+                     f"computed once ahead of time. Pick a content and a style image (or keep the examples), "
+                     f"then **Run** to make your own.")
+OPENING_STATUS_ZH = (f"打开时显示的是预先算好的结果：**随机权重网络**（不是 VGG-19）以砖墙图为目标，从白噪声出发、"
+                     f"在 {PRECOMPUTED['size']} 像素下做 {{steps}} 步 L-BFGS 合成的纹理。"
+                     f"选一张内容图和一张风格图（或沿用示例），然后按**运行**生成你自己的结果。")
 
 
 def bench_default() -> str:
@@ -107,51 +191,100 @@ def bench_default() -> str:
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
-    gr.Markdown(weights_note(st.VGG19_IMAGENET, adds="the paper's own network: style transfer, not only "
-                                                      "textures, and much better textures"))
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
+    opening_image, opening_curve, opening_pair = _opening()
     with gr.Row():
-        content = gr.Image(example_paths("chelsea.jpg")[0], label="Content image", type="numpy", height=260)
-        style = gr.Image(example_paths("brick.png")[0], label="Style / texture image", type="numpy", height=260)
-        result = gr.Image(label="Synthesised image (streams while optimising)", type="numpy", height=260,
-                          interactive=False)
+        content = gr.Image(example_paths("chelsea.jpg")[0], label=t("Content image"), type="numpy", height=260)
+        style = gr.Image(example_paths("brick.png")[0], label=t("Style / texture image"), type="numpy", height=260)
+        result = gr.Image(opening_image, label=t("Synthesised image (streams while optimising)"), type="numpy",
+                          height=260, interactive=False)
     with gr.Row():
         gr.Examples(example_paths("chelsea.jpg", "astronaut.jpg", "coffee.jpg"), inputs=content,
-                    label="Content examples")
+                    label=t("Content examples"))
         gr.Examples(example_paths("brick.png", "grass.png", "gravel.png", "rocket.jpg", "coffee.jpg"),
-                    inputs=style, label="Style examples (textures and photos)")
+                    inputs=style, label=t("Style examples (textures and photos)"))
     with gr.Row():
         with gr.Column():
-            network = gr.Radio([VGG, RANDOM], value=RANDOM if not st.vgg19_local() else VGG, label="Network")
-            texture_only = gr.Checkbox(value=not st.vgg19_local(), label="Texture synthesis only (α = 0)")
+            network = gr.Radio([(t(VGG), VGG), (t(RANDOM), RANDOM)], value=RANDOM if not st.vgg19_local() else VGG,
+                               label=t("Network"))
+            texture_only = gr.Checkbox(value=not st.vgg19_local(), label=t("Texture synthesis only (α = 0)"))
             log_ratio = gr.Slider(*LOG_RATIO[:2], value=LOG_RATIO[2], step=0.25,
-                                  label="log₁₀ content/style ratio α/β (paper: −3 … −4)")
-            preserve_colour = gr.Checkbox(label="Preserve the content's colours (luminance-only transfer, "
-                                                "Gatys et al. 2016b)")
+                                  label=t("log₁₀ content/style ratio α/β (paper: −3 … −4)"))
+            preserve_colour = gr.Checkbox(label=t("Preserve the content's colours (luminance-only transfer, "
+                                                  "Gatys et al. 2016b)"))
         with gr.Column():
             default_size, default_steps, default_seconds = defaults()
-            size = gr.Slider(*SIZE[:2], value=default_size, step=32, label="Image size (long side, px)",
-                             info=f"Capped at {st.MAX_SIDE['cpu']} px on a CPU, {st.MAX_SIDE['gpu']} px on a GPU")
-            steps = gr.Slider(*STEPS[:2], value=default_steps, step=1, label="Steps (forward/backward passes)")
-            budget = gr.Slider(*BUDGET_S[:2], value=default_seconds, step=5, label="Time budget (seconds)",
-                               info=device_note(f"{GPU_DEFAULTS[0]} px images (up to {st.MAX_SIDE['gpu']} px) "
-                                                f"and {GPU_DEFAULTS[1]} steps by default, as in the paper's figures"))
+            cpu_side, gpu_side = st.MAX_SIDE["cpu"], st.MAX_SIDE["gpu"]
+            size = gr.Slider(*SIZE[:2], value=default_size, step=32, label=t("Image size (long side, px)"),
+                             info=localized(f"Capped at {cpu_side} px on a CPU, {gpu_side} px on a GPU",
+                                            f"CPU 上最大 {cpu_side} 像素，GPU 上最大 {gpu_side} 像素"))
+            steps = gr.Slider(*STEPS[:2], value=default_steps, step=1, label=t("Steps (forward/backward passes)"))
+            budget = gr.Slider(*BUDGET_S[:2], value=default_seconds, step=5, label=t("Time budget (seconds)"),
+                               info=localized(
+                                   device_note(f"{GPU_DEFAULTS[0]} px images (up to {gpu_side} px) and "
+                                               f"{GPU_DEFAULTS[1]} steps by default, as in the paper's figures"),
+                                   device_note_zh(f"默认 {GPU_DEFAULTS[0]} 像素的图像（最大 {gpu_side} 像素）和 "
+                                                  f"{GPU_DEFAULTS[1]} 步，与论文插图一致")))
         with gr.Column():
-            optimiser = gr.Radio([("L-BFGS (the paper's)", "lbfgs"), ("Adam", "adam")], value="lbfgs",
-                                 label="Optimiser")
-            init = gr.Radio([("white noise", "noise"), ("content image", "content"), ("style image", "style")],
-                            value="content", label="Start from")
-            pooling = gr.Radio([("average (the paper's)", "avg"), ("max (VGG's own)", "max")], value="avg",
-                               label="Pooling in VGG-19")
+            optimiser = gr.Radio([(t("L-BFGS (the paper's)"), "lbfgs"), (t("Adam"), "adam")], value="lbfgs",
+                                 label=t("Optimiser"))
+            init = gr.Radio([(t("white noise"), "noise"), (t("content image"), "content"), (t("style image"), "style")],
+                            value="content", label=t("Start from"))
+            pooling = gr.Radio([(t("average (the paper's)"), "avg"), (t("max (VGG's own)"), "max")], value="avg",
+                               label=t("Pooling in VGG-19"))
     with gr.Row():
-        run_btn = gr.Button("Run", variant="primary")
-        stop_btn = gr.Button("Stop")
-    status = gr.Markdown("Pick a content and a style image (or keep the examples), then **Run**.")
+        run_btn = gr.Button(t("Run"), variant="primary")
+        stop_btn = gr.Button(t("Stop"))
+    status = gr.Markdown(_opening_status(int(opening_curve["step"].max())) if opening_image is not None else
+                         t("Pick a content and a style image (or keep the examples), then **Run**."))
     with gr.Row():
-        curves = gr.LinePlot(x="step", y="loss", color="term", title="log₁₀ loss (content and style)",
-                             height=260)
-        compare = gr.ImageSlider(label="Before / after (drag)", type="numpy", height=260)
+        curves = gr.LinePlot(opening_curve, x="step", y="loss", color="term",
+                             title=t("log₁₀ loss (content and style)"), height=260)
+        compare = gr.ImageSlider(opening_pair, label=t("Before / after (drag)"), type="numpy", height=260)
     event = run_btn.click(run, [content, style, network, log_ratio, texture_only, size, steps, optimiser,
                                 init, pooling, preserve_colour, budget], [result, curves, status, compare],
                           api_name=f"{SLUG}_run", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[event], api_visibility="private")
+    gr.Markdown(localized(
+        weights_note(st.VGG19_IMAGENET, adds="the paper's own network: style transfer, not only textures, and "
+                                             "much better textures"),
+        weights_note_zh(st.VGG19_IMAGENET, adds="论文自己的网络：不只是纹理，还能做风格迁移，纹理也好得多")))
+
+
+ZH = {
+    "Content image": "内容图像",
+    "Style / texture image": "风格 / 纹理图像",
+    "Synthesised image (streams while optimising)": "合成的图像（优化时实时更新）",
+    "Content examples": "内容示例",
+    "Style examples (textures and photos)": "风格示例（纹理和照片）",
+    VGG: "VGG-19，ImageNet 预训练（论文所用）",
+    RANDOM: "随机多尺度网络（离线，只能合成纹理）",
+    "Network": "网络",
+    "Texture synthesis only (α = 0)": "只做纹理合成（α = 0）",
+    "log₁₀ content/style ratio α/β (paper: −3 … −4)": "内容/风格比值 α/β 的 log₁₀（论文：−3 … −4）",
+    "Preserve the content's colours (luminance-only transfer, Gatys et al. 2016b)":
+        "保留内容图的颜色（只迁移亮度，Gatys 等 2016b）",
+    "Image size (long side, px)": "图像尺寸（长边，像素）",
+    "Steps (forward/backward passes)": "步数（前向/反向计算次数）",
+    "Time budget (seconds)": "时间预算（秒）",
+    "L-BFGS (the paper's)": "L-BFGS（论文所用）",
+    "Optimiser": "优化器",
+    "Adam": "Adam",
+    "white noise": "白噪声",
+    "content image": "内容图像",
+    "style image": "风格图像",
+    "Start from": "初始图像",
+    "average (the paper's)": "平均池化（论文所用）",
+    "max (VGG's own)": "最大池化（VGG 原本的）",
+    "Pooling in VGG-19": "VGG-19 中的池化",
+    "Run": "运行",
+    "Stop": "停止",
+    "Pick a content and a style image (or keep the examples), then **Run**.":
+        "选一张内容图和一张风格图（或沿用示例），然后按**运行**。",
+    "log₁₀ loss (content and style)": "损失的 log₁₀（内容与风格）",
+    "Before / after (drag)": "前 / 后对比（拖动）",
+}
+
+
+if __name__ == "__main__":
+    precompute()

@@ -244,3 +244,14 @@ def test_handler_ratio_slider_extremes(monkeypatch, log_ratio):
     *_, (image, _, status, _) = demo.run(*example_paths("chelsea.jpg", "brick.png"), demo.VGG, log_ratio, False,
                                          32, 2, "lbfgs", "noise", "max", False, 30)
     assert image.dtype == np.uint8 and "stopped after" in status
+
+
+def test_the_tab_opens_on_the_precomputed_texture_and_its_falling_loss():
+    """The shipped opening result (python -m demos.style_transfer): an image of the configured
+    size whose style loss fell over the optimisation, shown with brick.png before/after."""
+    from demos import style_transfer as demo
+
+    image, curve, (before, after) = demo._opening()
+    assert max(image.shape[:2]) == demo.PRECOMPUTED["size"] and after is image and before.shape == image.shape
+    style = curve.sort_values("step")["loss"].to_numpy()
+    assert set(curve["term"]) == {"style L_style"} and style[-1] < style[0] - 1  # >10× lower (log10)
