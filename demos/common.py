@@ -17,7 +17,6 @@ from papers.images import BadImage, CleanGrey, CleanImage, to_grey, to_rgb
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 log = logging.getLogger("demos")
-HEAVY = "heavy"  # deprecated: use heavy_id(SLUG) (one concurrency group per tab)
 GENERIC_FAILURE = ("Something went wrong on the server while running this demo (it has been logged). "
                    "Try again, or try another input.")
 
