@@ -12,9 +12,12 @@ import torch
 import papers.image_transformer as it
 from papers.checkpoints import GPU_MARGIN_S, budget, gpu
 from demos.common import device_note
-from demos.common import heavy_id, friendly_errors, header, read_image, weights_note
+from demos.common import (device_note_zh, friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note,
+                          weights_note_zh)
+from demos.i18n import localized, say, t
 from papers.data import split_size
 from papers.results import comparison_table
+from demos.common import comparison_table_zh
 
 SLUG = "image-transformer"
 TITLE = "Image Transformer"
@@ -32,6 +35,22 @@ and drawn large. How well each model predicts held-out digits, in the paper's me
 The spread is over resamples of the held-out digits (the models are the shipped ones); the
 paper's figure is for CIFAR-10 (32×32 colour, 256 levels), so it only gives the scale."""
 
+_BPD = "每像素比特数（每个像素的负 log2 似然，越低越好）"
+_HELD_OUT = "449 个未参与训练的手写数字（每个随机种子做一次自助重采样）"
+INTRO_ZH = f"""一个**逐像素书写图像**的 Transformer：每个像素的灰度是 17 个灰度级中的一个，由已经写好的像素预测。
+为了控制计算量，每个像素只关注一块*局部*记忆：前面若干行（**1D 局部**，按光栅顺序），或者它所在块周围的一个矩形
+（**2D 局部**，逐块书写）。这里的模型是在本机上用 scikit-learn 的 8×8 手写数字（保持其原有尺寸和灰度级）训练的，
+所以图像很小，放大显示。各模型对未参与训练的数字预测得如何，用论文的指标衡量
+（`python -m papers.reproduce image-transformer`；越低越好）：
+
+{comparison_table_zh(SLUG, ["test_bits_per_dim_1d", "test_bits_per_dim_2d"],
+                     {"test_bits_per_dim_1d": f"发布的 1D 局部注意力模型 vs 平凡基线，{_HELD_OUT}（{_BPD}）",
+                      "test_bits_per_dim_2d": f"发布的 2D 局部注意力模型 vs 平凡基线，{_HELD_OUT}（{_BPD}）"},
+                     {"uniform": "17 个灰度级上的均匀分布", "per_pixel_marginals": "逐像素边缘分布（训练集）"})}
+
+波动来自对测试数字的重采样（模型都是发布的那一个）；论文的数字是 CIFAR-10（32×32 彩色，256 个灰度级）上的，
+只能用来感受量级。"""
+
 ATTENTION_CHOICES = [("1D local (raster order)", "1d"), ("2D local (2×4 blocks)", "2d")]
 SCALE = 32  # screen pixels per image pixel
 MAX_IMAGES = 8
@@ -40,6 +59,7 @@ PER_ROW = 8  # images per row of the picture
 MAX_SECONDS = 60  # time budget of one streamed run
 FRAME_SECONDS = 0.03  # pause between streamed frames, so a visitor can watch the writing
 LEGEND = "Red box: the pixel being written; blue: not written yet."
+COMPLETIONS_LEGEND = "**Completions** — " + LEGEND
 SHAPE = it.CONFIGS["1d"]  # both models share image size, levels, layers and heads
 
 
@@ -72,7 +92,18 @@ def _tile(cfg, sequences: torch.Tensor, current: int | None = None) -> np.ndarra
     return np.concatenate([x for row in rows for x in (row, between)][:-1], axis=0)
 
 
-def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS):
+def _done(sequence, cfg, model_seconds: float, request=None) -> str:
+    pixels = len(sequence) * cfg.n_positions
+    rate = pixels / max(model_seconds, 1e-9)
+    return say(request,
+               f"Done: {len(sequence)} image(s). The model computed {pixels} pixel steps in "
+               f"{model_seconds:.2f} s ({rate:.0f} pixels/s, keys and values "
+               "cached); the display is slowed down so you can watch.",
+               f"完成：{len(sequence)} 张图像。模型在 {model_seconds:.2f} 秒内算完 {pixels} 个像素步"
+               f"（每秒 {rate:.0f} 个像素，键和值已缓存）；显示特意放慢了，方便观看。")
+
+
+def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS, request=None):
     """Drive `generate`; yield (picture, status) with the pixel being written outlined, and at
     the end the model's own speed (time inside the model, not the pauses for watching)."""
     start = time.perf_counter()
@@ -85,26 +116,41 @@ def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS):
             break
         t, sequence, _ = step
         if time.perf_counter() - start > MAX_SECONDS:
-            yield _tile(cfg, sequence), f"Stopped after {MAX_SECONDS} s (time budget)."
+            yield _tile(cfg, sequence), say(request, f"Stopped after {MAX_SECONDS} s (time budget).",
+                                            f"{MAX_SECONDS} 秒后停止（时间预算）。")
             return
         if t >= n_known:
-            yield _tile(cfg, sequence, current=t), f"Writing pixel {t + 1} of {cfg.n_positions}…"
+            yield _tile(cfg, sequence, current=t), say(request, f"Writing pixel {t + 1} of {cfg.n_positions}…",
+                                                       f"正在书写第 {t + 1} / {cfg.n_positions} 个像素…")
             time.sleep(pause)
-    pixels = len(sequence) * cfg.n_positions
-    yield _tile(cfg, sequence), (
-        f"Done: {len(sequence)} image(s). The model computed {pixels} pixel steps in "
-        f"{model_seconds:.2f} s ({pixels / max(model_seconds, 1e-9):.0f} pixels/s, keys and values "
-        "cached); the display is slowed down so you can watch.")
+    yield _tile(cfg, sequence), _done(sequence, cfg, model_seconds, request)
+
+
+def _finish(cfg, run, request=None):
+    """Drive `generate` to its end without drawing the frames: (picture, status)."""
+    start = time.perf_counter()
+    for _, sequence, _ in run:
+        pass
+    return _tile(cfg, sequence), _done(sequence, cfg, time.perf_counter() - start, request)
 
 
 @gpu(duration=MAX_SECONDS + GPU_MARGIN_S)
 @friendly_errors
-def sample(attention: str, temperature: float, n_images: int, seed: float, pause: float = FRAME_SECONDS):
+def sample(attention: str, temperature: float, n_images: int, seed: float, pause: float = FRAME_SECONDS,
+           request: gr.Request = None):
     """Sample new digits, streamed as the pixels are written (`pause` s between frames)."""
     n_images = int(np.clip(n_images or 1, 1, budget(cpu=MAX_IMAGES, gpu=GPU_IMAGES[0])))
     model = _model(attention)
     run = it.generate(model, n_images, float(temperature), int(seed or 0))
-    yield from _stream(model.cfg, run, pause=pause)
+    yield from _stream(model.cfg, run, pause=pause, request=request)
+
+
+@friendly_errors
+def sample_at_once(attention: str, temperature: float, n_images: int, seed: float, request: gr.Request = None):
+    """What the tab opens on: the same samples as `sample`, shown finished (no frame by frame)."""
+    n_images = int(np.clip(n_images or 1, 1, budget(cpu=MAX_IMAGES, gpu=GPU_IMAGES[0])))
+    model = _model(attention)
+    return _finish(model.cfg, it.generate(model, n_images, float(temperature), int(seed or 0)), request)
 
 
 @functools.cache
@@ -127,8 +173,9 @@ def _partial_image(source: str, example: float, drawing) -> np.ndarray:
 @gpu(duration=MAX_SECONDS + GPU_MARGIN_S)
 @friendly_errors
 def complete(attention: str, source: str, example: float, drawing, n_known: float, temperature: float,
-             seed: float = 0):
-    """Keep the first pixels (in the model's writing order) of a digit; complete it 4 times."""
+             seed: float = 0, request: gr.Request = None, watch: bool = True):
+    """Keep the first pixels (in the model's writing order) of a digit; complete it 4 times
+    (streamed frame by frame, or with watch=False only the finished completions)."""
     model = _model(attention)
     cfg = model.cfg
     digit = torch.from_numpy(_partial_image(source, example, drawing))  # (8, 8)
@@ -138,8 +185,18 @@ def complete(attention: str, source: str, example: float, drawing, n_known: floa
     shown[:, n_known:] = -1
     given = _tile(cfg, shown)
     run = it.generate(model, 4, float(temperature), int(seed or 0), known=known, n_known=n_known)
-    for picture, status in _stream(cfg, run, n_known):
+    if not watch:
+        yield given, *_finish(cfg, run, request)
+        return
+    for picture, status in _stream(cfg, run, n_known, request=request):
         yield given, picture, status
+
+
+@friendly_errors
+def complete_at_once(attention: str, source: str, example: float, drawing, n_known: float, temperature: float,
+                     seed: float = 0, request: gr.Request = None):
+    """What the Complete tab opens on: the finished completions of `complete`."""
+    return list(complete(attention, source, example, drawing, n_known, temperature, seed, request, watch=False))[-1]
 
 
 def _field_picture(cfg, row: int, col: int) -> np.ndarray:
@@ -150,7 +207,8 @@ def _field_picture(cfg, row: int, col: int) -> np.ndarray:
 
 @gpu(duration=20)
 @friendly_errors
-def receptive_fields(row: float, col: float, attention: str, example: float, layer: float, head: float):
+def receptive_fields(row: float, col: float, attention: str, example: float, layer: float, head: float,
+                     request: gr.Request = None):
     """What the pixel at (row, col) may attend to under 1D and 2D local attention, and the
     weights one head of the chosen model gives them while reading a held-out digit."""
     model = _model(attention)
@@ -164,12 +222,23 @@ def receptive_fields(row: float, col: float, attention: str, example: float, lay
     heat = it.render(digit[..., 0].numpy(), cfg.levels - 1, SCALE, outline=(row, col),
                      tint=weights / max(weights.max(), 1e-9))
     allowed, _ = it.receptive_field(cfg, row, col)
-    note = (f"Pixel (row {row}, column {col}) may look at {int(allowed.sum())} positions in each "
-            f"layer under {dict((v, k) for k, v in ATTENTION_CHOICES)[attention]}; the strongest weight of "
-            f"head {head + 1} in layer {layer + 1} is {weights.max():.2f}. Stacking layers widens "
-            "what it sees indirectly.")
+    kind = dict((v, k) for k, v in ATTENTION_CHOICES)[attention]
+    note = say(request,
+               f"Pixel (row {row}, column {col}) may look at {int(allowed.sum())} positions in each "
+               f"layer under {kind}; the strongest weight of "
+               f"head {head + 1} in layer {layer + 1} is {weights.max():.2f}. Stacking layers widens "
+               "what it sees indirectly.",
+               f"在{ZH[kind]}下，像素（第 {row} 行，第 {col} 列）每一层可以看 {int(allowed.sum())} 个位置；"
+               f"第 {layer + 1} 层第 {head + 1} 个头的最大权重是 {weights.max():.2f}。层层堆叠后，"
+               "它间接看到的范围会更大。")
     return (_field_picture(it.CONFIGS["1d"], row, col), _field_picture(it.CONFIGS["2d"], row, col),
             heat, note)
+
+
+FIELD_HELP = ("Pick a pixel (sliders, or click on a picture). Orange: the positions one layer "
+              "may attend to; red box: the pixel; numbers: the order in which pixels are "
+              "written. Right: one head's attention weights (full orange = its largest "
+              "weight) while the chosen model reads the held-out digit picked in *Complete*.")
 
 
 def _next_seed(seed: float) -> int:
@@ -183,69 +252,74 @@ def _clicked_pixel(evt: gr.SelectData):
 
 def _titled_picture(title: str) -> gr.Image:
     with gr.Column():
-        gr.Markdown(title)
-        return gr.Image(label=title.replace("*", ""), show_label=False, type="numpy", interactive=False)
+        gr.Markdown(t(title))
+        return gr.Image(label=t(title.replace("*", "")), show_label=False, type="numpy", interactive=False)
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
-    gr.Markdown(weights_note(it.CHECKPOINTS["1d"], adds="the 1D local model") + "\n\n"
-                + weights_note(it.CHECKPOINTS["2d"], adds="the 2D local model"))
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     with gr.Row():
-        attention = gr.Radio(ATTENTION_CHOICES, value="1d", scale=3,
-                             label="Attention (each is its own trained model)")
-        seed = gr.Number(0, precision=0, label="Seed (advances after each run)", scale=1)
-    with gr.Tab("Sample"):
+        attention = gr.Radio([(t(label), value) for label, value in ATTENTION_CHOICES], value="1d", scale=3,
+                             label=t("Attention (each is its own trained model)"))
+        seed = gr.Number(0, precision=0, label=t("Seed (advances after each run)"), scale=1)
+    with gr.Tab(t("Sample")):
         with gr.Row():
-            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature",
-                                    info="below 1: safer, bolder strokes; above 1: wilder")
+            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label=t("Temperature"),
+                                    info=t("below 1: safer, bolder strokes; above 1: wilder"))
             n_images = gr.Slider(1, budget(cpu=MAX_IMAGES, gpu=GPU_IMAGES[0]), value=budget(cpu=4, gpu=GPU_IMAGES[1]),
-                                 step=1, label="Images",
-                                 info=device_note(f"up to {GPU_IMAGES[0]} images per batch"))
+                                 step=1, label=t("Images"),
+                                 info=localized(device_note(f"up to {GPU_IMAGES[0]} images per batch"),
+                                                device_note_zh(f"每批最多 {GPU_IMAGES[0]} 张图像")))
         with gr.Row():
-            sample_button = gr.Button("Sample", variant="primary")
-            sample_stop = gr.Button("Stop")
-        gr.Markdown(LEGEND)
-        samples = gr.Image(label="Samples", show_label=False, type="numpy", interactive=False)
+            sample_button = gr.Button(t("Sample"), variant="primary")
+            sample_stop = gr.Button(t("Stop"))
+        gr.Markdown(t(LEGEND))
+        samples = gr.Image(label=t("Samples"), show_label=False, type="numpy", interactive=False)
         sample_status = gr.Markdown()
-    with gr.Tab("Complete"):
+    with gr.Tab(t("Complete")) as complete_tab:
         with gr.Row():
             with gr.Column():
-                source = gr.Radio([("A held-out digit", "example"), ("My drawing", "drawing")],
-                                  value="example", label="Digit to complete")
+                source = gr.Radio([(t("A held-out digit"), "example"), (t("My drawing"), "drawing")],
+                                  value="example", label=t("Digit to complete"))
                 example = gr.Slider(0, split_size("test") - 1, value=0, step=1,
-                                    label="Held-out digit number (never seen in training)")
-                drawing = gr.Sketchpad(label="Or draw a digit: pick the brush on the left", canvas_size=(280, 280),
+                                    label=t("Held-out digit number (never seen in training)"))
+                drawing = gr.Sketchpad(label=t("Or draw a digit: pick the brush on the left"), canvas_size=(280, 280),
                                        height=300)
             with gr.Column():
                 n_known = gr.Slider(0, SHAPE.n_positions - 1, value=SHAPE.n_positions // 2, step=1,
-                                    label="Pixels kept",
-                                    info="the first pixels in the model's writing order; 32 = top half")
-                complete_temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
+                                    label=t("Pixels kept"),
+                                    info=t("the first pixels in the model's writing order; 32 = top half"))
+                complete_temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label=t("Temperature"))
                 with gr.Row():
-                    complete_button = gr.Button("Complete 4 times", variant="primary")
-                    complete_stop = gr.Button("Stop")
-                given = gr.Image(label="What the model is given", type="numpy", interactive=False,
+                    complete_button = gr.Button(t("Complete 4 times"), variant="primary")
+                    complete_stop = gr.Button(t("Stop"))
+                given = gr.Image(label=t("What the model is given"), type="numpy", interactive=False,
                                  height=200)
-        gr.Markdown("**Completions** — " + LEGEND)
-        completions = gr.Image(label="Completions", show_label=False, type="numpy", interactive=False)
+        gr.Markdown(t(COMPLETIONS_LEGEND))
+        completions = gr.Image(label=t("Completions"), show_label=False, type="numpy", interactive=False)
         complete_status = gr.Markdown()
-    with gr.Tab("Receptive field") as field_tab:
-        gr.Markdown("Pick a pixel (sliders, or click on a picture). Orange: the positions one layer "
-                    "may attend to; red box: the pixel; numbers: the order in which pixels are "
-                    "written. Right: one head's attention weights (full orange = its largest "
-                    "weight) while the chosen model reads the held-out digit picked in *Complete*.")
+    with gr.Tab(t("Receptive field")) as field_tab:
+        gr.Markdown(t(FIELD_HELP))
         with gr.Row():
-            row = gr.Slider(0, SHAPE.height - 1, value=5, step=1, label="Row")
-            col = gr.Slider(0, SHAPE.width - 1, value=3, step=1, label="Column")
-            layer = gr.Slider(1, SHAPE.n_layers, value=1, step=1, label="Layer")
-            head = gr.Slider(1, SHAPE.n_heads, value=1, step=1, label="Head")
+            row = gr.Slider(0, SHAPE.height - 1, value=5, step=1, label=t("Row"))
+            col = gr.Slider(0, SHAPE.width - 1, value=3, step=1, label=t("Column"))
+            layer = gr.Slider(1, SHAPE.n_layers, value=1, step=1, label=t("Layer"))
+            head = gr.Slider(1, SHAPE.n_heads, value=1, step=1, label=t("Head"))
         with gr.Row():
             field_1d, field_2d, heat = (
                 _titled_picture(title) for title in ("**1D local**: may attend to",
                                                      "**2D local**: may attend to",
                                                      "**Attention weights** of one head"))
         field_note = gr.Markdown()
+    gr.Markdown(localized(
+        weights_note(it.CHECKPOINTS["1d"], adds="the 1D local model") + "\n\n"
+        + weights_note(it.CHECKPOINTS["2d"], adds="the 2D local model"),
+        weights_note_zh(it.CHECKPOINTS["1d"], adds="1D 局部注意力模型") + "\n\n"
+        + weights_note_zh(it.CHECKPOINTS["2d"], adds="2D 局部注意力模型")))
+    # Opening the tab shows finished samples at the defaults; opening Complete, finished completions.
+    on_tab_open(sample_at_once, [samples, sample_status], [attention, temperature, n_images, seed])
+    complete_tab.select(complete_at_once, [attention, source, example, drawing, n_known, complete_temperature, seed],
+                        [given, completions, complete_status], api_visibility="private", show_progress="hidden")
 
     sample_event = sample_button.click(
         sample, [attention, temperature, n_images, seed], [samples, sample_status],
@@ -273,3 +347,43 @@ def bench_default():
     """The main action at its defaults: sample 4 digits (1D local), every frame rendered, no pauses."""
     for _ in sample("1d", 1.0, 4, 0, pause=0.0):
         pass
+
+
+ZH = {
+    "1D local (raster order)": "1D 局部（光栅顺序）",
+    "2D local (2×4 blocks)": "2D 局部（2×4 块）",
+    "Attention (each is its own trained model)": "注意力方式（各自是单独训练的模型）",
+    "Seed (advances after each run)": "随机种子（每次运行后加一）",
+    "Sample": "采样",
+    "Temperature": "温度",
+    "below 1: safer, bolder strokes; above 1: wilder": "低于 1：更稳妥、笔画更粗；高于 1：更狂野",
+    "Images": "图像数",
+    "Stop": "停止",
+    LEGEND: "红框：正在书写的像素；蓝色：尚未书写。",
+    "Samples": "采样结果",
+    "Complete": "补全",
+    "A held-out digit": "一个测试集数字",
+    "My drawing": "我画的",
+    "Digit to complete": "要补全的数字",
+    "Held-out digit number (never seen in training)": "测试集数字编号（训练时从未见过）",
+    "Or draw a digit: pick the brush on the left": "或者画一个数字：在左侧选画笔",
+    "Pixels kept": "保留的像素数",
+    "the first pixels in the model's writing order; 32 = top half": "按模型书写顺序的前若干个像素；32 = 上半部分",
+    "Complete 4 times": "补全 4 次",
+    "What the model is given": "模型拿到的部分",
+    COMPLETIONS_LEGEND: "**补全结果**——红框：正在书写的像素；蓝色：尚未书写。",
+    "Completions": "补全结果",
+    "Receptive field": "感受野",
+    FIELD_HELP: "选一个像素（用滑块，或直接点图）。橙色：一层注意力可以关注的位置；红框：该像素；数字：像素的书写顺序。"
+                "右图：所选模型读取在*补全*页选中的测试数字时，某一个头的注意力权重（最深的橙色 = 它的最大权重）。",
+    "Row": "行",
+    "Column": "列",
+    "Layer": "层",
+    "Head": "头",
+    "**1D local**: may attend to": "**1D 局部**：可关注的位置",
+    "**2D local**: may attend to": "**2D 局部**：可关注的位置",
+    "**Attention weights** of one head": "一个头的**注意力权重**",
+    "1D local: may attend to": "1D 局部：可关注的位置",
+    "2D local: may attend to": "2D 局部：可关注的位置",
+    "Attention weights of one head": "一个头的注意力权重",
+}
