@@ -132,8 +132,15 @@ cpu_failures = failures(blocks)
 os.environ["GALLERY_DEVICE"] = "cuda"
 gpu_blocks = app.build_app()
 os.environ["GALLERY_DEVICE"] = "cpu"
-gpu_sliders = {b.label: b.value for b in gpu_blocks.blocks.values() if isinstance(b, gr.Slider)}
-cpu_sliders = {b.label: b.value for b in blocks.blocks.values() if isinstance(b, gr.Slider)}
+from demos.i18n import used
+
+
+def english(label):  # a translated label -> its English text
+    return used().get(getattr(label, "key", None), str(label))
+
+
+gpu_sliders = {english(b.label): b.value for b in gpu_blocks.blocks.values() if isinstance(b, gr.Slider)}
+cpu_sliders = {english(b.label): b.value for b in blocks.blocks.values() if isinstance(b, gr.Slider)}
 grown = sorted(label for label in cpu_sliders if gpu_sliders.get(label) != cpu_sliders[label])
 
 print(json.dumps({
