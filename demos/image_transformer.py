@@ -145,6 +145,7 @@ def sample(attention: str, temperature: float, n_images: int, seed: float, pause
     yield from _stream(model.cfg, run, pause=pause, request=request)
 
 
+@gpu(duration=MAX_SECONDS + GPU_MARGIN_S)
 @friendly_errors
 def sample_at_once(attention: str, temperature: float, n_images: int, seed: float, request: gr.Request = None):
     """What the tab opens on: the same samples as `sample`, shown finished (no frame by frame)."""
@@ -192,6 +193,7 @@ def complete(attention: str, source: str, example: float, drawing, n_known: floa
         yield given, picture, status
 
 
+@gpu(duration=MAX_SECONDS + GPU_MARGIN_S)
 @friendly_errors
 def complete_at_once(attention: str, source: str, example: float, drawing, n_known: float, temperature: float,
                      seed: float = 0, request: gr.Request = None):
