@@ -6,10 +6,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from demos.common import heavy_id, example_paths, friendly_errors, header
+from demos.common import example_paths, friendly_errors, header, heavy_id, on_tab_open
+from demos.i18n import localized, say, t, zh_figure
 from demos.deconvnet import (DEFAULT_BACKBONE, EXAMPLES, TOP_CLASS, backbone, backbone_choices, backbone_note,
-                             class_choices, class_index, enlarge, layers_of, on_backbone_change, prepare,
-                             top_labels)
+                             backbone_note_value, class_choices, class_index, class_name, enlarge, layer_choices,
+                             layers_of, on_backbone_change, prepare, top_labels)
 from papers import deconvnet, gradcam
 from papers.checkpoints import gpu
 
@@ -21,21 +22,60 @@ says it matters (Eq. 1: global-average-pooled gradients) and keeps the positive 
 coarse map of the evidence *for* a class. Times Guided Backpropagation it becomes fine-grained
 (Guided Grad-CAM); negating the gradients shows what argues *against* the class (counterfactual).
 Try the two-digit example with "3" and "7" side by side (the paper's cat-and-dog figure)."""
+INTRO_ZH = """Grad-CAM 按类别得分的梯度给某个卷积层的每张特征图加权（公式 1：对梯度做全局平均池化），
+再只保留加权和中为正的部分（公式 2）：得到一张粗略的图，标出支持该类别的证据。与 Guided Backpropagation
+相乘后就变得精细（Guided Grad-CAM）；把梯度取反，则显示反对该类别的证据（反事实解释）。
+试试“3”和“7”并排的双数字示例（相当于论文里猫和狗同框的那张图）。"""
+LABELS_ZH = {"ours": "conv4（最后一个卷积层）上的 Grad-CAM", "conv3": "conv3 上的 Grad-CAM",
+             "guided_backprop": "Guided Backprop（|梯度|，模糊后）", "blurred_image": "模糊图像的最亮点（不看类别）",
+             "chance": "随机一点（数字框占画布的平均比例）"}
 
 TOP_K = 10
 SECOND_BEST = "second most likely class"
 
 
-def measured_note() -> str:
-    """The paper's claims measured on the shipped digits CNN (results/gradcam.json), with seeds."""
+def measured_note():
+    """measured_note_en and its Chinese, shown in the visitor's language."""
+    return localized(measured_note_en(), measured_note_zh())
+
+
+def _row(claim: str, zh: bool = False) -> str:
+    """One claim's figures (results/gradcam.json): each method's name and its share of hits."""
     from papers import results
 
-    def row(claim: str) -> str:
-        found = results.claim(SLUG, claim) or {}
-        labels = found.get("labels", {})
-        cells = [f"{labels.get(key, key)}: **{results.figure(SLUG, claim, key, ' %')}**"
-                 for key in ["ours", *found.get("baselines", {})]]
-        return "; ".join(cells)
+    found = results.claim(SLUG, claim) or {}
+    labels = LABELS_ZH if zh else found.get("labels", {})
+    cells = [f"{labels.get(key, key)}{'：' if zh else ': '}**{results.figure(SLUG, claim, key, ' %')}**"
+             for key in ["ours", *found.get("baselines", {})]]
+    return zh_figure(("；" if zh else "; ").join(cells)) if zh else "; ".join(cells)
+
+
+def measured_note_zh() -> str:
+    from papers import results
+
+    paper = results.paper_figure(SLUG, "class_discrimination", " %", digits=2)
+    human = f"论文的人类实验（§5.1）：看着 Guided Grad-CAM，人们在 {paper} 的情况下说对了类别。" if paper else ""
+    grad_cam, guided = (results.value(SLUG, "class_discrimination"),
+                        results.value(SLUG, "class_discrimination", "guided_backprop"))
+    guided_text = "" if grad_cam is None or guided is None or guided < grad_cam - 10 else (
+        "（论文发现 Guided Backprop 在 VGG16 上几乎不区分类别；在这个小网络上，它模糊后的梯度幅值指向所问数字的频率"
+        + ("与最后一个卷积层上的 Grad-CAM 相当" if abs(guided - grad_cam) < 5 else "高于最后一个卷积层上的 Grad-CAM") + "。）")
+    point, blind = results.value(SLUG, "pointing_game"), results.value(SLUG, "pointing_game", "blurred_image")
+    blind_text = "" if point is None or blind is None else (
+        "找一个孤零零的数字根本不需要知道类别：模糊图像的最亮点（模糊程度在训练画布上选定）"
+        + ("胜过" if blind > point else "没有胜过") + "最后一个卷积层上的 Grad-CAM，所以单看指点游戏说明不了多少；"
+        "双数字测试才显示出 Grad-CAM 多做了什么。")
+    return ("**在随附的数字 CNN 上实测**（`python -m papers.reproduce gradcam`；每个随机种子抽一批新的测试画布）。\n\n"
+            "*类别区分* —— 每张画布上有两个数字，指定其中一个：热力图的峰值落在被指定数字上的比例。"
+            f"{_row('class_discrimination', True)}。不看类别的图无论问哪个数字都指向同一处，所以过不了一半的提问。"
+            f"{guided_text}{human}\n\n"
+            f"*指点游戏* —— 杂乱背景中只有一个数字：峰值是否落在它上面？{_row('pointing_game', True)}。{blind_text}")
+
+
+def measured_note_en() -> str:
+    """The paper's claims measured on the shipped digits CNN (results/gradcam.json), with seeds."""
+    from papers import results
+    row = _row
 
     paper = results.paper_figure(SLUG, "class_discrimination", " %", digits=2)
     human = f"The paper's human study (§5.1): people named the class from Guided Grad-CAM in {paper} of cases. " if paper else ""
@@ -67,8 +107,8 @@ def _pointing_verdict(grad_cam: float | None, blind: float | None) -> str:
             "the two-digit test shows what Grad-CAM adds.")
 
 
-def second_choices(key: str, first: list[int] = ()) -> list[str]:
-    return [SECOND_BEST] + class_choices(key, first)[1:]
+def second_choices(key: str, first: list[int] = ()) -> list:
+    return [(t(SECOND_BEST), SECOND_BEST)] + class_choices(key, first)[1:]
 
 
 def overlay(view: np.ndarray, cam: np.ndarray, opacity: float) -> np.ndarray:
@@ -77,7 +117,8 @@ def overlay(view: np.ndarray, cam: np.ndarray, opacity: float) -> np.ndarray:
 
 @gpu(duration=60)
 @friendly_errors
-def explain(image, key: str, layer: str, class_choice: str, second_choice: str, opacity: float):
+def explain(image, key: str, layer: str, class_choice: str, second_choice: str, opacity: float,
+            request: gr.Request = None):
     """Top-10, Grad-CAM, counterfactual, Guided Backprop, Guided Grad-CAM and a second class's map."""
     model, view, x = prepare(image, key)
     if layer not in layers_of(key):
@@ -92,10 +133,13 @@ def explain(image, key: str, layer: str, class_choice: str, second_choice: str, 
     other = gradcam.grad_cam_maps(model, target, x, other_idx)
     guided = gradcam.guided_backprop(model, x, class_idx)
     top = [int(i) for i in probs.argsort(descending=True)[:TOP_K]]
-    info = (f"Explaining **{names[class_idx]}** (p = {float(probs[class_idx]):.3f}) at **{layer}**; "
-            f"compared with **{names[other_idx]}** (p = {float(probs[other_idx]):.3f}). "
-            "Red = strong evidence, blue = none.")
-    return (top_labels(probs, names, TOP_K), overlay(view, maps.cam, opacity),
+    this, that = class_name(names[class_idx], request), class_name(names[other_idx], request)
+    p_this, p_that = float(probs[class_idx]), float(probs[other_idx])
+    info = say(request, f"Explaining **{this}** (p = {p_this:.3f}) at **{layer}**; compared with **{that}** "
+               f"(p = {p_that:.3f}). Red = strong evidence, blue = none.",
+               f"在 **{layer}** 解释 **{this}**（p = {p_this:.3f}），对照 **{that}**（p = {p_that:.3f}）。"
+               "红 = 证据强，蓝 = 没有证据。")
+    return (top_labels(probs, names, TOP_K, request), overlay(view, maps.cam, opacity),
             overlay(view, maps.counterfactual, opacity),
             enlarge(gradcam.gradient_image(guided)),
             enlarge(gradcam.gradient_image(gradcam.guided_grad_cam(guided, maps.cam))),
@@ -105,37 +149,39 @@ def explain(image, key: str, layer: str, class_choice: str, second_choice: str, 
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     gr.Markdown(measured_note())
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(example_paths("two_digits_3_7.png")[0], label="Image", type="numpy", sources=["upload", "clipboard"], height=280)
-            gr.Examples(example_paths(*EXAMPLES), inputs=image, examples_per_page=8)
-            net = gr.Radio(backbone_choices(), value=DEFAULT_BACKBONE, label="Network")
-            note = gr.Markdown(backbone_note(DEFAULT_BACKBONE))
+            image = gr.Image(example_paths("two_digits_3_7.png")[0], label=t("Image"), type="numpy", sources=["upload", "clipboard"], height=280)
+            gr.Examples(example_paths(*EXAMPLES), inputs=image, examples_per_page=8, label=t("Examples"))
+            net = gr.Radio(backbone_choices(), value=DEFAULT_BACKBONE, label=t("Network"))
             layers = layers_of(DEFAULT_BACKBONE)
-            layer = gr.Dropdown(layers, value=layers[-1], label="Layer (the paper uses the last conv layer)")
+            layer = gr.Dropdown(layer_choices(DEFAULT_BACKBONE), value=layers[-1],
+                                label=t("Layer (the paper uses the last conv layer)"))
             target = gr.Dropdown(class_choices(DEFAULT_BACKBONE), value=TOP_CLASS, filterable=True,
-                                 label="Class to explain (top 10 first; type to search all)")
+                                 label=t("Class to explain (top 10 first; type to search all)"))
             second = gr.Dropdown(second_choices(DEFAULT_BACKBONE), value=SECOND_BEST, filterable=True,
-                                 label="Second class, side by side")
-            opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Heatmap opacity")
-            run = gr.Button("Explain", variant="primary")
+                                 label=t("Second class, side by side"))
+            opacity = gr.Slider(0, 1, value=0.5, step=0.05, label=t("Heatmap opacity"))
+            run = gr.Button(t("Explain"), variant="primary")
         with gr.Column(scale=2):
             info = gr.Markdown()
             with gr.Row():
-                cam = gr.Image(label="Grad-CAM (evidence for the class)", height=260)
-                other = gr.Image(label="Grad-CAM for the second class", height=260)
-                counter = gr.Image(label="Counterfactual (evidence against)", height=260)
+                cam = gr.Image(label=t("Grad-CAM (evidence for the class)"), height=260)
+                other = gr.Image(label=t("Grad-CAM for the second class"), height=260)
+                counter = gr.Image(label=t("Counterfactual (evidence against)"), height=260)
             with gr.Row():
-                guided = gr.Image(label="Guided Backpropagation", height=260)
-                guided_cam = gr.Image(label="Guided Grad-CAM", height=260)
-                labels = gr.Label(num_top_classes=TOP_K, label="Top 10")
+                guided = gr.Image(label=t("Guided Backpropagation"), height=260)
+                guided_cam = gr.Image(label=t("Guided Grad-CAM"), height=260)
+                labels = gr.Label(num_top_classes=TOP_K, label=t("Top 10"))
+    note = gr.Markdown(backbone_note_value(DEFAULT_BACKBONE))  # below the main content
 
     net.change(on_backbone_change, net, [note, layer, target], api_visibility="private")
     net.change(lambda key: gr.Dropdown(choices=second_choices(key), value=SECOND_BEST), net, second, api_visibility="private")
     inputs = [image, net, layer, target, second, opacity]
     outputs = [labels, cam, counter, guided, guided_cam, other, info, target, second]
+    on_tab_open(explain, outputs, inputs)
     run.click(explain, inputs, outputs, api_name=f"{SLUG}_explain", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     for control in (target, second, layer):
         control.input(explain, inputs, outputs, api_visibility="private", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
@@ -145,3 +191,22 @@ def build() -> None:
 def bench_default():
     example = np.asarray(Image.open(example_paths(EXAMPLES[0])[0]))
     return explain(example, DEFAULT_BACKBONE, layers_of(DEFAULT_BACKBONE)[-1], TOP_CLASS, SECOND_BEST, 0.5)
+
+
+ZH = {
+    SECOND_BEST: "第二可能的类别",
+    "Image": "图像",
+    "Examples": "示例",
+    "Network": "网络",
+    "Layer (the paper uses the last conv layer)": "层（论文用最后一个卷积层）",
+    "Class to explain (top 10 first; type to search all)": "要解释的类别（前 10 名在前；可输入搜索全部）",
+    "Second class, side by side": "并排对照的第二个类别",
+    "Heatmap opacity": "热力图不透明度",
+    "Explain": "解释",
+    "Grad-CAM (evidence for the class)": "Grad-CAM（支持该类别的证据）",
+    "Grad-CAM for the second class": "第二个类别的 Grad-CAM",
+    "Counterfactual (evidence against)": "反事实（反对该类别的证据）",
+    "Guided Backpropagation": "Guided Backpropagation",
+    "Guided Grad-CAM": "Guided Grad-CAM",
+    "Top 10": "前 10 名",
+}

@@ -154,7 +154,7 @@ def test_explain_two_classes_side_by_side():
     assert all(img.shape == (256, 256, 3) for img in (cam, counter, guided, guided_cam, other))
     # the "3" map is hot on the left half, the "7" map on the right half
     assert cam[:, :128, 0].mean() > cam[:, 128:, 0].mean() and other[:, 128:, 0].mean() > other[:, :128, 0].mean()
-    assert target.choices[1][0].startswith("3:") and "digit 3" in info
+    assert target.choices[1][1].startswith("3:") and "digit 3" in info
 
 
 def test_explain_defaults_use_top_and_second_class():
