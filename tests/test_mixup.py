@@ -143,3 +143,19 @@ def test_demo_handlers_and_bad_inputs():
     assert "budget" in list(demo.compare_digits(0.3, 10 ** 6, -5))[-1]  # out-of-range API values are bounded
     with pytest.raises(gr.Error):
         list(demo.compare_digits(0, 2, 10))
+
+
+def test_the_tab_opens_on_the_precomputed_toy_run_and_a_mix_in_the_visitors_language():
+    """The shipped toy comparison (python -m demos.mixup) fills both surfaces and the table; the
+    mixing section opens with the example names in the visitor's language."""
+    from types import SimpleNamespace
+
+    from demos import mixup as demo
+
+    erm, mixed, table = demo.toy_opening()
+    assert erm.shape == mixed.shape == (demo.DISPLAY_SIDE, demo.DISPLAY_SIDE, 3) and not np.array_equal(erm, mixed)
+    assert "**ERM**" in table and "**mixup α=1**" in table and "Trained ahead of time" in table
+    chinese = SimpleNamespace(query_params="lang=zh", headers={})
+    assert "预先训练" in demo.toy_opening(chinese)[2]
+    name_a, name_b, image, label = demo.initial_mix(chinese)
+    assert (name_a, name_b) == ("猫", "咖啡") and label == {"猫": demo.INITIAL_LAMBDA, "咖啡": 1 - demo.INITIAL_LAMBDA}
