@@ -136,10 +136,10 @@ def test_classify_without_weights_says_how_to_get_them():
 
 def test_architecture_works_without_weights():
     rows, diagram, kernels = demo.architecture("original")
-    assert rows[-1][3] == "60,965,224"
+    assert rows.iloc[-1, 3] == "60,965,224"
     assert diagram.ndim == 3 and kernels.value is not None
     rows, _, _ = demo.architecture("torchvision")
-    assert rows[-1][3] == "61,100,840"
+    assert rows.iloc[-1, 3] == "61,100,840"
 
 
 @pytest.mark.parametrize("image", [
