@@ -1,9 +1,12 @@
 """Faster R-CNN tab: detections, and a look inside (anchors, proposals before/after NMS, timings)."""
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 
-from demos.common import example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import example_paths, friendly_errors, header, on_tab_open, read_image, weights_note, weights_note_zh
+from demos.i18n import localized, request_locale, say, t, zh_figure
 from papers import faster_rcnn as frcnn
 from papers.checkpoints import get_device, gpu
 from papers.results import figure, paper_figure, value
@@ -20,6 +23,17 @@ refines its box. Open **Look inside** to see each stage and what it costs on thi
 The default model is a tiny detector trained here in minutes on generated shapes (rectangles,
 ellipses, triangles): try the shape examples. The COCO models (torchvision's weights) detect 80
 everyday categories, but take seconds per image on a CPU."""
+def _cjk(text: str) -> str:
+    """Chinese Markdown without soft line breaks (a browser shows each as a space between characters)."""
+    return re.sub(r"([^\n])\n(?=[^\n])", lambda m: m[1] + (" " if m[1].isascii() or text[m.end()].isascii() else ""), text)
+
+
+INTRO_ZH = _cjk("""**区域提议网络**（RPN）在特征图上滑动，给*锚框*打分——锚框是每个位置上几个尺度和长宽比固定的参考框——
+再把最有希望的锚框向物体微调。经过非极大值抑制（NMS）后剩下几百个*候选框*；**RoI 池化**从每个候选框里裁出
+一小块特征网格，由检测头判断物体类别并精修边框。展开 **内部细节** 可以看到每个阶段的结果，以及它在本机上的耗时。
+
+默认模型是一个在这里用生成的形状（矩形、椭圆、三角形）几分钟训练出来的小检测器：试试形状示例。COCO 模型
+（torchvision 的权重）能检测 80 类日常物体，但在 CPU 上每张图要几秒。""")
 
 
 def _measured() -> str:
@@ -42,6 +56,25 @@ regions Selective Search starts from, not learned) {figure(SLUG, "proposal_recal
        f"Average recall over IoU 0.5:0.95: RPN {figure(SLUG, 'proposal_average_recall', unit=' %')}, "
        f"segments {figure(SLUG, 'proposal_average_recall', 'segments', ' %')}.")
 
+
+def _measured_zh() -> str:
+    """_measured in Chinese: the same figures from results/faster-rcnn.json."""
+    def fig(claim_id, method="ours", unit=" %"):
+        return zh_figure(figure(SLUG, claim_id, method, unit))
+
+    segments_tighter = (value(SLUG, "proposal_average_recall", "segments") or 0) > (
+        value(SLUG, "proposal_average_recall") or 0)
+    return _cjk(f"""**本机实测**（未参与训练的生成场景，`python -m papers.reproduce {SLUG}`）：形状检测器的 mAP@0.5 为
+**{fig("shipped_map50")}**，mAP@[.5:.95] 为 {fig("shipped_map_coco")}（论文：{paper_figure(SLUG, "shipped_map50", " %")}，
+在 PASCAL VOC 2007 上用 VGG-16——是另一个任务）。论文主张用*学习得到的* RPN（图 2）：每张图取
+{frcnn.PROPOSALS} 个候选框时，我们的 RPN 在 IoU ≥ {frcnn.RECALL_IOU:g} 下覆盖了 {fig("proposal_recall")} 的物体；
+同样的锚框随机挑选只覆盖 {fig("proposal_recall", "random_anchors")}，Felzenszwalb 分割区域的外接框（Selective Search
+的起点，不经学习）覆盖 {fig("proposal_recall", "segments")}。
+""" + ("在这些干净、纯色的形状上，分割能勾勒出每个物体的轮廓，所以它的框比 RPN 的更贴合（IoU 0.5:0.95 上的平均召回率："
+       f"{fig('proposal_average_recall', 'segments')} 对 {fig('proposal_average_recall')}）；论文是在自然照片（PASCAL VOC）上比较两者的。"
+       if segments_tighter else
+       f"IoU 0.5:0.95 上的平均召回率：RPN {fig('proposal_average_recall')}，分割 {fig('proposal_average_recall', 'segments')}。"))
+
 MODELS = {
     "Shapes detector (trained here, offline)": "shapes",
     "COCO · MobileNetV3-Large FPN (torchvision)": "mobilenet_v3_large_fpn",
@@ -49,28 +82,38 @@ MODELS = {
 }
 EXAMPLES = ["shapes_1.png", "shapes_2.png", "shapes_3.png", "astronaut.jpg", "coffee.jpg"]
 ANCHOR_COLOUR, BEFORE_COLOUR, AFTER_COLOUR = (255, 170, 0), (40, 120, 255), (0, 200, 90)
+STAGES_ZH = {"resize + normalise": "缩放 + 归一化", "backbone": "主干网络",
+             "RPN: anchors, objectness, proposals + NMS": "RPN：锚框、前景分数、候选框 + NMS",
+             "RoI pooling + box head": "RoI 池化 + 检测头",
+             "class scores, box refinement + NMS": "类别分数、边框精修 + NMS"}
+SHAPES_ZH = {"rectangle": "矩形", "ellipse": "椭圆", "triangle": "三角形"}  # COCO's 80 names stay English
 
 
-def _timing_table(seconds: dict, variant: str) -> str:
-    rows = "\n".join(f"| {stage} | {1000 * t:.0f} ms |" for stage, t in seconds.items())
+def _timing_table(seconds: dict, variant: str, request=None) -> str:
+    zh = request_locale(request) == "zh-CN"
+    rows = "\n".join(f"| {STAGES_ZH.get(stage, stage) if zh else stage} | {1000 * t:.0f} ms |"
+                     for stage, t in seconds.items())
     device = get_device().type.upper()
-    return (f"| stage ({variant}, {device}) | time |\n|---|---|\n{rows}\n"
-            f"| **total** | **{1000 * sum(seconds.values()):.0f} ms** |")
+    return (say(request, f"| stage ({variant}, {device}) | time |", f"| 阶段（{variant}，{device}） | 耗时 |")
+            + f"\n|---|---|\n{rows}\n"
+            + say(request, "| **total** |", "| **合计** |") + f" **{1000 * sum(seconds.values()):.0f} ms** |")
 
 
 @gpu(duration=30)
 @friendly_errors
 def detect(image, model_name: str, score_threshold: float, anchor_x: float, anchor_y: float,
-           level: int, top_n: int):
+           level: int, top_n: int, request: gr.Request = None):
     """-> detections, anchors at a location, proposals before NMS, after NMS, timing table."""
     variant = MODELS.get(model_name)
     if variant is None:
-        raise gr.Error(f"Unknown model {model_name!r}.")
+        raise gr.Error(say(request, f"Unknown model {model_name!r}.", f"未知的模型 {model_name!r}。"))
     rgb = read_image(image).rgb
     model = frcnn.load_detector(variant)
     found = model.detect(frcnn.image_to_tensor(rgb, get_device()))
     names = model.config.categories
     keep = found.scores >= score_threshold
+    if request_locale(request) == "zh-CN":
+        names = [SHAPES_ZH.get(name, name) for name in names]
     annotations = [(tuple(int(round(v)) for v in box), f"{names[label]} {score:.2f}")
                    for box, score, label in zip(found.boxes[keep].tolist(), found.scores[keep].tolist(),
                                                 found.labels[keep].tolist())]
@@ -79,10 +122,15 @@ def detect(image, model_name: str, score_threshold: float, anchor_x: float, anch
     top_n = int(top_n)
     before = found.proposals.top_boxes[found.proposals.top_scores.argsort(descending=True)[:top_n]].cpu()
     after = found.proposals.boxes[:top_n].cpu()
-    info = (f"**{len(annotations)}** detections ≥ {score_threshold:.2f} · RPN: "
-            f"{sum(len(a) for a in found.anchors)} anchors on {len(found.anchors)} level(s) "
-            f"{found.feature_sizes} → {len(found.proposals.top_boxes)} kept before NMS → "
-            f"{len(found.proposals.boxes)} proposals after NMS.\n\n" + _timing_table(found.seconds, variant))
+    n_anchors, n_levels = sum(len(a) for a in found.anchors), len(found.anchors)
+    n_before, n_after = len(found.proposals.top_boxes), len(found.proposals.boxes)
+    info = say(request,
+               f"**{len(annotations)}** detections ≥ {score_threshold:.2f} · RPN: {n_anchors} anchors on "
+               f"{n_levels} level(s) {found.feature_sizes} → {n_before} kept before NMS → "
+               f"{n_after} proposals after NMS.",
+               f"**{len(annotations)}** 个检测结果 ≥ {score_threshold:.2f} · RPN：{n_levels} 层特征图 "
+               f"{found.feature_sizes} 上共 {n_anchors} 个锚框 → NMS 前保留 {n_before} 个 → "
+               f"NMS 后 {n_after} 个候选框。") + "\n\n" + _timing_table(found.seconds, variant, request)
     return ((rgb, annotations),
             frcnn.draw_boxes(rgb, anchors, ANCHOR_COLOUR),
             frcnn.draw_boxes(rgb, before, BEFORE_COLOUR, width=1),
@@ -95,34 +143,59 @@ def bench_default():
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     with gr.Row():
         with gr.Column():
-            image = gr.Image(value=example_paths(EXAMPLES[0])[0], label="Image", type="numpy",
+            image = gr.Image(value=example_paths(EXAMPLES[0])[0], label=t("Image"), type="numpy",
                              sources=["upload", "clipboard"])
-            model_name = gr.Dropdown(list(MODELS), value=next(iter(MODELS)), label="Detector")
-            threshold = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label="Score threshold")
-            run = gr.Button("Detect", variant="primary")
-            gr.Examples(example_paths(*EXAMPLES), inputs=image)
-            gr.Markdown(weights_note(frcnn.CHECKPOINTS["mobilenet_v3_large_fpn"],
-                                     adds="detection of the 80 COCO categories on your own photos"))
+            model_name = gr.Dropdown([(t(name), name) for name in MODELS], value=next(iter(MODELS)),
+                                     label=t("Detector"))
+            threshold = gr.Slider(0.05, 1.0, value=0.5, step=0.05, label=t("Score threshold"))
+            run = gr.Button(t("Detect"), variant="primary")
+            gr.Examples(example_paths(*EXAMPLES), inputs=image, label=t("Examples"))
         with gr.Column():
-            detections = gr.AnnotatedImage(label="Detections")
-    with gr.Accordion("Look inside: anchors → proposals → NMS → detections", open=True):
+            detections = gr.AnnotatedImage(label=t("Detections"))
+    with gr.Accordion(t("Look inside: anchors → proposals → NMS → detections"), open=True):
         with gr.Row():
-            anchor_x = gr.Slider(0, 1, value=0.5, step=0.01, label="Anchor location: x (fraction of width)")
-            anchor_y = gr.Slider(0, 1, value=0.5, step=0.01, label="Anchor location: y (fraction of height)")
-            level = gr.Slider(0, 2, value=0, step=1, label="Pyramid level (COCO models: 0 finest … 2)")
-            top_n = gr.Slider(1, 300, value=50, step=1, label="Proposals to draw (top N)")
+            anchor_x = gr.Slider(0, 1, value=0.5, step=0.01, label=t("Anchor location: x (fraction of width)"))
+            anchor_y = gr.Slider(0, 1, value=0.5, step=0.01, label=t("Anchor location: y (fraction of height)"))
+            level = gr.Slider(0, 2, value=0, step=1, label=t("Pyramid level (COCO models: 0 finest … 2)"))
+            top_n = gr.Slider(1, 300, value=50, step=1, label=t("Proposals to draw (top N)"))
         with gr.Row():
-            anchors = gr.Image(label="The anchors at that location (scales × aspect ratios)", type="numpy")
-            before = gr.Image(label="Top-N RPN boxes before NMS", type="numpy")
-            after = gr.Image(label="Top-N proposals after NMS (IoU 0.7)", type="numpy")
+            anchors = gr.Image(label=t("The anchors at that location (scales × aspect ratios)"), type="numpy")
+            before = gr.Image(label=t("Top-N RPN boxes before NMS"), type="numpy")
+            after = gr.Image(label=t("Top-N proposals after NMS (IoU 0.7)"), type="numpy")
         info = gr.Markdown()
-    with gr.Accordion("How well it works: measured over seeds, with the paper's figures", open=False):
-        gr.Markdown(_measured())
+    with gr.Accordion(t("How well it works: measured over seeds, with the paper's figures"), open=False):
+        gr.Markdown(localized(_measured(), _measured_zh()))
+    coco = frcnn.CHECKPOINTS["mobilenet_v3_large_fpn"]
+    gr.Markdown(localized(weights_note(coco, adds="detection of the 80 COCO categories on your own photos"),
+                          weights_note_zh(coco, adds="在你自己的照片上检测 COCO 的 80 类物体")))
     inputs = [image, model_name, threshold, anchor_x, anchor_y, level, top_n]
     outputs = [detections, anchors, before, after, info]
     run.click(detect, inputs, outputs, api_name=f"{SLUG}_detect")
+    on_tab_open(detect, outputs, inputs)  # the shapes detector on the default example (~0.1 s)
     for slider in (threshold, anchor_x, anchor_y, level, top_n):
         slider.release(detect, inputs, outputs, api_visibility="private")
+
+
+ZH = {
+    "Image": "图像",
+    "Detector": "检测器",
+    "Shapes detector (trained here, offline)": "形状检测器（在这里训练，离线可用）",
+    "COCO · MobileNetV3-Large FPN (torchvision)": "COCO · MobileNetV3-Large FPN（torchvision）",
+    "COCO · ResNet-50 FPN (torchvision, slow on CPU)": "COCO · ResNet-50 FPN（torchvision，CPU 上较慢）",
+    "Score threshold": "分数阈值",
+    "Detect": "检测",
+    "Examples": "示例",
+    "Detections": "检测结果",
+    "Look inside: anchors → proposals → NMS → detections": "内部细节：锚框 → 候选框 → NMS → 检测结果",
+    "Anchor location: x (fraction of width)": "锚框位置：x（占宽度的比例）",
+    "Anchor location: y (fraction of height)": "锚框位置：y（占高度的比例）",
+    "Pyramid level (COCO models: 0 finest … 2)": "金字塔层级（COCO 模型：0 最精细 … 2）",
+    "Proposals to draw (top N)": "画出的候选框数（前 N 个）",
+    "The anchors at that location (scales × aspect ratios)": "该位置上的锚框（尺度 × 长宽比）",
+    "Top-N RPN boxes before NMS": "NMS 之前 RPN 的前 N 个框",
+    "Top-N proposals after NMS (IoU 0.7)": "NMS 之后的前 N 个候选框（IoU 0.7）",
+    "How well it works: measured over seeds, with the paper's figures": "效果如何：多个随机种子的实测结果，附论文数据",
+}
