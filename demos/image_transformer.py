@@ -92,15 +92,17 @@ def _tile(cfg, sequences: torch.Tensor, current: int | None = None) -> np.ndarra
     return np.concatenate([x for row in rows for x in (row, between)][:-1], axis=0)
 
 
-def _done(sequence, cfg, model_seconds: float, request=None) -> str:
+def _done(sequence, cfg, model_seconds: float, request=None, watched: bool = True) -> str:
     pixels = len(sequence) * cfg.n_positions
     rate = pixels / max(model_seconds, 1e-9)
     return say(request,
                f"Done: {len(sequence)} image(s). The model computed {pixels} pixel steps in "
-               f"{model_seconds:.2f} s ({rate:.0f} pixels/s, keys and values "
-               "cached); the display is slowed down so you can watch.",
+               f"{model_seconds:.2f} s ({rate:.0f} pixels/s, keys and values cached)"
+               + ("; the display is slowed down so you can watch." if watched else
+                  ". Press the button to watch them being written pixel by pixel."),
                f"完成：{len(sequence)} 张图像。模型在 {model_seconds:.2f} 秒内算完 {pixels} 个像素步"
-               f"（每秒 {rate:.0f} 个像素，键和值已缓存）；显示特意放慢了，方便观看。")
+               f"（每秒 {rate:.0f} 个像素，键和值已缓存）"
+               + ("；显示特意放慢了，方便观看。" if watched else "。按按钮可以看它逐个像素地书写。"))
 
 
 def _stream(cfg, run, n_known: int = 0, pause: float = FRAME_SECONDS, request=None):
@@ -131,7 +133,7 @@ def _finish(cfg, run, request=None):
     start = time.perf_counter()
     for _, sequence, _ in run:
         pass
-    return _tile(cfg, sequence), _done(sequence, cfg, time.perf_counter() - start, request)
+    return _tile(cfg, sequence), _done(sequence, cfg, time.perf_counter() - start, request, watched=False)
 
 
 @gpu(duration=MAX_SECONDS + GPU_MARGIN_S)

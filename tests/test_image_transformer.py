@@ -197,6 +197,16 @@ def test_sample_streams_pixels(tab):
     assert not np.array_equal(frames[0][0], picture)
 
 
+def test_the_tab_opens_on_the_same_finished_samples_and_completions(tab):
+    """What opening the tab (and its Complete tab) shows: the streamed handlers' final pictures."""
+    *_, (streamed, _) = tab.sample("1d", 1.0, 4, 0)
+    opened, status = tab.sample_at_once("1d", 1.0, 4, 0)
+    assert np.array_equal(opened, streamed) and "Done: 4 image(s)" in status and "slowed down" not in status
+    *_, (given, completions, _) = tab.complete("1d", "example", 0, None, 32, 1.0, 0)
+    opened_given, opened_completions, _ = tab.complete_at_once("1d", "example", 0, None, 32, 1.0, 0)
+    assert np.array_equal(opened_given, given) and np.array_equal(opened_completions, completions)
+
+
 @pytest.mark.parametrize("temperature,n_images,shown", [(0.1, 1, 1), (2.0, 8, 8), (1.0, None, 1), (1.0, 99, 8)])
 def test_sample_at_slider_extremes(tab, temperature, n_images, shown):
     *_, (picture, status) = tab.sample("1d", temperature, n_images, None)
