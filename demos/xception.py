@@ -6,9 +6,11 @@ import functools
 import gradio as gr
 import pandas as pd
 
-from demos.common import heavy_id, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import (example_paths, friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note,
+                          weights_note_zh)
+from demos.i18n import localized, request_locale, say, t, zh_figure
 from papers import xception as X
-from papers.checkpoints import WeightsUnavailable, get_device, gpu
+from papers.checkpoints import WeightsUnavailable, get_device, gpu, is_available_locally
 
 SLUG = "xception"
 TITLE = "Xception"
@@ -20,9 +22,30 @@ has 36 convolutional layers: two regular ones in the stem, then 34 depthwise sep
 modules of which the 12 in between have residual connections (§3, Fig. 5). Its gain is accuracy
 for the parameters (Table 1, Table 3), not speed: one separable layer needs far fewer
 multiply-adds than a regular one, yet the whole network needs *more* than Inception V3."""
+INTRO_ZH = """Chollet 的 **Inception 假设**：让一层分别去找空间上的模式和跨通道的模式。把这个想法推到极致，
+就是 **深度可分离卷积**——每个通道一个 k×k 卷积核，然后用 1×1 卷积混合各通道，中间不加 ReLU。Xception
+有 36 个卷积层：主干开头两个普通卷积，之后 34 个深度可分离卷积，分成 14 个模块，中间 12 个带残差连接
+（§3，图 5）。它赢在同样参数量下的精度（表 1、表 3），而不是速度：一个可分离层比普通卷积少得多的乘加，
+整个网络的乘加却 *多于* Inception V3。"""
+ADDS = "ImageNet top-5 classification at 299×299 and the trained filters below"
+ADDS_ZH = "299×299 输入的 ImageNet 前 5 名分类，以及下面那些训练好的滤波器"
 
 
-def counts_note() -> str:
+def counts_note():
+    """counts_note_en and its Chinese, shown in the visitor's language."""
+    from papers import results
+
+    f = lambda claim, **kw: zh_figure(results.figure(SLUG, claim, **kw))  # noqa: E731
+    zh = (f"在这里数出来的（`python -m papers.reproduce xception`）：Xception 有 **{f('xception_params')}** 个参数"
+          f"（表 3：{results.paper_figure(SLUG, 'xception_params')}），Inception V3 有 {f('inception_v3_params')}；"
+          f"每张 299×299 图像 Xception 需要 **{f('xception_macs', unit=' G')}** 次乘加，Inception V3 需要 "
+          f"**{f('inception_v3_macs', unit=' G')}**；在 CPU 上每张图像的耗时是 Inception V3 的 **{f('latency_ratio', unit='×')}**"
+          f"（论文表 3：在 60 块 K80 GPU 上每个训练步的耗时是它的 {results.paper_figure(SLUG, 'latency_ratio', '×')}）。"
+          "为什么可分离层省下的时间不如省下的乘加多：在下面亲自测一测。")
+    return localized(counts_note_en(), zh)
+
+
+def counts_note_en() -> str:
     """Xception against Inception V3, counted from the models (results/xception.json)."""
     from papers import results
 
@@ -38,11 +61,23 @@ def counts_note() -> str:
 
 EXPLORER_LIMITS = {"cpu": 2_000_000_000, "cuda": 200_000_000_000}  # multiply-adds per measurement
 COST_COLUMNS = ["layer", "parameters", "multiply-adds (M)", "latency (ms)", "G multiply-adds / s"]
+COST_COLUMNS_ZH = ["层", "参数", "乘加次数（M）", "延迟（毫秒）", "每秒乘加（G）"]
+ROW_NAMES_ZH = {"regular convolution": "普通卷积", "depthwise separable (Xception)": "深度可分离卷积（Xception）",
+                "  ↳ its depthwise part": "  ↳ 其中的逐通道部分", "  ↳ its pointwise part": "  ↳ 其中的逐点部分",
+                "Xception (Fig. 5)": "Xception（图 5）", "Inception V3 (torchvision)": "Inception V3（torchvision）"}
 
 
-def _cost_table(rows: list[X.LayerCost]) -> pd.DataFrame:
-    return pd.DataFrame([[r.name, r.params, round(r.macs / 1e6, 2), round(r.seconds * 1e3, 3),
-                          round(r.macs_per_second / 1e9, 2)] for r in rows], columns=COST_COLUMNS)
+def _row_name_zh(name: str) -> str:
+    if name.startswith("Inception-style ("):  # "Inception-style (3 segments, Fig. 3)"
+        return f"Inception 式模块（{name.split('(')[1].split(' ')[0]} 段，图 3）"
+    return ROW_NAMES_ZH.get(name, name)
+
+
+def _cost_table(rows: list[X.LayerCost], request=None) -> pd.DataFrame:
+    zh = request_locale(request) == "zh-CN"
+    name = _row_name_zh if zh else (lambda n: n)  # noqa: E731
+    return pd.DataFrame([[name(r.name), r.params, round(r.macs / 1e6, 2), round(r.seconds * 1e3, 3),
+                          round(r.macs_per_second / 1e9, 2)] for r in rows], columns=COST_COLUMNS_ZH if zh else COST_COLUMNS)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -53,7 +88,7 @@ def classify(image) -> dict[str, float]:
     return dict(X.top_k(X.imagenet_model(), rgb, X.imagenet_categories()))
 
 
-def _explain(rows: list[X.LayerCost], kernel: int, channels: int) -> str:
+def _explain(rows: list[X.LayerCost], kernel: int, channels: int, request=None) -> str:
     regular, inception, separable, depthwise, pointwise = rows
     fewer, faster = regular.macs / separable.macs, regular.seconds / separable.seconds
     dw_macs, dw_time = depthwise.macs / separable.macs, depthwise.seconds / (depthwise.seconds + pointwise.seconds)
@@ -63,6 +98,15 @@ def _explain(rows: list[X.LayerCost], kernel: int, channels: int) -> str:
     why = (f": per value it reads it does k² = {kernel * kernel} multiply-adds, a regular convolution "
            f"k²·C = {kernel * kernel * channels}, so it waits on memory rather than arithmetic"
            if dw_time > 1.5 * dw_macs else "")
+    if request_locale(request) == "zh-CN":
+        speed_zh = (f"却 **慢了 {1 / faster:.1f} 倍**" if faster < 1 else
+                    f"但只 **快了 {faster:.1f} 倍**" if faster < fewer else f"在这里也 **快了 {faster:.1f} 倍**")
+        why_zh = (f"：它每读一个数只做 k² = {kernel * kernel} 次乘加，普通卷积则做 k²·C = {kernel * kernel * channels} 次，"
+                  "所以它是在等内存，而不是在等算术" if dw_time > 1.5 * dw_macs else "")
+        return (f"在 **{X.device_description()}** 上：深度可分离卷积的乘加比普通卷积 **少 {fewer:.1f} 倍**，参数少 "
+                f"{regular.params / separable.params:.1f} 倍，{speed_zh}。其中逐通道部分只占 {dw_macs:.0%} 的乘加，"
+                f"却花了 **{dw_time:.0%} 的时间**{why_zh}（每秒 {depthwise.macs_per_second / 1e9:.2f} G 次乘加，普通卷积为 "
+                f"{regular.macs_per_second / 1e9:.2f}）。延迟是这台机器上各层轮流运行的中位数，会随负载变化。")
     return (f"On **{X.device_description()}**: the depthwise separable convolution needs **{fewer:.1f}× fewer "
             f"multiply-adds** than the regular one and {regular.params / separable.params:.1f}× fewer parameters, "
             f"{speed}. {share}{why} ({depthwise.macs_per_second / 1e9:.2f} G multiply-adds/s against "
@@ -72,40 +116,52 @@ def _explain(rows: list[X.LayerCost], kernel: int, channels: int) -> str:
 
 @gpu(duration=60)
 @friendly_errors
-def measure(channels, kernel, size):
+def measure(channels, kernel, size, request: gr.Request = None):
     channels, kernel, size = int(channels), int(kernel), int(size)
     if not (X.INCEPTION_SEGMENTS <= channels <= 1024 and 1 <= kernel <= 9 and kernel % 2 and 2 <= size <= 224):
-        raise gr.Error("Choose channels 3–1024 (a multiple of 3), an odd kernel 1–9 and a size 2–224.")
+        raise gr.Error(say(request, "Choose channels 3–1024 (a multiple of 3), an odd kernel 1–9 and a size 2–224.",
+                           "请选择 3–1024 个通道（3 的倍数）、1–9 的奇数卷积核和 2–224 的尺寸。"))
     rows = X.explore(channels, kernel, size, max_macs=EXPLORER_LIMITS.get(get_device().type))
-    return _cost_table(rows), _explain(rows, kernel, channels)
+    return _cost_table(rows, request), _explain(rows, kernel, channels, request)
 
 
 @gpu(duration=120)
 @friendly_errors
-def time_networks():
-    yield None, f"Building both networks and timing them on {X.device_description()} (a few seconds on a CPU)…"
+def time_networks(request: gr.Request = None):
+    yield None, say(request, f"Building both networks and timing them on {X.device_description()} (a few seconds on a CPU)…",
+                    f"正在构建两个网络并在 {X.device_description()} 上计时（CPU 上需要几秒）……")
     rows = X.whole_networks()
     xception, inception = rows
-    note = (f"Xception has {xception.params / inception.params:.2f}× the parameters and "
-            f"{xception.macs / inception.macs:.2f}× the multiply-adds of Inception V3 here, and takes "
-            f"**{xception.seconds / inception.seconds:.2f}× its time** on {X.device_description()}. The paper's "
-            "Table 3 trains Xception at fewer steps per second than Inception V3 on 60 K80 GPUs. Random weights: "
-            "the time does not depend on them.")
-    yield _cost_table(rows), note
+    p_ratio, m_ratio, t_ratio = xception.params / inception.params, xception.macs / inception.macs, \
+        xception.seconds / inception.seconds
+    note = say(request,
+               f"Xception has {p_ratio:.2f}× the parameters and {m_ratio:.2f}× the multiply-adds of Inception V3 here, "
+               f"and takes **{t_ratio:.2f}× its time** on {X.device_description()}. The paper's Table 3 trains Xception "
+               "at fewer steps per second than Inception V3 on 60 K80 GPUs. Random weights: the time does not depend "
+               "on them.",
+               f"在 {X.device_description()} 上，Xception 的参数是 Inception V3 的 {p_ratio:.2f} 倍、乘加是 {m_ratio:.2f} 倍，"
+               f"耗时是它的 **{t_ratio:.2f} 倍**。论文表 3 中，在 60 块 K80 GPU 上 Xception 每秒训练的步数少于 "
+               "Inception V3。这里用随机权重：耗时与权重无关。")
+    yield _cost_table(rows, request), note
 
 
 @gpu(duration=30)
 @friendly_errors
-def filters():
+def filters(request: gr.Request = None):
     try:
         model = X.imagenet_model()
     except WeightsUnavailable as exc:
         sizes = X.first_block_sizes(X.Xception())
-        return None, None, _sizes_text(sizes) + f"\n\nThe trained filters need the ImageNet weights. {exc}"
-    return X.depthwise_image(model), X.pointwise_image(model), _sizes_text(X.first_block_sizes(model))
+        return None, None, _sizes_text(sizes, request) + say(
+            request, f"\n\nThe trained filters need the ImageNet weights. {exc}", f"\n\n训练好的滤波器需要 ImageNet 权重。{exc}")
+    return X.depthwise_image(model), X.pointwise_image(model), _sizes_text(X.first_block_sizes(model), request)
 
 
-def _sizes_text(s: dict[str, int]) -> str:
+def _sizes_text(s: dict[str, int], request=None) -> str:
+    if request_locale(request) == "zh-CN":
+        return (f"第一个可分离卷积把 {s['in']} 个通道映射到 {s['out']} 个：{s['depthwise']:,} 个逐通道权重"
+                f"（{s['in']} 个 {s['kernel']}×{s['kernel']} 卷积核）加 {s['pointwise']:,} 个逐点权重"
+                f"（{s['out']}×{s['in']}）；普通的 {s['kernel']}×{s['kernel']} 卷积需要 {s['regular']:,} 个。")
     return (f"The first separable convolution maps {s['in']} → {s['out']} channels with {s['depthwise']:,} depthwise "
             f"weights ({s['in']} filters of {s['kernel']}×{s['kernel']}) and {s['pointwise']:,} pointwise weights "
             f"({s['out']}×{s['in']}); a regular {s['kernel']}×{s['kernel']} convolution would need {s['regular']:,}.")
@@ -116,54 +172,97 @@ def bench_default():
 
 
 # --------------------------------------------------------------------------- UI
+def short_weights_note():
+    """One line below the main content: whether the ImageNet weights are here."""
+    ckpt = X.IMAGENET
+    if is_available_locally(ckpt):
+        return localized(f"**{ckpt.name}** weights: found locally ({ckpt.size_text()}).",
+                         f"**{ckpt.name}** 权重：已在本地找到（{ckpt.size_text()}）。")
+    return localized(f"Classifying photos and the trained filters need the ImageNet weights ({ckpt.size_text()}), "
+                     "not found here: the **Classify** tab says how to get them.",
+                     f"给照片分类和查看训练好的滤波器需要 ImageNet 权重（{ckpt.size_text()}），这里没有找到："
+                     "**分类** 页里写了获取方法。")
+
+
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     gr.Markdown(counts_note())
     with gr.Tabs():
         _explorer()
         _classifier()
+    gr.Markdown(short_weights_note())  # short, below the main content
 
 
 def _explorer() -> None:
-    with gr.Tab("The Inception hypothesis, measured"):
-        gr.Markdown("One layer mapping C channels to C channels, three ways (Fig. 1–4 of the paper): a regular "
-                    "convolution (space and channels jointly), the Inception-style module rewritten as in Fig. 3 "
-                    "(a 1×1 convolution, then k×k convolutions over 3 separate channel segments) and Xception's "
-                    "depthwise separable convolution (one k×k filter per channel, then 1×1).")
+    with gr.Tab(t("The Inception hypothesis, measured")):
+        gr.Markdown(t(EXPLORER_TEXT))
         with gr.Row():
-            channels = gr.Slider(24, 768, value=192, step=24, label="channels C")
-            kernel = gr.Slider(1, 9, value=3, step=2, label="kernel size k")
-            size = gr.Slider(4, 112, value=28, step=4, label="feature-map size (pixels)")
-        run = gr.Button("Measure", variant="primary")
-        table = gr.Dataframe(headers=COST_COLUMNS, label="cost on this device", interactive=False)
+            channels = gr.Slider(24, 768, value=192, step=24, label=t("channels C"))
+            kernel = gr.Slider(1, 9, value=3, step=2, label=t("kernel size k"))
+            size = gr.Slider(4, 112, value=28, step=4, label=t("feature-map size (pixels)"))
+        run = gr.Button(t("Measure"), variant="primary")
+        table = gr.Dataframe(headers=COST_COLUMNS, label=t("cost on this device"), interactive=False)
         explanation = gr.Markdown()
         run.click(measure, [channels, kernel, size], [table, explanation], api_name=f"{SLUG}_measure",
                   concurrency_id=heavy_id(SLUG), concurrency_limit=1)
-        gr.Markdown("### The whole network\nXception against the Inception V3 it was compared with, both at 299×299.")
-        networks = gr.Button("Time both networks")
-        networks_table = gr.Dataframe(headers=COST_COLUMNS, label="whole networks", interactive=False)
+        on_tab_open(measure, [table, explanation], [channels, kernel, size])  # the Xception tab opens measured
+        gr.Markdown(t(NETWORKS_TEXT))
+        networks = gr.Button(t("Time both networks"))
+        networks_table = gr.Dataframe(headers=COST_COLUMNS, label=t("whole networks"), interactive=False)
         networks_note = gr.Markdown()
         networks.click(time_networks, None, [networks_table, networks_note], api_name=f"{SLUG}_networks",
                        concurrency_id=heavy_id(SLUG), concurrency_limit=1)
 
 
-
 def _classifier() -> None:
-    with gr.Tab("Classify (ImageNet weights)"):
-        gr.Markdown(weights_note(X.IMAGENET, adds="ImageNet top-5 classification at 299×299 and the trained "
-                                             "filters below"))
+    with gr.Tab(t("Classify (ImageNet weights)")):
+        gr.Markdown(localized(weights_note(X.IMAGENET, adds=ADDS), weights_note_zh(X.IMAGENET, adds=ADDS_ZH)))
         with gr.Row():
-            image = gr.Image(label="image", type="numpy")
-            labels = gr.Label(num_top_classes=5, label="top-5 (ImageNet)")
-        gr.Examples(example_paths("chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg"), inputs=image)
-        go = gr.Button("Classify", variant="primary")
+            image = gr.Image(label=t("image"), type="numpy")
+            labels = gr.Label(num_top_classes=5, label=t("top-5 (ImageNet)"))
+        gr.Examples(example_paths("chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg"), inputs=image,
+                    label=t("Examples"))
+        go = gr.Button(t("Classify"), variant="primary")
         go.click(classify, image, labels, api_name=f"{SLUG}_classify")
-        gr.Markdown("### The first separable block's filters\nLeft: 64 depthwise 3×3 filters, one per input channel "
-                    "(spatial patterns). Right: the 128×64 pointwise matrix (how channels are mixed). "
-                    "Red positive, blue negative.")
-        show = gr.Button("Show filters")
+        gr.Markdown(t(FILTERS_TEXT))
+        show = gr.Button(t("Show filters"))
         with gr.Row():
-            depthwise = gr.Image(label="depthwise filters", interactive=False)
-            pointwise = gr.Image(label="pointwise weights (out × in)", interactive=False)
+            depthwise = gr.Image(label=t("depthwise filters"), interactive=False)
+            pointwise = gr.Image(label=t("pointwise weights (out × in)"), interactive=False)
         sizes = gr.Markdown()
         show.click(filters, None, [depthwise, pointwise, sizes], api_name=f"{SLUG}_filters")
+
+
+EXPLORER_TEXT = ("One layer mapping C channels to C channels, three ways (Fig. 1–4 of the paper): a regular "
+                 "convolution (space and channels jointly), the Inception-style module rewritten as in Fig. 3 "
+                 "(a 1×1 convolution, then k×k convolutions over 3 separate channel segments) and Xception's "
+                 "depthwise separable convolution (one k×k filter per channel, then 1×1).")
+NETWORKS_TEXT = "### The whole network\nXception against the Inception V3 it was compared with, both at 299×299."
+FILTERS_TEXT = ("### The first separable block's filters\nLeft: 64 depthwise 3×3 filters, one per input channel "
+                "(spatial patterns). Right: the 128×64 pointwise matrix (how channels are mixed). "
+                "Red positive, blue negative.")
+
+ZH = {
+    "The Inception hypothesis, measured": "实测 Inception 假设",
+    EXPLORER_TEXT: "一个把 C 个通道映射到 C 个通道的层，三种做法（论文图 1–4）：普通卷积（空间和通道一起处理）、"
+                   "按图 3 改写的 Inception 式模块（先 1×1 卷积，再在 3 段互不相交的通道上各做 k×k 卷积），以及 Xception 的"
+                   "深度可分离卷积（每个通道一个 k×k 卷积核，再接 1×1）。",
+    "channels C": "通道数 C",
+    "kernel size k": "卷积核大小 k",
+    "feature-map size (pixels)": "特征图尺寸（像素）",
+    "Measure": "测量",
+    "cost on this device": "在本设备上的开销",
+    NETWORKS_TEXT: "### 整个网络\nXception 与论文用来对比的 Inception V3，输入都是 299×299。",
+    "Time both networks": "给两个网络计时",
+    "whole networks": "整个网络",
+    "Classify (ImageNet weights)": "分类（ImageNet 权重）",
+    "image": "图像",
+    "top-5 (ImageNet)": "前 5 名（ImageNet）",
+    "Examples": "示例",
+    "Classify": "分类",
+    FILTERS_TEXT: "### 第一个可分离模块的滤波器\n左：64 个 3×3 逐通道滤波器，每个输入通道一个（空间模式）。"
+                  "右：128×64 的逐点矩阵（通道如何混合）。红为正，蓝为负。",
+    "Show filters": "显示滤波器",
+    "depthwise filters": "逐通道（depthwise）滤波器",
+    "pointwise weights (out × in)": "逐点（pointwise）权重（输出 × 输入）",
+}
