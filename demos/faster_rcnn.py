@@ -25,7 +25,12 @@ ellipses, triangles): try the shape examples. The COCO models (torchvision's wei
 everyday categories, but take seconds per image on a CPU."""
 def _cjk(text: str) -> str:
     """Chinese Markdown without soft line breaks (a browser shows each as a space between characters)."""
-    return re.sub(r"([^\n])\n(?=[^\n])", lambda m: m[1] + (" " if m[1].isascii() or text[m.end()].isascii() else ""), text)
+    def joined(m):
+        before, after = m[1], text[m.end()]
+        latin = any(c.isascii() and c.isalnum() for c in (before, after))
+        return before + (" " if latin else "")
+
+    return re.sub(r"([^\n])\n(?=[^\n])", joined, text)
 
 
 INTRO_ZH = _cjk("""**区域提议网络**（RPN）在特征图上滑动，给*锚框*打分——锚框是每个位置上几个尺度和长宽比固定的参考框——

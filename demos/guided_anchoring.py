@@ -1,12 +1,14 @@
 """Guided Anchoring tab: where anchors should go, what shape they should have, and the recall."""
 from __future__ import annotations
 
+import re
 import time
 
 import gradio as gr
 import torch
 
-from demos.common import heavy_id, example_paths, friendly_errors, header, read_image
+from demos.common import heavy_id, example_paths, friendly_errors, header, on_tab_open, read_image
+from demos.i18n import localized, say, t, zh_figure
 from papers import faster_rcnn as frcnn
 from papers import guided_anchoring as ga
 from papers.checkpoints import GPU_MARGIN_S, get_device, gpu
@@ -36,6 +38,37 @@ anchors per image — every position — and the tab's default is ε = {ga.DEMO_
 recall ({figure(SLUG, "shipped_ar100", "ga_paper_eps", " %")} at ε = {ga.LOCATION_THRESHOLD:g}).
 **Measure recall** re-measures on the tab's own held-out scenes."""
 
+
+def _cjk(text: str) -> str:
+    """Chinese Markdown without soft line breaks (a browser shows each as a space between characters)."""
+    def joined(m):
+        before, after = m[1], text[m.end()]
+        latin = any(c.isascii() and c.isalnum() for c in (before, after))
+        return before + (" " if latin else "")
+
+    return re.sub(r"([^\n])\n(?=[^\n])", joined, text)
+
+
+def _fig(claim_id: str, method: str = "ours", unit: str = "", **kwargs) -> str:
+    return zh_figure(figure(SLUG, claim_id, method, unit, **kwargs))
+
+
+INTRO_ZH = _cjk(f"""普通的 RPN 在特征图的每个位置都放同样的 9 个锚框（3 种尺寸 × 3 种长宽比）。**GA-RPN** 则去预测锚框：
+*位置*分支对每个位置给出物体中心落在那里的概率（只在概率超过 ε 的位置放锚框），*形状*分支预测那里最合适的宽和高，
+再用一个可变形卷积让特征适应这个形状。下面两个模型共用同一个小主干网络，在这里用相同的训练预算、在长宽比可达 6:1
+的生成形状上训练——这正是固定形状的锚框难以贴合的情形。在 COCO 上，论文的 GA-RPN 达到 AR@100
+{paper_figure(SLUG, "shipped_ar100", " %")}，只用约十分之一的锚框就胜过 RPN。
+
+**这里**（未参与训练的场景，`python -m papers.reproduce {SLUG}`）：发布的 {_GA} 每张图用
+**{_fig("shipped_anchors", digits=0)}** 个锚框达到 AR@100 **{_fig("shipped_ar100", unit=" %")}**；RPN 用
+{figure(SLUG, "shipped_anchors", "rpn", digits=0, spread=False)} 个锚框达到 {_fig("shipped_ar100", "rpn", " %")}。
+每个随机种子以更小的预算从头重新训练：{_GA} 用 {_fig("retrained_anchors", digits=0)} 个锚框达到
+{_fig("retrained_ar100", unit=" %")}，RPN {_fig("retrained_ar100", "rpn", " %")}。
+论文的 ε 是 {ga.LOCATION_THRESHOLD:g}；我们短时间训练的位置分支对背景没那么有把握，所以在 ε = {ga.LOCATION_THRESHOLD:g} 时
+每张图保留 {figure(SLUG, "shipped_anchors", "ga_paper_eps", digits=0, spread=False)} 个锚框——也就是所有位置；
+因此本页默认 ε = {ga.DEMO_THRESHOLD:g}，召回率不受影响（ε = {ga.LOCATION_THRESHOLD:g} 时为
+{_fig("shipped_ar100", "ga_paper_eps", " %")}）。**测量召回率** 会在本页自己的未见场景上重新测量。""")
+
 EXAMPLES = ["ga_shapes_1.png", "ga_shapes_2.png", "shapes_3.png"]
 GUIDED_COLOUR, SLIDING_COLOUR, PROPOSAL_COLOUR = (0, 220, 90), (255, 170, 0), (40, 120, 255)
 MEASURE_BUDGET_S = 120
@@ -43,7 +76,7 @@ MEASURE_BUDGET_S = 120
 
 @gpu(duration=30)
 @friendly_errors
-def propose(image, threshold: float, locations: int, top_n: int):
+def propose(image, threshold: float, locations: int, top_n: int, request: gr.Request = None):
     """-> location map, guided anchors, sliding-window anchors, GA-RPN and RPN proposals, summary."""
     rgb = read_image(image).rgb
     tensor = frcnn.image_to_tensor(rgb, get_device())
@@ -52,10 +85,15 @@ def propose(image, threshold: float, locations: int, top_n: int):
     cells = ga.likeliest_locations(guided.location_prob, int(locations))
     rows, cols = [r for r, _ in cells], [c for _, c in cells]
     top_n = int(top_n)
-    summary = (f"**GA-RPN** kept **{guided.num_anchors}** anchors (locations with p > ε = {threshold:g}) "
-               f"of {guided.location_prob.numel()} positions; the **RPN** scores **{sliding.num_anchors}** "
-               f"sliding-window anchors ({sliding.anchors.shape[2]} per position). Drawn: the top {top_n} "
-               f"proposals of each after NMS.")
+    positions, per_position = guided.location_prob.numel(), sliding.anchors.shape[2]
+    summary = say(request,
+                  f"**GA-RPN** kept **{guided.num_anchors}** anchors (locations with p > ε = {threshold:g}) "
+                  f"of {positions} positions; the **RPN** scores **{sliding.num_anchors}** "
+                  f"sliding-window anchors ({per_position} per position). Drawn: the top {top_n} "
+                  f"proposals of each after NMS.",
+                  f"**GA-RPN** 在 {positions} 个位置中保留了 **{guided.num_anchors}** 个锚框（p > ε = {threshold:g} "
+                  f"的位置）；**RPN** 要给 **{sliding.num_anchors}** 个滑动窗口锚框打分（每个位置 {per_position} 个）。"
+                  f"图中画出两者 NMS 之后的前 {top_n} 个候选框。")
     return (ga.heat_overlay(rgb, guided.location_prob),
             frcnn.draw_boxes(rgb, guided.anchors[rows, cols, 0].cpu(), GUIDED_COLOUR),
             frcnn.draw_boxes(rgb, sliding.anchors[rows, cols].reshape(-1, 4).cpu(), SLIDING_COLOUR, width=1),
@@ -64,21 +102,23 @@ def propose(image, threshold: float, locations: int, top_n: int):
             summary)
 
 
-def _recall_table(results: dict, scenes: int, threshold: float) -> str:
-    header_row = "| model | " + " | ".join(f"AR@{n}" for n in ga.AR_AT) + " | anchors / image |"
+def _recall_table(results: dict, scenes: int, threshold: float, request=None) -> str:
+    header_row = (say(request, "| model | ", "| 模型 | ") + " | ".join(f"AR@{n}" for n in ga.AR_AT)
+                  + say(request, " | anchors / image |", " | 每张图锚框数 |"))
     lines = [header_row, "|---" * (len(ga.AR_AT) + 2) + "|"]
     for name, label in (("ga_rpn", "GA-RPN"), ("rpn", "RPN")):
         if name in results:
             r = results[name]
             lines.append(f"| {label} | " + " | ".join(f"{100 * r[f'AR@{n}']:.1f}" for n in ga.AR_AT)
                          + f" | {r['anchors_per_image']:.0f} |")
-    return (f"Average recall (%, IoU 0.5:0.95) on {scenes} held-out scenes, GA-RPN at ε = {threshold:g}:\n\n"
-            + "\n".join(lines))
+    return (say(request, f"Average recall (%, IoU 0.5:0.95) on {scenes} held-out scenes, GA-RPN at ε = {threshold:g}:",
+                f"{scenes} 个未见场景上的平均召回率（%，IoU 0.5:0.95），GA-RPN 取 ε = {threshold:g}：")
+            + "\n\n" + "\n".join(lines))
 
 
 @gpu(duration=MEASURE_BUDGET_S + GPU_MARGIN_S)
 @friendly_errors
-def measure(scenes: int, threshold: float):
+def measure(scenes: int, threshold: float, request: gr.Request = None):
     """Streams AR@N of both models on held-out generated scenes (never seen in training)."""
     data = frcnn.synthetic_scenes(int(scenes), ga.TEST_SEED, ga.SCENE_STYLE)
     truth = [torch.from_numpy(boxes) for _, boxes, _ in data]
@@ -89,15 +129,17 @@ def measure(scenes: int, threshold: float):
         found, anchors = [], []
         for i, (image, _, _) in enumerate(data):
             if time.perf_counter() - start > MEASURE_BUDGET_S:
-                yield f"Stopped after {MEASURE_BUDGET_S} s (the machine is busy); try fewer scenes."
+                yield say(request, f"Stopped after {MEASURE_BUDGET_S} s (the machine is busy); try fewer scenes.",
+                          f"{MEASURE_BUDGET_S} 秒后停止（机器繁忙）；请减少场景数。")
                 return
             proposals = ga.propose(name, model, frcnn.image_to_tensor(image, get_device()), **kwargs)
             found.append(proposals.boxes.cpu())
             anchors.append(proposals.num_anchors)
             if (i + 1) % 10 == 0:
-                yield f"Measuring {label}: {i + 1} / {len(data)} scenes…"
+                yield say(request, f"Measuring {label}: {i + 1} / {len(data)} scenes…",
+                          f"正在测量 {label}：{i + 1} / {len(data)} 个场景…")
         results[name] = ga.recall_metrics(found, truth, anchors)
-    yield _recall_table(results, len(data), float(threshold))
+    yield _recall_table(results, len(data), float(threshold), request)
 
 
 def bench_default():
@@ -105,36 +147,57 @@ def bench_default():
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     with gr.Row():
         with gr.Column(scale=1):
-            image = gr.Image(value=example_paths(EXAMPLES[0])[0], label="Image", type="numpy",
+            image = gr.Image(value=example_paths(EXAMPLES[0])[0], label=t("Image"), type="numpy",
                              sources=["upload", "clipboard"])
             threshold = gr.Slider(0.001, 0.9, value=ga.DEMO_THRESHOLD, step=0.001,
-                                  label="ε: keep anchors where p(object centre) > ε")
-            locations = gr.Slider(1, 30, value=8, step=1, label="Likeliest locations to show")
-            top_n = gr.Slider(1, 100, value=20, step=1, label="Proposals to draw (top N)")
-            run = gr.Button("Propose", variant="primary")
-            gr.Examples(example_paths(*EXAMPLES), inputs=image)
+                                  label=t("ε: keep anchors where p(object centre) > ε"))
+            locations = gr.Slider(1, 30, value=8, step=1, label=t("Likeliest locations to show"))
+            top_n = gr.Slider(1, 100, value=20, step=1, label=t("Proposals to draw (top N)"))
+            run = gr.Button(t("Propose"), variant="primary")
+            gr.Examples(example_paths(*EXAMPLES), inputs=image, label=t("Examples"))
         with gr.Column(scale=2):
             with gr.Row():
-                location_map = gr.Image(label="Location branch: p(object centre)", type="numpy")
-                guided = gr.Image(label="GA-RPN anchors at the likeliest positions", type="numpy")
-                sliding = gr.Image(label="RPN anchors at the same positions", type="numpy")
+                location_map = gr.Image(label=t("Location branch: p(object centre)"), type="numpy")
+                guided = gr.Image(label=t("GA-RPN anchors at the likeliest positions"), type="numpy")
+                sliding = gr.Image(label=t("RPN anchors at the same positions"), type="numpy")
             with gr.Row():
-                ga_props = gr.Image(label="GA-RPN proposals", type="numpy")
-                rpn_props = gr.Image(label="RPN proposals", type="numpy")
+                ga_props = gr.Image(label=t("GA-RPN proposals"), type="numpy")
+                rpn_props = gr.Image(label=t("RPN proposals"), type="numpy")
             summary = gr.Markdown()
-    with gr.Accordion("Average recall vs number of proposals, GA-RPN vs RPN (the paper's Table 1, here)", open=True):
+    with gr.Accordion(t("Average recall vs number of proposals, GA-RPN vs RPN (the paper's Table 1, here)"), open=True):
         with gr.Row():
-            scenes = gr.Slider(10, 200, value=50, step=10, label="Held-out scenes")
-            measure_button = gr.Button("Measure recall", variant="primary")
-            stop = gr.Button("Stop")
+            scenes = gr.Slider(10, 200, value=50, step=10, label=t("Held-out scenes"))
+            measure_button = gr.Button(t("Measure recall"), variant="primary")
+            stop = gr.Button(t("Stop"))
         table = gr.Markdown()
     inputs, outputs = [image, threshold, locations, top_n], [location_map, guided, sliding, ga_props, rpn_props, summary]
     run.click(propose, inputs, outputs, api_name=f"{SLUG}_propose")
+    on_tab_open(propose, outputs, inputs)  # both tiny models on the default example (~0.05 s)
     for slider in (threshold, locations, top_n):
         slider.release(propose, inputs, outputs, api_visibility="private")
     event = measure_button.click(measure, [scenes, threshold], table, api_name=f"{SLUG}_measure",
                                  concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop.click(None, None, None, cancels=[event], api_visibility="private")
+
+
+ZH = {
+    "Image": "图像",
+    "ε: keep anchors where p(object centre) > ε": "ε：只在 p(物体中心) > ε 的位置放锚框",
+    "Likeliest locations to show": "显示的最可能位置数",
+    "Proposals to draw (top N)": "画出的候选框数（前 N 个）",
+    "Propose": "生成候选框",
+    "Examples": "示例",
+    "Location branch: p(object centre)": "位置分支：p(物体中心)",
+    "GA-RPN anchors at the likeliest positions": "最可能位置上的 GA-RPN 锚框",
+    "RPN anchors at the same positions": "同样位置上的 RPN 锚框",
+    "GA-RPN proposals": "GA-RPN 候选框",
+    "RPN proposals": "RPN 候选框",
+    "Average recall vs number of proposals, GA-RPN vs RPN (the paper's Table 1, here)":
+        "平均召回率随候选框数的变化：GA-RPN 对 RPN（在这里复现论文的表 1）",
+    "Held-out scenes": "未见场景数",
+    "Measure recall": "测量召回率",
+    "Stop": "停止",
+}
