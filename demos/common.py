@@ -226,7 +226,7 @@ def comparison_table_zh(slug: str, claim_ids: list[str], statements: dict[str, s
         names = {**(found.get("labels") or {}), **(labels or {})}
         base = "；".join(f"{names.get(k, k)}：{zh_figure(figure(slug, cid, k))}" for k in found["baselines"]) or "—"
         paper = paper_figure(slug, cid)
-        where = found["paper"].get("where") or ""
+        where = (found.get("paper") or {}).get("where") or ""
         if paper and where:
             paper += f"（{where}）"
         elif where == "not in the paper":
