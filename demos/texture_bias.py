@@ -1,11 +1,20 @@
-"""Geirhos et al. 2019: texture vs shape bias, reproduced small by training two CNNs on the fly."""
+"""Geirhos et al. 2019: texture vs shape bias, reproduced small by training two CNNs on the fly.
+
+The tab opens on the results of a training run at the CPU defaults made once ahead of time
+(demos/assets/texture_bias_default.json: curves, scores and the gallery's answers, no weights;
+remade by `python -m demos.texture_bias`): training takes tens of seconds, too long to run
+whenever the tab is opened. *Compose and classify* needs the models, so it waits for **Train both**."""
 from __future__ import annotations
 
 import numpy as np
 import gradio as gr
+import json
+
 import pandas as pd
 
-from demos.common import bounded_seconds, heavy_id, example_paths, friendly_errors, header, read_image, weights_note
+from demos.common import (ASSETS, bounded_seconds, comparison_table_zh, device_note_zh, example_paths,
+                          friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note, weights_note_zh)
+from demos.i18n import localized, say, t, zh_figure
 from papers import style_transfer as st
 from papers.results import comparison_table, paper_figure
 from papers import texture_bias as tb
@@ -34,8 +43,36 @@ The paper's direction, at toy scale. In the stylized data texture carries no inf
 the class, so that model's shape bias is there by construction; the finding is that the natural
 model, given a texture that predicts the class, learns to decide by it."""
 
+INTRO_ZH = f"""给 ImageNet 上训练的 CNN 看一张**线索冲突**图像——猫的*形状*、大象的*皮肤*——它多半会回答“大象”：
+它靠**纹理**做判断，而人靠**形状**。在 *Stylized-ImageNet*（每张图像的纹理都被随机替换）上训练，
+能把 ResNet-50 的**形状偏好**从 {zh_figure(paper_figure(SLUG, "natural_shape_bias", " %", digits=0))} 提高到
+{zh_figure(paper_figure(SLUG, "shape_bias", " %", digits=0))}（论文图 5）。形状偏好 = 线索冲突图像上
+按形状判断的次数 ÷（按形状 + 按纹理判断的次数）。
+
+这里是小规模的版本：**同时训练两个**会用几秒钟，在生成的剪影（6 种形状）填上纹理后的图像上训练两个完全相同的小 CNN——
+**自然**数据中每种形状大多带着*自己的*纹理（圆形–砖墙、正方形–草地……），**风格化**数据中纹理是随机的——
+然后用线索冲突的剪影（一类的形状、另一类的纹理）来考它们。默认设置下的测量结果
+（`python -m papers.reproduce texture-bias`）：
+
+{comparison_table_zh(SLUG, ["shape_bias", "own_data_accuracy"], {
+    "shape_bias": "用风格化数据（随机纹理）训练，会让线索冲突图像上的形状偏好高于用自然数据训练的 CNN（每个模型 120 步，每步 32 张）"
+                  "（% 按形状判断 ÷（按形状 + 按纹理判断），240 张线索冲突剪影）",
+    "own_data_accuracy": "每个 CNN 在与自己训练数据同类的测试数据上的准确率（每个模型 120 步，每步 32 张）"
+                         "（% 正确，每种数据 300 张测试图像）"},
+    {"natural": "自然数据训练的 CNN", "ours": "风格化数据训练的 CNN"})}
+
+方向与论文一致，只是规模很小。在风格化数据中纹理不携带任何类别信息，所以那个模型的形状偏好是由构造决定的；
+真正的发现是：当纹理能预测类别时，用自然数据训练的模型就学会了靠纹理来判断。"""
+
 NATURAL, STYLIZED = "natural-trained CNN", "stylized-trained CNN"
 MODEL_NAMES = {"natural": NATURAL, "stylized": STYLIZED}
+MODEL_NAMES_ZH = {"natural": "自然数据训练的 CNN", "stylized": "风格化数据训练的 CNN"}
+SHAPES_ZH = dict(zip(tb.SHAPES, ("圆形", "正方形", "三角形", "星形", "十字", "心形")))
+TEXTURES_ZH = dict(zip(tb.TEXTURES, ("砖墙", "草地", "砾石", "条纹", "棋盘格", "圆点")))
+PAPER_NAMES_ZH = {"ResNet-50, ImageNet (paper)": "ResNet-50，ImageNet（论文）",
+                  "ResNet-50, Stylized-ImageNet (paper)": "ResNet-50，Stylized-ImageNet（论文）",
+                  "humans (paper)": "人类（论文）"}
+OPENING = ASSETS / "texture_bias_default.json"  # the run the tab opens on (python -m demos.texture_bias)
 STEPS = (20, 2000, tb.TrainConfig.steps)
 GPU_STEPS = 1000  # default steps per model with a GPU: same time budget, ~8x the training
 BUDGET_S = (5, 120, tb.TrainConfig.time_budget_s)  # capped for a shared 2-core CPU
@@ -50,21 +87,34 @@ def default_steps() -> int:
 
 
 # --------------------------------------------------------------------------- frames
-def _curves(history: list[tb.TrainProgress]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _model_name(regime: str, request=None) -> str:
+    return say(request, MODEL_NAMES[regime], MODEL_NAMES_ZH[regime])
+
+
+def _shape(name: str, request=None) -> str:
+    return say(request, name, SHAPES_ZH.get(name, name))
+
+
+def _texture(name: str, request=None) -> str:
+    return say(request, name, TEXTURES_ZH.get(name, name))
+
+
+def _curves(history: list[tb.TrainProgress], request=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(loss, held-out accuracy, shape bias) against step, one line per model."""
     def frame(column: str, value) -> pd.DataFrame:
-        rows = [{"step": p.step, column: value(p, r), "model": MODEL_NAMES[r]} for p in history for r in tb.REGIMES]
+        rows = [{"step": p.step, column: value(p, r), "model": _model_name(r, request)}
+                for p in history for r in tb.REGIMES]
         return pd.DataFrame(rows, columns=["step", column, "model"])
 
     return (frame("loss", lambda p, r: p.loss[r]), frame("accuracy", lambda p, r: p.accuracy[r]),
             frame("shape bias", lambda p, r: p.decisions[r].shape_bias))
 
 
-def _per_class_frame(per_class: dict[str, dict[str, float]]) -> pd.DataFrame:
+def _per_class_frame(per_class: dict[str, dict[str, float]], request=None) -> pd.DataFrame:
     """The paper's Fig. 4/5 style: shape bias per class, with the paper's means as reference."""
-    rows = [{"class": c, "shape bias": v, "model": MODEL_NAMES[r]}
+    rows = [{"class": _shape(c, request), "shape bias": v, "model": _model_name(r, request)}
             for r, values in per_class.items() for c, v in values.items() if not np.isnan(v)]
-    rows += [{"class": c, "shape bias": v, "model": name}
+    rows += [{"class": _shape(c, request), "shape bias": v, "model": say(request, name, PAPER_NAMES_ZH[name])}
              for name, v in tb.PAPER_SHAPE_BIAS.items() for c in tb.SHAPES]
     return pd.DataFrame(rows, columns=["class", "shape bias", "model"])
 
@@ -75,32 +125,54 @@ def _display(image: np.ndarray) -> np.ndarray:
     return (np.clip(big, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _cue(prediction: int, shape: int, texture: int) -> str:
+def _cue(prediction: int, shape: int, texture: int, request=None) -> str:
     """Which cue a decision followed, for a caption."""
-    name = tb.SHAPES[prediction]
-    return "shape ✓" if prediction == shape else f"{name} (texture)" if prediction == texture else name
+    name = _shape(tb.SHAPES[prediction], request)
+    if prediction == shape:
+        return say(request, "shape ✓", "形状 ✓")
+    return say(request, f"{name} (texture)", f"{name}（纹理）") if prediction == texture else name
 
 
-def _gallery(models: dict, seed: int) -> list[tuple[np.ndarray, str]]:
+def _gallery_answers(models: dict, seed: int) -> dict[str, list[int]]:
+    """Each model's answer (class index) for the gallery's cue-conflict images."""
+    images, shapes, _ = tb.cue_conflict_set(1, seed=seed)
+    pick = np.random.default_rng(seed).choice(len(shapes), GALLERY_SIZE, replace=False)
+    return {r: [int(a) for a in tb.predict(m, images[pick])] for r, m in models.items()}
+
+
+def _gallery(models: dict, seed: int, request=None) -> list[tuple[np.ndarray, str]]:
+    return _gallery_items(_gallery_answers(models, seed), seed, request)
+
+
+def _gallery_items(answers: dict[str, list[int]], seed: int, request=None) -> list[tuple[np.ndarray, str]]:
     images, shapes, textures = tb.cue_conflict_set(1, seed=seed)
     pick = np.random.default_rng(seed).choice(len(shapes), GALLERY_SIZE, replace=False)
-    answers = {r: tb.predict(m, images[pick]) for r, m in models.items()}
     items = []
     for i, index in enumerate(pick):
         s, t = int(shapes[index]), int(textures[index])
-        caption = (f"{tb.SHAPES[s]} + {tb.TEXTURES[t]}: natural → {_cue(int(answers['natural'][i]), s, t)}, "
-                   f"stylized → {_cue(int(answers['stylized'][i]), s, t)}")
+        natural, stylized = (_cue(int(answers[r][i]), s, t, request) for r in tb.REGIMES)
+        caption = say(request, f"{tb.SHAPES[s]} + {tb.TEXTURES[t]}: natural → {natural}, stylized → {stylized}",
+                      f"{SHAPES_ZH[tb.SHAPES[s]]} + {TEXTURES_ZH[tb.TEXTURES[t]]}：自然 → {natural}，风格化 → {stylized}")
         items.append((_display(images[index, 0].numpy()), caption))
     return items
 
 
-def _summary(p: tb.TrainProgress) -> str:
-    lines = [f"| | {NATURAL} | {STYLIZED} |", "| --- | --- | --- |",
-             "| accuracy on its own held-out data | " + " | ".join(f"{p.accuracy[r]:.0%}" for r in tb.REGIMES) + " |",
-             "| **shape bias** on cue-conflict images | " + " | ".join(f"**{p.decisions[r].shape_bias:.0%}**" for r in tb.REGIMES) + " |",
-             "| decisions: shape / texture / neither | " + " | ".join(
+def _summary(p: tb.TrainProgress, request=None) -> str:
+    heads = [say(request, "accuracy on its own held-out data", "在自己那类测试数据上的准确率"),
+             say(request, "**shape bias** on cue-conflict images", "线索冲突图像上的**形状偏好**"),
+             say(request, "decisions: shape / texture / neither", "判断：按形状 / 按纹理 / 都不是")]
+    lines = [f"| | {_model_name('natural', request)} | {_model_name('stylized', request)} |", "| --- | --- | --- |",
+             f"| {heads[0]} | " + " | ".join(f"{p.accuracy[r]:.0%}" for r in tb.REGIMES) + " |",
+             f"| {heads[1]} | " + " | ".join(f"**{p.decisions[r].shape_bias:.0%}**" for r in tb.REGIMES) + " |",
+             f"| {heads[2]} | " + " | ".join(
                  f"{d.shape} / {d.texture} / {d.neither}" for d in p.decisions.values()) + " |"]
     return "\n".join(lines)
+
+
+def _paper_line(request=None) -> str:
+    natural, stylized = (paper_figure(SLUG, cid, " %", digits=0) for cid in ("natural_shape_bias", "shape_bias"))
+    return say(request, f"The paper: ResNet-50 on ImageNet {natural}, on Stylized-ImageNet {stylized}.",
+               f"论文：ResNet-50 在 ImageNet 上 {natural}，在 Stylized-ImageNet 上 {stylized}。")
 
 
 # --------------------------------------------------------------------------- handlers
@@ -108,9 +180,10 @@ def _state(progress: tb.TrainProgress) -> dict:
     return {r: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for r, m in progress.models.items()}
 
 
-def _models(state: dict | None) -> dict:
+def _models(state: dict | None, request=None) -> dict:
     if not state:
-        raise gr.Error("Train both models first (press **Train both**; about 30 s).")
+        raise gr.Error(say(request, "Train both models first (press **Train both**; about 30 s).",
+                           "请先训练两个模型（按**同时训练两个**；约 30 秒）。"))
     models = {}
     for regime, weights in state.items():
         models[regime] = tb.SmallCNN()
@@ -120,7 +193,7 @@ def _models(state: dict | None) -> dict:
 
 @gpu(budget=("budget_s", BUDGET_S[1]))
 @friendly_errors
-def train(steps, texture_match, budget_s, seed):
+def train(steps, texture_match, budget_s, seed, request: gr.Request = None):
     """Stream (status, loss, accuracy, shape-bias curves, per-class plot, gallery, state)."""
     config = tb.TrainConfig(steps=int(steps), texture_match=float(texture_match), time_budget_s=bounded_seconds(budget_s, *BUDGET_S[:2]),
                             seed=int(seed) % 2**31, eval_every=max(1, min(25, int(steps) // 4)))
@@ -128,24 +201,80 @@ def train(steps, texture_match, budget_s, seed):
     for progress in tb.train_both(config):
         history.append(progress)
         bias = progress.shape_bias()
-        status = (f"Step {progress.step}/{config.steps}, {progress.elapsed_s:.0f} s of {config.time_budget_s:.0f} s. "
-                  f"Shape bias so far: natural **{bias['natural']:.0%}**, stylized **{bias['stylized']:.0%}**.")
+        status = say(request,
+                     f"Step {progress.step}/{config.steps}, {progress.elapsed_s:.0f} s of {config.time_budget_s:.0f} s. "
+                     f"Shape bias so far: natural **{bias['natural']:.0%}**, stylized **{bias['stylized']:.0%}**.",
+                     f"第 {progress.step}/{config.steps} 步，{progress.elapsed_s:.0f} 秒 / {config.time_budget_s:.0f} 秒。"
+                     f"目前的形状偏好：自然 **{bias['natural']:.0%}**，风格化 **{bias['stylized']:.0%}**。")
         if not progress.done:
-            yield (status, *_curves(history)) + (gr.skip(),) * 3
+            yield (status, *_curves(history, request)) + (gr.skip(),) * 3
     last = history[-1]
+    per_class = _per_class(last.models, config)
+    status = say(request, f"Done: {last.step} steps each in {last.elapsed_s:.0f} s ({last.reason}).\n\n",
+                 f"完成：每个模型 {last.step} 步，用时 {last.elapsed_s:.0f} 秒（{_reason_zh(last.reason)}）。\n\n")
+    status += _summary(last, request) + "\n\n" + _paper_line(request)
+    yield (status, *_curves(history, request), _per_class_frame(per_class, request),
+           _gallery(last.models, config.seed, request), _state(last))
+
+
+def _per_class(models: dict, config: tb.TrainConfig) -> dict[str, dict[str, float]]:
     images, shapes, textures = tb.cue_conflict_set(config.conflicts_per_pair, seed=config.seed + 12345)
-    per_class = {r: tb.shape_bias_per_class(tb.predict(m, images), shapes, textures) for r, m in last.models.items()}
-    status = (f"Done: {last.step} steps each in {last.elapsed_s:.0f} s ({last.reason}).\n\n" + _summary(last)
-              + f"\n\nThe paper: ResNet-50 on ImageNet {paper_figure(SLUG, 'natural_shape_bias', ' %', digits=0)}, "
-              f"on Stylized-ImageNet {paper_figure(SLUG, 'shape_bias', ' %', digits=0)}.")
-    yield (status, *_curves(history), _per_class_frame(per_class), _gallery(last.models, config.seed), _state(last))
+    return {r: tb.shape_bias_per_class(tb.predict(m, images), shapes, textures) for r, m in models.items()}
 
 
-def _texture_sheet(texture_name: str, upload) -> tuple[np.ndarray, str]:
+def _reason_zh(reason: str) -> str:
+    """papers.texture_bias's stop reasons in Chinese."""
+    return {"steps done": "步数已完成"}.get(reason, "已到时间预算" if "budget" in reason else reason)
+
+
+def precompute() -> None:
+    """Train both models at the CPU defaults once and save what the tab opens on (OPENING)."""
+    config = tb.TrainConfig(steps=STEPS[2], time_budget_s=10 * BUDGET_S[2], seed=0,
+                            eval_every=max(1, min(25, STEPS[2] // 4)))  # as `train` at the defaults, no time cut
+    history = list(tb.train_both(config))
+    last = history[-1]
+    OPENING.write_text(json.dumps({
+        "config": {"steps": config.steps, "texture_match": config.texture_match, "seed": config.seed,
+                   "eval_every": config.eval_every},
+        "history": [{"step": p.step, "elapsed_s": p.elapsed_s, "loss": p.loss, "accuracy": p.accuracy,
+                     "decisions": {r: [d.shape, d.texture, d.neither] for r, d in p.decisions.items()},
+                     "reason": p.reason} for p in history],
+        "per_class": _per_class(last.models, config), "gallery": _gallery_answers(last.models, config.seed)},
+        indent=1) + "\n")
+
+
+def _saved_history(saved: dict) -> list[tb.TrainProgress]:
+    return [tb.TrainProgress(h["step"], h["elapsed_s"], h["loss"], h["accuracy"],
+                             {r: tb.CueDecisions(*d) for r, d in h["decisions"].items()}, {}, reason=h["reason"])
+            for h in saved["history"]]
+
+
+@friendly_errors
+def opening(request: gr.Request = None):
+    """What the tab opens on: the precomputed run's status, curves, per-class plot and gallery."""
+    if not OPENING.is_file():
+        return (say(request, "Press **Train both** (about 30 s on a CPU).", "按**同时训练两个**（CPU 上约 30 秒）。"),
+                *(gr.skip(),) * 5)
+    saved = json.loads(OPENING.read_text())
+    history, config = _saved_history(saved), saved["config"]
+    status = say(request,
+                 f"Shown on opening: a run trained ahead of time at the defaults ({history[-1].step} steps per model, "
+                 f"{config['texture_match']:.0%} texture match, seed {config['seed']}). Press **Train both** to "
+                 "train live (then *Compose and classify* below can ask the two models).\n\n",
+                 f"打开时显示的是按默认设置预先训练的结果（每个模型 {history[-1].step} 步，纹理匹配 "
+                 f"{config['texture_match']:.0%}，随机种子 {config['seed']}）。按**同时训练两个**可现场训练"
+                 f"（之后下面的*合成并分类*就能询问这两个模型）。\n\n")
+    status += _summary(history[-1], request) + "\n\n" + _paper_line(request)
+    return (status, *_curves(history, request), _per_class_frame(saved["per_class"], request),
+            _gallery_items(saved["gallery"], config["seed"], request))
+
+
+def _texture_sheet(texture_name: str, upload, request=None) -> tuple[np.ndarray, str]:
     if upload is not None:
         grey = read_image(upload).rgb.mean(axis=2)
-        return tb.texture_sheet_from_image(grey), "your texture"
-    return tb.texture_sheets()[tb.TEXTURES.index(texture_name)], f"{texture_name} texture"
+        return tb.texture_sheet_from_image(grey), say(request, "your texture", "你上传的纹理")
+    return (tb.texture_sheets()[tb.TEXTURES.index(texture_name)],
+            say(request, f"{texture_name} texture", f"{_texture(texture_name, request)}纹理"))
 
 
 def _answers(models: dict, image: np.ndarray) -> tuple[dict, dict]:
@@ -154,37 +283,45 @@ def _answers(models: dict, image: np.ndarray) -> tuple[dict, dict]:
 
 @gpu(duration=20)
 @friendly_errors
-def compose(shape_name, texture_name, upload, seed, state):
+def compose(shape_name, texture_name, upload, seed, state, request: gr.Request = None):
     """A cue-conflict image of the chosen shape and texture, and both models' answers."""
-    models = _models(state)
+    models = _models(state, request)
     rng = np.random.default_rng(int(seed) % 2**32)  # any number the API sends is a valid seed
-    sheet, what = _texture_sheet(texture_name, upload)
+    sheet, what = _texture_sheet(texture_name, upload, request)
     image = tb.compose(tb.silhouette(shape_name, rng), tb.texture_patch(sheet, rng))
     natural, stylized = _answers(models, image)
     shape = tb.SHAPES.index(shape_name)
     texture = tb.TEXTURES.index(texture_name) if upload is None else -1
-    followed = "; ".join(f"{MODEL_NAMES[r]} → **{_cue(tb.SHAPES.index(max(a, key=a.get)), shape, texture)}**"
-                         for r, a in zip(tb.REGIMES, (natural, stylized)))
+    followed = say(request, "; ", "；").join(
+        f"{_model_name(r, request)} → **{_cue(tb.SHAPES.index(max(a, key=a.get)), shape, texture, request)}**"
+        for r, a in zip(tb.REGIMES, (natural, stylized)))
+    natural, stylized = ({_shape(k, request): v for k, v in a.items()} for a in (natural, stylized))
+    if say(request, "en", "zh") == "zh":
+        belongs = f"（{_texture(texture_name, request)}属于{_shape(tb.SHAPES[texture], request)}）" if upload is None else ""
+        return (_display(image), natural, stylized,
+                f"一个填上**{what}**的**{_shape(shape_name, request)}**{belongs}。{followed}。")
     belongs = f" ({texture_name} belongs to {tb.SHAPES[texture]})" if upload is None else ""
     return _display(image), natural, stylized, f"A **{shape_name}** filled with **{what}**{belongs}. {followed}."
 
 
 @gpu(duration=180)
 @friendly_errors
-def stylize(shape_name, texture, steps, state):
+def stylize(shape_name, texture, steps, state, request: gr.Request = None):
     """The paper's way to make a stimulus: Gatys transfer of a texture onto a silhouette (VGG-19)."""
-    models = _models(state)
+    models = _models(state, request)
     texture_rgb = read_image(texture).rgb
     mask = tb.silhouette(shape_name, np.random.default_rng(0), size=STIMULUS_SIDE)
     content = (np.where(mask, 0.15, 0.85)[..., None].repeat(3, 2) * 255).astype(np.uint8)  # dark shape, light ground
     config = st.StyleConfig(size=STIMULUS_SIDE, ratio=1e-3, steps=int(steps), init="content")
     network = st.vgg19("avg")
     for progress in st.synthesise(content, texture_rgb, config, network, stream_every=5):
-        yield progress.image, gr.skip(), gr.skip(), f"Style transfer step {progress.step}/{config.steps}…"
+        yield progress.image, gr.skip(), gr.skip(), say(request, f"Style transfer step {progress.step}/{config.steps}…",
+                                                        f"风格迁移第 {progress.step}/{config.steps} 步…")
     small = tb.to_model_image(progress.image)
-    natural, stylized = _answers(models, small)
-    yield progress.image, natural, stylized, (f"Stylized {shape_name} after {progress.step} steps; the models see "
-                                              "it reduced to 32 px grey.")
+    natural, stylized = ({_shape(k, request): v for k, v in a.items()} for a in _answers(models, small))
+    yield progress.image, natural, stylized, say(
+        request, f"Stylized {shape_name} after {progress.step} steps; the models see it reduced to 32 px grey.",
+        f"风格化的{_shape(shape_name, request)}（{progress.step} 步）；模型看到的是缩小到 32 像素的灰度图。")
 
 
 def bench_default() -> str:
@@ -194,57 +331,63 @@ def bench_default() -> str:
 
 # --------------------------------------------------------------------------- UI
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
+    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     state = gr.State(None)
     with gr.Row():
         steps = gr.Slider(*STEPS[:2], value=default_steps(), step=10,
-                          label="Training steps per model",
-                          info=device_note(f"{GPU_STEPS} steps per model by default in the same time budget"))
+                          label=t("Training steps per model"),
+                          info=localized(device_note(f"{GPU_STEPS} steps per model by default in the same time budget"),
+                                         device_note_zh(f"在同样的时间预算内默认每个模型训练 {GPU_STEPS} 步")))
         match = gr.Slider(0.5, 1.0, value=tb.TrainConfig.texture_match, step=0.05,
-                          label="Natural data: how often a class wears its own texture")
-        budget = gr.Slider(*BUDGET_S[:2], value=BUDGET_S[2], step=5, label="Time budget (seconds)")
-        seed = gr.Number(0, precision=0, label="Seed")
+                          label=t("Natural data: how often a class wears its own texture"))
+        budget = gr.Slider(*BUDGET_S[:2], value=BUDGET_S[2], step=5, label=t("Time budget (seconds)"))
+        seed = gr.Number(0, precision=0, label=t("Seed"))
     with gr.Row():
-        train_btn = gr.Button("Train both", variant="primary")
-        stop_btn = gr.Button("Stop")
-    status = gr.Markdown("Press **Train both** (about 30 s on a CPU).")
+        train_btn = gr.Button(t("Train both"), variant="primary")
+        stop_btn = gr.Button(t("Stop"))
+    status = gr.Markdown(t("Press **Train both** (about 30 s on a CPU)."))
     with gr.Row():
-        loss_plot = gr.LinePlot(x="step", y="loss", color="model", title="Training loss", height=240)
-        acc_plot = gr.LinePlot(x="step", y="accuracy", color="model", title="Held-out accuracy (own data)",
+        loss_plot = gr.LinePlot(x="step", y="loss", color="model", title=t("Training loss"), height=240)
+        acc_plot = gr.LinePlot(x="step", y="accuracy", color="model", title=t("Held-out accuracy (own data)"),
                                height=240, y_lim=[0, 1])
-        bias_plot = gr.LinePlot(x="step", y="shape bias", color="model", title="Shape bias on cue-conflict images",
+        bias_plot = gr.LinePlot(x="step", y="shape bias", color="model", title=t("Shape bias on cue-conflict images"),
                                 height=240, y_lim=[0, 1])
     per_class = gr.ScatterPlot(x="class", y="shape bias", color="model", y_lim=[0, 1], height=300,
-                               title="Shape bias per class (by the image's shape); paper means for reference")
-    gallery = gr.Gallery(label="Cue-conflict examples (shape + texture of another class) and which cue each "
-                               "model followed", columns=4, height="auto")
+                               title=t("Shape bias per class (by the image's shape); paper means for reference"))
+    gallery = gr.Gallery(label=t("Cue-conflict examples (shape + texture of another class) and which cue each "
+                                 "model followed"), columns=4, height="auto")
 
-    gr.Markdown("### Make your own cue-conflict image\nPick a shape and a texture (or upload a texture).")
+    gr.Markdown(t("### Make your own cue-conflict image\nPick a shape and a texture (or upload a texture)."))
     with gr.Row():
         with gr.Column():
-            shape = gr.Dropdown(list(tb.SHAPES), value="star", label="Shape")
-            texture = gr.Dropdown(list(tb.TEXTURES), value="brick", label="Texture (brick belongs to circle, …)")
-            upload = gr.Image(label="…or upload a texture", type="numpy", height=160)
-            compose_seed = gr.Number(1, precision=0, label="Placement seed")
-            compose_btn = gr.Button("Compose and classify", variant="primary")
-        composed = gr.Image(label="Cue-conflict image (32 px, enlarged)", type="numpy", interactive=False, height=200)
-        natural_label = gr.Label(label=NATURAL, num_top_classes=3)
-        stylized_label = gr.Label(label=STYLIZED, num_top_classes=3)
+            shape = gr.Dropdown([(t(name), name) for name in tb.SHAPES], value="star", label=t("Shape"))
+            texture = gr.Dropdown([(t(name), name) for name in tb.TEXTURES], value="brick",
+                                  label=t("Texture (brick belongs to circle, …)"))
+            upload = gr.Image(label=t("…or upload a texture"), type="numpy", height=160)
+            compose_seed = gr.Number(1, precision=0, label=t("Placement seed"))
+            compose_btn = gr.Button(t("Compose and classify"), variant="primary")
+        composed = gr.Image(label=t("Cue-conflict image (32 px, enlarged)"), type="numpy", interactive=False,
+                            height=200)
+        natural_label = gr.Label(label=t(NATURAL), num_top_classes=3)
+        stylized_label = gr.Label(label=t(STYLIZED), num_top_classes=3)
     compose_text = gr.Markdown()
-    gr.Examples(example_paths("brick.png", "grass.png", "gravel.png"), inputs=upload, label="Texture examples")
+    gr.Examples(example_paths("brick.png", "grass.png", "gravel.png"), inputs=upload, label=t("Texture examples"))
 
-    with gr.Accordion("The paper's way: make the stimulus by style transfer (needs VGG-19)", open=False):
-        gr.Markdown(weights_note(st.VGG19_IMAGENET, adds="Gatys style transfer of any texture onto a silhouette, "
-                                                         "as the paper made its cue-conflict images"))
+    with gr.Accordion(t("The paper's way: make the stimulus by style transfer (needs VGG-19)"), open=False):
         with gr.Row():
-            st_texture = gr.Image(label="Texture / style image", type="numpy", height=160)
-            st_steps = gr.Slider(10, 300, value=50, step=10, label="Style-transfer steps")
-            st_btn = gr.Button("Stylize the shape and classify")
-        st_image = gr.Image(label="Stylized silhouette", type="numpy", interactive=False, height=200)
+            st_texture = gr.Image(label=t("Texture / style image"), type="numpy", height=160)
+            st_steps = gr.Slider(10, 300, value=50, step=10, label=t("Style-transfer steps"))
+            st_btn = gr.Button(t("Stylize the shape and classify"))
+        st_image = gr.Image(label=t("Stylized silhouette"), type="numpy", interactive=False, height=200)
+        adds = "Gatys style transfer of any texture onto a silhouette, as the paper made its cue-conflict images"
+        gr.Markdown(localized(weights_note(st.VGG19_IMAGENET, adds=adds),
+                              weights_note_zh(st.VGG19_IMAGENET, adds="像论文制作线索冲突图像那样，把任意纹理用 Gatys "
+                                                                      "风格迁移画到剪影上")))
 
-    event = train_btn.click(train, [steps, match, budget, seed],
-                            [status, loss_plot, acc_plot, bias_plot, per_class, gallery, state],
+    outputs = [status, loss_plot, acc_plot, bias_plot, per_class, gallery, state]
+    event = train_btn.click(train, [steps, match, budget, seed], outputs,
                             api_name=f"{SLUG}_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    on_tab_open(opening, outputs[:-1])
     stop_btn.click(None, None, None, cancels=[event], api_visibility="private")
     compose_btn.click(compose, [shape, texture, upload, compose_seed, state],
                       [composed, natural_label, stylized_label, compose_text], api_name=f"{SLUG}_compose")
@@ -252,3 +395,42 @@ def build() -> None:
                             [st_image, natural_label, stylized_label, compose_text], api_name=f"{SLUG}_stylize",
                             concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[st_event], api_visibility="private")
+
+
+ZH = {
+    "Training steps per model": "每个模型的训练步数",
+    "Natural data: how often a class wears its own texture": "自然数据：一个类别带着自己纹理的频率",
+    "Time budget (seconds)": "时间预算（秒）",
+    "Seed": "随机种子",
+    "Train both": "同时训练两个",
+    "Stop": "停止",
+    "Press **Train both** (about 30 s on a CPU).": "按**同时训练两个**（CPU 上约 30 秒）。",
+    "Training loss": "训练损失",
+    "Held-out accuracy (own data)": "测试准确率（各自的数据）",
+    "Shape bias on cue-conflict images": "线索冲突图像上的形状偏好",
+    "Shape bias per class (by the image's shape); paper means for reference": "各类别的形状偏好（按图像的形状分类）；论文的均值作参考",
+    "Cue-conflict examples (shape + texture of another class) and which cue each model followed":
+        "线索冲突示例（一类的形状 + 另一类的纹理），以及每个模型依据的线索",
+    "### Make your own cue-conflict image\nPick a shape and a texture (or upload a texture).":
+        "### 自己做一张线索冲突图像\n选一种形状和一种纹理（或上传一张纹理）。",
+    **SHAPES_ZH,
+    **TEXTURES_ZH,
+    "Shape": "形状",
+    "Texture (brick belongs to circle, …)": "纹理（砖墙属于圆形，……）",
+    "…or upload a texture": "……或上传一张纹理",
+    "Placement seed": "摆放位置的随机种子",
+    "Compose and classify": "合成并分类",
+    "Cue-conflict image (32 px, enlarged)": "线索冲突图像（32 像素，放大显示）",
+    NATURAL: MODEL_NAMES_ZH["natural"],
+    STYLIZED: MODEL_NAMES_ZH["stylized"],
+    "Texture examples": "纹理示例",
+    "The paper's way: make the stimulus by style transfer (needs VGG-19)": "论文的做法：用风格迁移制作刺激图像（需要 VGG-19）",
+    "Texture / style image": "纹理 / 风格图像",
+    "Style-transfer steps": "风格迁移步数",
+    "Stylize the shape and classify": "把形状风格化并分类",
+    "Stylized silhouette": "风格化的剪影",
+}
+
+
+if __name__ == "__main__":
+    precompute()

@@ -147,3 +147,24 @@ def test_stylize_makes_a_stimulus_by_style_transfer_and_classifies_it(trained, m
     *_, (image, natural, stylized, text) = demo.stylize("heart", texture, 2, trained[-1][-1])
     assert image.shape == (32, 32, 3) and "heart" in text
     assert set(natural) == set(stylized) == set(tb.SHAPES)
+
+
+def test_the_tab_opens_on_the_shipped_run_which_this_code_reproduces():
+    """The tab opens on a run made ahead of time (python -m demos.texture_bias): its stored
+    numbers are what training at the stored settings gives (checked at the first evaluation),
+    and the opening shows its curves, scores and gallery in the visitor's language."""
+    import json
+    from types import SimpleNamespace
+
+    saved = json.loads(demo.OPENING.read_text())
+    first = next(iter(tb.train_both(tb.TrainConfig(**saved["config"]))))
+    stored = saved["history"][0]
+    assert first.step == stored["step"] and first.loss == pytest.approx(stored["loss"], rel=1e-4)
+    assert {r: [d.shape, d.texture, d.neither] for r, d in first.decisions.items()} == stored["decisions"]
+    status, loss, accuracy, bias, per_class, gallery = demo.opening()
+    assert "trained ahead of time" in status and "shape bias" in status and "22 %" in status
+    assert set(loss["model"]) == {demo.NATURAL, demo.STYLIZED} and loss["step"].max() == demo.STEPS[2]
+    assert set(per_class["model"]) >= set(tb.PAPER_SHAPE_BIAS) and len(gallery) == demo.GALLERY_SIZE
+    chinese = demo.opening(SimpleNamespace(query_params="lang=zh", headers={}))
+    assert "预先训练" in chinese[0] and set(chinese[1]["model"]) == set(demo.MODEL_NAMES_ZH.values())
+    assert "自然 →" in chinese[5][0][1]
