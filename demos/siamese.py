@@ -30,7 +30,9 @@ def _versus(claim_id: str, method: str) -> str:
         return "compared with"
     ours, other = found["ours"], found["baselines"][method]
     gap, noise = ours["mean"] - other["mean"], ours["sd"] + other["sd"]
-    return "**worse** than" if gap > noise else "**better** than" if -gap > noise else "level with"
+    if abs(gap) <= noise:  # within the seed-to-seed spread: say which way the means lean
+        return "no better than" if gap >= 0 else "not reliably better than"
+    return "**worse** than" if gap > 0 else "**better** than"
 
 
 def honest_note() -> str:
