@@ -34,3 +34,8 @@ def test_first_image_finds_images_in_handler_outputs():
     picture = np.zeros((40, 50, 3), np.uint8)
     assert first_image(("text", None, {"value": picture})).size == (50, 40)
     assert first_image(("text", [1, 2])) is None
+
+
+def test_every_chosen_headline_is_a_stored_claim():
+    for slug, claim_id in gallery.HEADLINES.items():
+        assert results.claim(slug, claim_id), f"{slug}: no claim {claim_id} in results/{slug}.json"
