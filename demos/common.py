@@ -162,7 +162,7 @@ def weights_note_zh(ckpt: Checkpoint, adds: str) -> str:
     where = " 或 ".join(display_dir(d) for d in local_dirs()[:-1])
     where = where.replace("the app's weights/ folder", "应用的 weights/ 文件夹")
     how = [f"联网（权重来自 Hugging Face Hub：{ckpt.hub_repo()}/{ckpt.hub_filename or ckpt.filename}）"]
-    how.append(f"下载 {ckpt.upstream_url}，按原文件名放入 {where}" if ckpt.upstream_url
+    how.append(f"下载 <{ckpt.upstream_url}>，按原文件名放入 {where}" if ckpt.upstream_url
                else f"把 {ckpt.filename} 放入 {where}")
     if ckpt.reproduce:
         how.append(f"用 `{ckpt.reproduce}` 自行训练得到")
