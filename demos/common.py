@@ -233,3 +233,19 @@ def comparison_table_zh(slug: str, claim_ids: list[str], statements: dict[str, s
             paper = "论文中没有"
         rows.append(f"| {statements.get(cid, found['statement'])} | {zh_figure(figure(slug, cid))} | {base} | {paper or '—'} |")
     return "\n".join(rows)
+
+
+def cjk_markdown(text: str) -> str:
+    """Chinese Markdown without soft line breaks inside paragraphs (a browser shows each as a space
+    between characters); table rows, headings and list items keep their own lines."""
+    lines = text.split("\n")
+    out = lines[:1]
+    for line in lines[1:]:
+        before, after = out[-1], line
+        block = lambda s: s.lstrip().startswith(("|", "#", "- ", "* ", "> ")) or bool(re.match(r"\s*\d+\. ", s))
+        if not before.strip() or not after.strip() or block(before) or block(after):
+            out.append(line)
+            continue
+        latin = any(c.isascii() and c.isalnum() for c in (before[-1], after[0]))
+        out[-1] = before + (" " if latin else "") + after
+    return "\n".join(out)

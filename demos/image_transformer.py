@@ -14,6 +14,7 @@ from papers.checkpoints import GPU_MARGIN_S, budget, gpu
 from demos.common import device_note
 from demos.common import (device_note_zh, friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note,
                           weights_note_zh)
+from demos.common import cjk_markdown
 from demos.i18n import localized, say, t
 from papers.data import split_size
 from papers.results import comparison_table
@@ -261,7 +262,7 @@ def _titled_picture(title: str) -> gr.Image:
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
+    header(TITLE, PAPER_URL, localized(INTRO, cjk_markdown(INTRO_ZH)))
     with gr.Row():
         attention = gr.Radio([(t(label), value) for label, value in ATTENTION_CHOICES], value="1d", scale=3,
                              label=t("Attention (each is its own trained model)"))

@@ -14,6 +14,7 @@ import numpy as np
 
 from demos.common import (ASSETS, comparison_table_zh, device_note_zh, example_paths, friendly_errors, header,
                           heavy_id, on_tab_open, read_image)
+from demos.common import cjk_markdown
 from demos.i18n import localized, say, t
 from papers import mixup
 from papers.results import comparison_table
@@ -233,7 +234,7 @@ def compare_digits(alpha, seeds, budget_s, request: gr.Request = None):
 
 # --------------------------------------------------------------------------- UI
 def build() -> None:
-    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
+    header(TITLE, PAPER_URL, localized(INTRO, cjk_markdown(INTRO_ZH)))
     gr.Markdown(t("### Fig. 1(b) live: ERM vs mixup on a 2-D toy problem"))
     with gr.Row():
         dataset = gr.Dropdown([(t(name), name) for name in mixup.TOY_SETS], value="moons", label=t("Data"))

@@ -13,6 +13,7 @@ import pandas as pd
 from demos.common import (ASSETS, bounded_seconds, device_note_zh, example_paths, friendly_errors, header, heavy_id,
                           read_image, weights_note, weights_note_zh)
 from demos.common import device_note
+from demos.common import cjk_markdown
 from demos.i18n import localized, say, t
 from papers import style_transfer as st
 from papers.results import figure
@@ -191,7 +192,7 @@ def bench_default() -> str:
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
+    header(TITLE, PAPER_URL, localized(INTRO, cjk_markdown(INTRO_ZH)))
     opening_image, opening_curve, opening_pair = _opening()
     with gr.Row():
         content = gr.Image(example_paths("chelsea.jpg")[0], label=t("Content image"), type="numpy", height=260)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from demos.common import (ASSETS, bounded_seconds, comparison_table_zh, device_note_zh, example_paths,
                           friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note, weights_note_zh)
+from demos.common import cjk_markdown
 from demos.i18n import localized, say, t, zh_figure
 from papers import style_transfer as st
 from papers.results import comparison_table, paper_figure
@@ -331,7 +332,7 @@ def bench_default() -> str:
 
 # --------------------------------------------------------------------------- UI
 def build() -> None:
-    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
+    header(TITLE, PAPER_URL, localized(INTRO, cjk_markdown(INTRO_ZH)))
     state = gr.State(None)
     with gr.Row():
         steps = gr.Slider(*STEPS[:2], value=default_steps(), step=10,

@@ -13,6 +13,7 @@ import pandas as pd
 
 from demos.common import (comparison_table_zh, device_note_zh, example_paths, friendly_errors, header, heavy_id,
                           on_tab_open, read_grey, weights_note, weights_note_zh)
+from demos.common import cjk_markdown
 from demos.i18n import localized, say, t
 from papers import unet
 from papers.checkpoints import budget, gpu
@@ -211,7 +212,7 @@ def train_a_little(image, seconds: float, use_weight_map: bool, invert: bool, re
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
+    header(TITLE, PAPER_URL, localized(INTRO, cjk_markdown(INTRO_ZH)))
     with gr.Row():
         with gr.Column():
             image = gr.Image(label=t("Microscopy image (8- or 16-bit PNG/TIFF)"), type="filepath", image_mode=None,
