@@ -26,6 +26,8 @@ dropout，整个模型拆在 **两块 GPU** 上（分组卷积：conv2、conv4�
 逐层表和双塔示意不需要权重；给照片分类需要 torchvision 的 ImageNet 权重。"""
 ADDS_ZH = "ImageNet 前 5 名类别、十裁剪平均、训练好的（类似 Gabor 的）第一层卷积核和各层激活"
 TABLE_HEADERS_ZH = ["层", "输出形状", "神经元", "参数", "乘加次数", "塔"]
+TOWERS_ZH = {"own tower": "只看本塔", "both towers (crosses)": "读两个塔（交叉）",
+             "each tower sees the image": "每个塔都看整张图像", "single tower": "单塔", "total": "合计"}
 
 EXAMPLES = ("chelsea.jpg", "coffee.jpg", "rocket.jpg", "astronaut.jpg", "coins.png")
 LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -122,8 +124,10 @@ def architecture(variant: str, request: gr.Request = None):
     """Layer table, tower diagram and first-layer kernels (trained ones when the weights are here)."""
     if variant not in alexnet.VARIANTS:
         raise gr.Error(say(request, f"Unknown variant {variant!r}.", f"没有这个变体：{variant!r}。"))
-    headers = TABLE_HEADERS_ZH if request_locale(request) == "zh-CN" else TABLE_HEADERS
-    return pd.DataFrame(table(variant), columns=headers), alexnet.tower_diagram(variant), kernels(variant, request)
+    rows, headers = table(variant), TABLE_HEADERS
+    if request_locale(request) == "zh-CN":
+        rows, headers = [[TOWERS_ZH.get(cell, cell) for cell in row] for row in rows], TABLE_HEADERS_ZH
+    return pd.DataFrame(rows, columns=headers), alexnet.tower_diagram(variant), kernels(variant, request)
 
 
 def kernels(variant: str, request=None) -> gr.Image:

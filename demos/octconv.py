@@ -48,7 +48,7 @@ def measure(channels, size, kernel, request: gr.Request = None):
     points = O.theory_vs_measured(channels, size, kernel)
     table = pd.DataFrame([[p.alpha, round(p.theory_ratio, 3), round(p.counted_ratio, 3), round(O.memory_ratio(p.alpha), 3),
                            round(p.seconds * 1e3, 3), round(p.measured_ratio, 3)] for p in points],
-                         columns=["α", "乘加（表 1）", "乘加（实数）", "内存（表 1）", "延迟（毫秒）", "延迟比（实测）"] if zh else
+                         columns=["α", "乘加（表 1）", "乘加（计数）", "内存（表 1）", "延迟（毫秒）", "延迟比（实测）"] if zh else
                          ["α", "multiply-adds (Table 1)", "multiply-adds (counted)", "memory (Table 1)",
                           "latency (ms)", "latency ratio (measured)"])
     theory, measured = ("乘加：表 1", "延迟：实测") if zh else ("multiply-adds: Table 1", "latency: measured")
@@ -167,6 +167,7 @@ def build() -> None:
             run = gr.Button(t("Measure"), variant="primary")
             plot = gr.LinePlot(x="alpha", y="ratio to Conv2d", color="series",
                                x_title=t("α (fraction of low-frequency channels)"), y_title=t("OctConv / Conv2d"),
+                               color_title=t("series"),
                                label=t("theory vs measurement"))
             table = gr.Dataframe(label=t("Table 1, counted and measured"), interactive=False)
             note = gr.Markdown()
@@ -177,7 +178,7 @@ def build() -> None:
             gr.Markdown(retrained_table())
             evaluate = gr.Button(t("Evaluate the shipped sweep"), variant="primary")
             sweep_plot = gr.ScatterPlot(x="k multiply-adds per digit", y="test accuracy (%)", color="α",
-                                        x_title=t("k multiply-adds per digit"), y_title=t("test accuracy (%)"),
+                                        x_title=t("k multiply-adds per digit"), y_title=t("test accuracy (%)"), color_title=t("α"),
                                         label=t("accuracy vs multiply-adds"))
             sweep_table = gr.Dataframe(label=t("the sweep"), interactive=False)
             sweep_note = gr.Markdown()
@@ -215,6 +216,8 @@ ZH = {
     "α (fraction of low-frequency channels)": "α（低频通道所占比例）",
     "OctConv / Conv2d": "OctConv / Conv2d",
     "theory vs measurement": "理论 vs 实测",
+    "series": "曲线",
+    "α": "α",
     "Table 1, counted and measured": "表 1：数出来的与测出来的",
     "Accuracy vs multiply-adds (Fig. 4, small)": "准确率 vs 乘加（小规模图 4）",
     "Evaluate the shipped sweep": "评估随附的 α 扫描",

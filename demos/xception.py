@@ -142,7 +142,7 @@ def time_networks(request: gr.Request = None):
                f"在 {X.device_description()} 上，Xception 的参数是 Inception V3 的 {p_ratio:.2f} 倍、乘加是 {m_ratio:.2f} 倍，"
                f"耗时是它的 **{t_ratio:.2f} 倍**。论文表 3 中，在 60 块 K80 GPU 上 Xception 每秒训练的步数少于 "
                "Inception V3。这里用随机权重：耗时与权重无关。")
-    yield _cost_table(rows, request), note
+    yield gr.Dataframe(_cost_table(rows, request), visible=True), note
 
 
 @gpu(duration=30)
@@ -208,7 +208,7 @@ def _explorer() -> None:
         on_tab_open(measure, [table, explanation], [channels, kernel, size])  # the Xception tab opens measured
         gr.Markdown(t(NETWORKS_TEXT))
         networks = gr.Button(t("Time both networks"))
-        networks_table = gr.Dataframe(headers=COST_COLUMNS, label=t("whole networks"), interactive=False)
+        networks_table = gr.Dataframe(label=t("whole networks"), interactive=False, visible=False)  # shown when timed
         networks_note = gr.Markdown()
         networks.click(time_networks, None, [networks_table, networks_note], api_name=f"{SLUG}_networks",
                        concurrency_id=heavy_id(SLUG), concurrency_limit=1)
@@ -231,6 +231,7 @@ def _classifier() -> None:
             pointwise = gr.Image(label=t("pointwise weights (out × in)"), interactive=False)
         sizes = gr.Markdown()
         show.click(filters, None, [depthwise, pointwise, sizes], api_name=f"{SLUG}_filters")
+        on_tab_open(filters, [depthwise, pointwise, sizes])  # when this inner tab is selected: the block's sizes
 
 
 EXPLORER_TEXT = ("One layer mapping C channels to C channels, three ways (Fig. 1–4 of the paper): a regular "
