@@ -143,9 +143,12 @@ def enlarge(rgb: np.ndarray, side: int = DISPLAY_SIDE) -> np.ndarray:
     return rgb.repeat(factor, axis=0).repeat(factor, axis=1)
 
 
-def on_backbone_change(key: str):
+def on_backbone_change(key: str, request: gr.Request = None):
     layers = layers_of(key)
-    return (backbone_note_value(key), gr.Dropdown(choices=layer_choices(key), value=layers[-1]),
+    chosen = backbone(key)  # the note is made now, so in the visitor's language (a localized() made at
+    note = say(request, backbone_note(key),  # request time has no translation registered with the app)
+               weights_note_zh(chosen.checkpoint, adds=ADDS_ZH.get(key, chosen.adds)))
+    return (note, gr.Dropdown(choices=layer_choices(key), value=layers[-1]),
             gr.Dropdown(choices=class_choices(key), value=TOP_CLASS))
 
 
