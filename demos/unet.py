@@ -233,7 +233,7 @@ def build() -> None:
 
     with gr.Accordion(t("The weight map (Eq. 2): why touching cells come apart"), open=False) as wmap_section:
         with gr.Row():
-            seed = gr.Number(0, label=t("Sample"), precision=0)
+            seed = gr.Number(0, label=t("Sample number"), precision=0)
             w0 = gr.Slider(0, 30, value=unet.W0, step=1, label="w₀")
             sigma = gr.Slider(1, 20, value=unet.SIGMA, step=0.5, label=t("σ (px)"))
             show = gr.Button(t("Show"))
@@ -290,7 +290,7 @@ ZH = {
     "Separated cells": "分开的细胞",
     "P(cell) — the thin dark lines are the learnt separations": "P(细胞)——细细的暗线就是学到的分隔",
     "The weight map (Eq. 2): why touching cells come apart": "权重图（公式 2）：相互接触的细胞为什么能分开",
-    "Sample": "样本",
+    "Sample number": "样本编号",
     "σ (px)": "σ（像素）",
     "Show": "显示",
     "Synthetic sample": "合成样本",
