@@ -1,11 +1,10 @@
 """Faster R-CNN tab: detections, and a look inside (anchors, proposals before/after NMS, timings)."""
 from __future__ import annotations
 
-import re
 
 import gradio as gr
 
-from demos.common import example_paths, friendly_errors, header, on_tab_open, read_image, weights_note, weights_note_zh
+from demos.common import cjk_markdown, example_paths, friendly_errors, header, on_tab_open, read_image, weights_note, weights_note_zh
 from demos.i18n import localized, request_locale, say, t, zh_figure
 from papers import faster_rcnn as frcnn
 from papers.checkpoints import get_device, gpu
@@ -23,17 +22,7 @@ refines its box. Open **Look inside** to see each stage and what it costs on thi
 The default model is a tiny detector trained here in minutes on generated shapes (rectangles,
 ellipses, triangles): try the shape examples. The COCO models (torchvision's weights) detect 80
 everyday categories, but take seconds per image on a CPU."""
-def _cjk(text: str) -> str:
-    """Chinese Markdown without soft line breaks (a browser shows each as a space between characters)."""
-    def joined(m):
-        before, after = m[1], text[m.end()]
-        latin = any(c.isascii() and c.isalnum() for c in (before, after))
-        return before + (" " if latin else "")
-
-    return re.sub(r"([^\n])\n(?=[^\n])", joined, text)
-
-
-INTRO_ZH = _cjk("""**区域提议网络**（RPN）在特征图上滑动，给*锚框*打分——锚框是每个位置上几个尺度和长宽比固定的参考框——
+INTRO_ZH = cjk_markdown("""**区域提议网络**（RPN）在特征图上滑动，给*锚框*打分——锚框是每个位置上几个尺度和长宽比固定的参考框——
 再把最有希望的锚框向物体微调。经过非极大值抑制（NMS）后剩下几百个*候选框*；**RoI 池化**从每个候选框里裁出
 一小块特征网格，由检测头判断物体类别并精修边框。展开 **内部细节** 可以看到每个阶段的结果，以及它在本机上的耗时。
 
@@ -69,8 +58,8 @@ def _measured_zh() -> str:
 
     segments_tighter = (value(SLUG, "proposal_average_recall", "segments") or 0) > (
         value(SLUG, "proposal_average_recall") or 0)
-    return _cjk(f"""**本机实测**（未参与训练的生成场景，`python -m papers.reproduce {SLUG}`）：形状检测器的 mAP@0.5 为
-**{fig("shipped_map50")}**，mAP@[.5:.95] 为 {fig("shipped_map_coco")}（论文：{paper_figure(SLUG, "shipped_map50", " %")}，
+    return cjk_markdown(f"""**本机实测**（未参与训练的生成场景，`python -m papers.reproduce {SLUG}`）：形状检测器的
+mAP@0.5 为 **{fig("shipped_map50")}**，mAP@[.5:.95] 为 {fig("shipped_map_coco")}（论文：{paper_figure(SLUG, "shipped_map50", " %")}，
 在 PASCAL VOC 2007 上用 VGG-16——是另一个任务）。论文主张用*学习得到的* RPN（图 2）：每张图取
 {frcnn.PROPOSALS} 个候选框时，我们的 RPN 在 IoU ≥ {frcnn.RECALL_IOU:g} 下覆盖了 {fig("proposal_recall")} 的物体；
 同样的锚框随机挑选只覆盖 {fig("proposal_recall", "random_anchors")}，Felzenszwalb 分割区域的外接框（Selective Search
