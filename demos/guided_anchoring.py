@@ -1,13 +1,12 @@
 """Guided Anchoring tab: where anchors should go, what shape they should have, and the recall."""
 from __future__ import annotations
 
-import re
 import time
 
 import gradio as gr
 import torch
 
-from demos.common import heavy_id, example_paths, friendly_errors, header, on_tab_open, read_image
+from demos.common import cjk_markdown, heavy_id, example_paths, friendly_errors, header, on_tab_open, read_image
 from demos.i18n import localized, say, t, zh_figure
 from papers import faster_rcnn as frcnn
 from papers import guided_anchoring as ga
@@ -39,28 +38,17 @@ recall ({figure(SLUG, "shipped_ar100", "ga_paper_eps", " %")} at ε = {ga.LOCATI
 **Measure recall** re-measures on the tab's own held-out scenes."""
 
 
-def _cjk(text: str) -> str:
-    """Chinese Markdown without soft line breaks (a browser shows each as a space between characters)."""
-    def joined(m):
-        before, after = m[1], text[m.end()]
-        latin = any(c.isascii() and c.isalnum() for c in (before, after))
-        return before + (" " if latin else "")
-
-    return re.sub(r"([^\n])\n(?=[^\n])", joined, text)
-
-
 def _fig(claim_id: str, method: str = "ours", unit: str = "", **kwargs) -> str:
     return zh_figure(figure(SLUG, claim_id, method, unit, **kwargs))
 
 
-INTRO_ZH = _cjk(f"""普通的 RPN 在特征图的每个位置都放同样的 9 个锚框（3 种尺寸 × 3 种长宽比）。**GA-RPN** 则去预测锚框：
+INTRO_ZH = cjk_markdown(f"""普通的 RPN 在特征图的每个位置都放同样的 9 个锚框（3 种尺寸 × 3 种长宽比）。**GA-RPN** 则去预测锚框：
 *位置*分支对每个位置给出物体中心落在那里的概率（只在概率超过 ε 的位置放锚框），*形状*分支预测那里最合适的宽和高，
 再用一个可变形卷积让特征适应这个形状。下面两个模型共用同一个小主干网络，在这里用相同的训练预算、在长宽比可达 6:1
 的生成形状上训练——这正是固定形状的锚框难以贴合的情形。在 COCO 上，论文的 GA-RPN 达到 AR@100
 {paper_figure(SLUG, "shipped_ar100", " %")}，只用约十分之一的锚框就胜过 RPN。
 
-**这里**（未参与训练的场景，`python -m papers.reproduce {SLUG}`）：发布的 {_GA} 每张图用
-**{_fig("shipped_anchors", digits=0)}** 个锚框达到 AR@100 **{_fig("shipped_ar100", unit=" %")}**；RPN 用
+**这里**（未参与训练的场景，`python -m papers.reproduce {SLUG}`）：发布的 {_GA} 每张图用 **{_fig("shipped_anchors", digits=0)}** 个锚框达到 AR@100 **{_fig("shipped_ar100", unit=" %")}**；RPN 用
 {figure(SLUG, "shipped_anchors", "rpn", digits=0, spread=False)} 个锚框达到 {_fig("shipped_ar100", "rpn", " %")}。
 每个随机种子以更小的预算从头重新训练：{_GA} 用 {_fig("retrained_anchors", digits=0)} 个锚框达到
 {_fig("retrained_ar100", unit=" %")}，RPN {_fig("retrained_ar100", "rpn", " %")}。
