@@ -1,12 +1,11 @@
 """PCN tab: turn a photo any way you like and watch three small networks turn the faces back."""
 from __future__ import annotations
 
-import re
 import time
 
 import gradio as gr
 
-from demos.common import example_paths, friendly_errors, header, on_tab_open, read_image, weights_note, weights_note_zh
+from demos.common import cjk_markdown, example_paths, friendly_errors, header, on_tab_open, read_image, weights_note, weights_note_zh
 from demos.i18n import localized, say, t, zh_figure
 from papers import pcn
 from papers.checkpoints import WeightsUnavailable, gpu, is_available_locally
@@ -24,17 +23,7 @@ orientation and turn the candidate windows upright before the next one looks.
 with a classical upright-only detector."""
 
 
-def _cjk(text: str) -> str:
-    """Chinese Markdown without soft line breaks (a browser shows each as a space between characters)."""
-    def joined(m):
-        before, after = m[1], text[m.end()]
-        latin = any(c.isascii() and c.isalnum() for c in (before, after))
-        return before + (" " if latin else "")
-
-    return re.sub(r"([^\n])\n(?=[^\n])", joined, text)
-
-
-INTRO_ZH = _cjk("""Shi 等，CVPR 2018。人脸可以朝任何方向转。**渐进校准网络**（Progressive Calibration Networks）
+INTRO_ZH = cjk_markdown("""Shi 等，CVPR 2018。人脸可以朝任何方向转。**渐进校准网络**（Progressive Calibration Networks）
 并不一次学会所有角度：三个小网络各自对朝向多判断一点，并在下一个网络查看之前把候选窗口转正。
 **PCN-1** 在图像金字塔上滑动，判断*是不是人脸*、*朝上还是朝下*（朝下的翻转过来）；
 **PCN-2** 判断 *−90°、0° 还是 +90°*（再转四分之一圈）；**PCN-3** 回归剩下的 ≤ 45°。
@@ -146,7 +135,8 @@ def detect(image, rotation=0, min_face=DEFAULTS.min_face, scale_factor=DEFAULTS.
             pcn.draw_faces(photo, third, [f"{f.angle:+.0f}°" for f in third]),
         ]
         final = stage_images[2]
-    baseline = pcn.draw_faces(photo, upright, ["face"] * len(upright), colour=(255, 220, 0))
+    # OpenCV draws Latin text only: in Chinese the baseline's boxes go unlabelled (the panel says what they are)
+    baseline = pcn.draw_faces(photo, upright, [say(request, "face", "")] * len(upright), colour=(255, 220, 0))
     summary = _summary(detection, upright, lbp_seconds, photo.shape, missing, request)
     return final, baseline, *stage_images, summary
 
@@ -287,9 +277,9 @@ def _weights_note() -> tuple[str, str]:
     missing = [c for c in pcn.CHECKPOINTS if not is_available_locally(c)]
     if not missing:
         size = f"{pcn.WEIGHTS_TOTAL_BYTES / 1e6:.1f} MB"
-        return (f"✅ The authors' PCN weights were found locally ({size}): © 2018 VIPL group (ICT, CAS), "
+        return (f"The authors' PCN weights were found locally ({size}): © 2018 VIPL group (ICT, CAS), "
                 "PyTorch port © 2019 Sirius Demon, BSD 2-Clause licence (weights/LICENSE-PCN).",
-                f"✅ 已在本地找到作者发布的 PCN 权重（{size}）：© 2018 中国科学院计算技术研究所 VIPL 组，"
+                f"已在本地找到作者发布的 PCN 权重（{size}）：© 2018 中国科学院计算技术研究所 VIPL 组，"
                 "PyTorch 移植 © 2019 Sirius Demon，BSD 2-Clause 许可证（weights/LICENSE-PCN）。")
     return (weights_note(missing[0], adds="the three PCN networks (the baseline works without them)"),
             weights_note_zh(missing[0], adds="三个 PCN 网络（不用它们，对照的基线检测器也能运行）"))
