@@ -126,3 +126,16 @@ def _within(block, tab):
 def test_every_visible_string_of_a_translated_tab_is_in_both_languages(gallery, slug):
     missing = untranslated(gallery, slug)
     assert not missing, f"{slug}: English-only text:\n" + "\n".join(missing)
+
+
+def test_no_two_tabs_translate_the_same_english_differently():
+    """One key per English text: a clash would let one tab's Chinese silently replace another's."""
+    import demos
+
+    seen, clashes = dict(ZH), []
+    for demo in demos.TABS:
+        for en, zh in (getattr(demo.module, "ZH", {}) or {}).items():
+            if en in seen and seen[en] != zh:
+                clashes.append(f"{demo.slug}: {en!r}: {seen[en]!r} vs {zh!r}")
+            seen.setdefault(en, zh)
+    assert not clashes, "\n".join(clashes)
