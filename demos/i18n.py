@@ -14,6 +14,7 @@ in the visitor's language (``request_locale(request)``).
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import gradio as gr
 
@@ -22,6 +23,7 @@ from demos.i18n_zh import ZH
 LOCALES = ("en", "zh-CN")
 _USED: dict[str, str] = {}  # key -> English, every string wrapped so far (the tests read it)
 _PAIRS: dict[str, tuple[str, str]] = {}  # key -> (English, Chinese) made together in code
+_FROZEN = False  # set once translations() has been handed to launch()
 
 
 def key(english: str) -> str:
@@ -38,6 +40,9 @@ def t(english: str) -> gr.i18n.I18nData:
 def localized(english: str, chinese: str) -> gr.i18n.I18nData:
     """Text made in code in both languages at once (e.g. a page of cards with figures from
     results/, built once per process): shown in the visitor's language like t()."""
+    if _FROZEN:  # the page's translations are already sent: a new key would show raw
+        logging.getLogger(__name__).warning("localized() at request time; use say(request, ...): %.60s", english)
+        return english
     k = key(english + "\x00" + chinese)
     _PAIRS[k] = (english, chinese)
     return gr.i18n.I18nData(k)
@@ -70,6 +75,8 @@ def say(request, english: str, chinese: str) -> str:
 def translations() -> gr.I18n:
     """The gr.I18n for `launch(i18n=...)`: every wrapped string in both languages (a string
     without a Chinese translation falls back to English)."""
+    global _FROZEN
+    _FROZEN = True
     zh = chinese()
     english = {key(text): text for text in set(_USED.values()) | set(zh)}
     chinese_by_key = {key(text): value for text, value in zh.items()}

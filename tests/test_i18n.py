@@ -21,7 +21,8 @@ def test_every_wrapped_string_has_a_chinese_translation(gallery):
     assert not missing, "no Chinese for:\n" + "\n".join(m[:100] for m in missing)
 
 
-def test_translations_carry_both_languages_for_every_key(gallery):
+def test_translations_carry_both_languages_for_every_key(gallery, monkeypatch):
+    monkeypatch.setattr(i18n, "_FROZEN", False)  # restored after: later tests build apps again
     tr = i18n.translations().translations
     assert set(tr["zh-CN"]) <= set(tr["en"])
     assert tr["en"][i18n.key("Gallery")] == "Gallery" and tr["zh-CN"][i18n.key("Gallery")] == ZH["Gallery"]
@@ -139,3 +140,8 @@ def test_no_two_tabs_translate_the_same_english_differently():
                 clashes.append(f"{demo.slug}: {en!r}: {seen[en]!r} vs {zh!r}")
             seen.setdefault(en, zh)
     assert not clashes, "\n".join(clashes)
+
+
+def test_localized_after_launch_falls_back_to_plain_text_not_a_raw_key(monkeypatch):
+    monkeypatch.setattr(i18n, "_FROZEN", True)
+    assert i18n.localized("English", "中文") == "English"
