@@ -83,10 +83,14 @@ def _tab_texts(blocks) -> list[str]:
 def test_no_tab_types_a_result_figure_by_hand():
     import app
 
+    from demos import i18n
+
     blocks = app.build_app()
     shown = results.shown_figures()
     typed = []
-    for text in _tab_texts(blocks):
+    translated = [text for pair in i18n._PAIRS.values() for text in pair]  # localized(en, zh) values
+    translated += list(i18n.used().values()) + list(i18n.chinese().values())  # t() strings, both languages
+    for text in _tab_texts(blocks) + translated:
         for match in FIGURE.finditer(text):
             figure = match.group(0)
             number = re.search(r"\d+(?:\.\d+)?", figure).group(0)
