@@ -403,12 +403,12 @@ _COMMON = dict(license="MIT (self-trained; data: scikit-learn digits, BSD-3)",
 CHECKPOINTS = {
     "cnn": Checkpoint(
         name="stn-cnn", filename="stn_cnn.safetensors", size_bytes=407024, num_params=101532,
-        sha256="2586c4031f1caa58528f74538bd374235952b7c1efdc3eb2c36c9cb9399817b6",
+        sha256="4587dd0898528a672284409a09bb0311cd39371ee3478489cd6638d0e27bcf22",
         reproduce="python -m papers.train stn:cnn", description="plain CNN baseline, 60x60 canvas",
         **_COMMON),
     "st_cnn": Checkpoint(
         name="stn-st-cnn", filename="stn_st_cnn.safetensors", size_bytes=405184, num_params=100896,
-        sha256="650f29b1723a1f552232d6de47bbfbb6dcdd66f11b12b7e5e7d4821efd06ba45",
+        sha256="de1af518b42f949c92a6062cf7f1385a2e046bbbc72e101125b825d604359642",
         reproduce="python -m papers.train stn:st_cnn", description="ST-CNN (affine), 60x60 canvas",
         **_COMMON),
 }
