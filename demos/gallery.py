@@ -81,6 +81,7 @@ HEADLINES = {
     "guided-anchoring": "shipped_ar100", "pcn": "lfw_recall_random_angles", "rstn": "shipped_digit_error",
     "mixup": "memorised_flipped_labels_moons", "image-transformer": "test_bits_per_dim_1d", "unet": "u2os_f1",
     "style-transfer": "offline_texture_style_loss", "xception": "xception_macs",
+    "stn": "test_error_RTS", "harmonic": "upright_trained_rotated_error", "siamese": "unseen_digits_eer",
 }
 
 
