@@ -8,7 +8,9 @@ from PIL import Image, ImageDraw
 
 import gradio as gr
 
-from demos.common import friendly_errors, header, on_tab_open, read_image, weights_note
+from demos.common import (cjk_markdown, friendly_errors, header, on_tab_open, read_image, weights_note,
+                          weights_note_zh)
+from demos.i18n import localized, say, t, zh_figure
 from papers import results, stn
 from papers.checkpoints import gpu
 from papers.data import digits, split_size
@@ -21,6 +23,10 @@ transformation θ, and *resamples* the image through it before a CNN classifies 
 with no supervision of θ. Turn, shrink, move and clutter a digit on the 60×60 canvas: the green
 grid shows where the ST-CNN samples, the middle image is what its classifier sees, and a plain
 CNN with the same number of parameters answers beside it."""
+INTRO_ZH = cjk_markdown("""**空间变换器**（spatial transformer）是一个小网络：它先看一眼图像，预测一个仿射变换 θ，
+再按 θ 对图像*重新采样*，然后才交给 CNN 分类——学习 θ 不需要任何关于 θ 的监督。
+在 60×60 的画布上旋转、缩放、平移一个数字并加入杂物：绿色网格是 ST-CNN 采样的位置，
+中间的图像是它的分类器看到的内容，旁边是参数量相同的普通 CNN 给出的答案。""")
 
 SOURCES = ("Test-set digit", "My drawing")
 DISPLAY_ZOOM = 6  # canvas pixels -> screen pixels
@@ -28,14 +34,19 @@ GRID_STEP = 3  # draw every 3rd sampling point
 DEFAULTS = dict(source=SOURCES[0], index=7, angle=35.0, scale=1.0, shift_x=8.0, shift_y=-6.0, clutter=4)
 
 
-def _test_digit(index: int) -> torch.Tensor:
+def _test_digit(index: int, request=None) -> torch.Tensor:
     images, _ = digits("test")
     if not 0 <= int(index) < len(images):
-        raise gr.Error(f"Pick a test digit between 0 and {len(images) - 1}.")
+        raise gr.Error(say(request, f"Pick a test digit between 0 and {len(images) - 1}.",
+                           f"请选择 0 到 {len(images) - 1} 之间的测试数字编号。"))
     return images[int(index)]
 
 
-def _drawn_digit(sketch) -> torch.Tensor:
+def _drawn_digit(sketch, request=None) -> torch.Tensor:
+    composite = sketch.get("composite") if isinstance(sketch, dict) else sketch
+    if composite is None or np.ptp(np.asarray(composite)) == 0:
+        raise gr.Error(say(request, "The drawing is empty: draw a digit on the pad (or choose 'Test-set digit').",
+                           "画板是空的：请在画板上画一个数字（或选择「测试集数字」）。"))
     rgb = read_image(sketch).rgb
     grey = torch.from_numpy(rgb.astype(np.float32).mean(2) / 255.0)
     if grey.median() > 0.5:  # dark ink on a light page -> bright ink, like the data set
@@ -43,9 +54,9 @@ def _drawn_digit(sketch) -> torch.Tensor:
     return stn.to_digit(grey)
 
 
-def pick_digit(source, index, sketch) -> torch.Tensor:
+def pick_digit(source, index, sketch, request=None) -> torch.Tensor:
     """The chosen digit (1, 28, 28): a test-set digit or the visitor's drawing."""
-    return _drawn_digit(sketch) if source == SOURCES[1] else _test_digit(index)
+    return _drawn_digit(sketch, request) if source == SOURCES[1] else _test_digit(index, request)
 
 
 def source_after_drawing(sketch, source):
@@ -78,23 +89,39 @@ def _probs(p: torch.Tensor) -> dict[str, float]:
     return {str(k): float(v) for k, v in enumerate(p)}
 
 
-def _pose_table(theta: torch.Tensor, angle, scale, shift_x, shift_y) -> str:
+POSE_ROWS = [("rotation (°)", "旋转（°）", "angle"), ("scale", "缩放", "scale"),
+             ("shift x (px)", "水平平移（像素）", "shift_x"), ("shift y (px)", "垂直平移（像素）", "shift_y")]
+
+
+def _pose_table(theta: torch.Tensor, angle, scale, shift_x, shift_y, zh: bool = False) -> str:
     learned = stn.theta_pose(theta)
     exact = {"angle": angle, "scale": scale, "shift_x": shift_x, "shift_y": shift_y}
-    rows = "\n".join(f"| {name} | {exact[key]:.1f} | {learned[key]:.1f} |" for name, key in
-                     [("rotation (°)", "angle"), ("scale", "scale"), ("shift x (px)", "shift_x"),
-                      ("shift y (px)", "shift_y")])
+    rows = "\n".join(f"| {zh_name if zh else name} | {exact[key]:.1f} | {learned[key]:.1f} |"
+                     for name, zh_name, key in POSE_ROWS)
     matrix = " \\\\ ".join(" & ".join(f"{v:.2f}" for v in row) for row in theta.tolist())
-    return (f"**Predicted θ** $= \\begin{{bmatrix}} {matrix} \\end{{bmatrix}}$ "
+    theta_tex = f"$= \\begin{{bmatrix}} {matrix} \\end{{bmatrix}}$"
+    if zh:
+        return (f"**预测的 θ** {theta_tex}（把 28×28 的输出网格映射到画布上；红圈标出输出左上角的像素）\n\n"
+                "| 从 θ 读出的姿态 | 你设置的形变 | ST-CNN 的 θ |\n|---|---|---|\n" + rows + "\n\n" + _pose_note(zh=True))
+    return (f"**Predicted θ** {theta_tex} "
             "(maps the 28×28 output grid into the canvas; the red ring marks the output's top-left pixel)\n\n"
             "| pose read from θ | your distortion | ST-CNN's θ |\n|---|---|---|\n" + rows +
             "\n\n" + _pose_note())
 
 
-def _pose_note() -> str:
+def _pose_note(zh: bool = False) -> str:
     """How θ follows each part of the pose, in words chosen by the measured slopes (results/stn.json)."""
     slopes = {q: results.figure(SLUG, f"theta_{q}_slope") for q in ("shift_x", "scale", "angle")}
     follows = {q: (results.value(SLUG, f"theta_{q}_slope") or 0) > 0.5 for q in ("shift_x", "scale", "angle")}
+    if zh:
+        found = ("能找到数字并放大到它上面" if follows["shift_x"] and follows["scale"]
+                 else "只部分地跟上了数字的位置和大小")
+        rotation = ("也会随数字一起转动采样网格，与论文一致（§4.1，图 3）" if follows["angle"] else
+                    "把大部分**旋转**留给了分类器：只有 1,347 个训练数字、在 CPU 上训练几分钟，它没有学会论文中的"
+                    "去旋转（§4.1，图 3）")
+        return zh_figure(f"在测试数字上，从 θ 读出的姿态对真实姿态的斜率（1 = 完全跟随）：平移 {slopes['shift_x']}，"
+                         f"缩放 {slopes['scale']}，旋转 {slopes['angle']}。我们的 ST-CNN {found}，"
+                         f"{'并且' if follows['angle'] else '但'}{rotation}。扫描见下方。")
     found = ("finds and zooms onto the digit" if follows["shift_x"] and follows["scale"]
              else "follows the digit's position and size only partly")
     rotation = ("also turns its grid with the digit, as in the paper (§4.1, Fig. 3)" if follows["angle"] else
@@ -107,16 +134,18 @@ def _pose_note() -> str:
 
 @gpu(duration=20)
 @friendly_errors
-def analyse(source, index, sketch, angle, scale, shift_x, shift_y, clutter):
+def analyse(source, index, sketch, angle, scale, shift_x, shift_y, clutter, request: gr.Request = None):
     """Compose the canvas, run both networks; the overlay, glimpse, predictions and pose table."""
-    digit = pick_digit(source, index, sketch)
+    digit = pick_digit(source, index, sketch, request)
     canvas = stn.compose(digit, angle, scale, shift_x, shift_y, int(clutter), seed=int(index))
     out = stn.analyse(canvas)
     return (_overlay(canvas[0, 0], out["grid_px"]), np.asarray(_zoom(out["rectified"], 168)),
             _probs(out["st_cnn_probs"]), _probs(out["cnn_probs"]),
-            _pose_table(out["theta"], angle, scale, shift_x, shift_y))
+            say(request, _pose_table(out["theta"], angle, scale, shift_x, shift_y),
+                _pose_table(out["theta"], angle, scale, shift_x, shift_y, zh=True)))
 
 
+SWEEP_NAMES_ZH = {"rotation (°)": "旋转（°）", "scale": "缩放", "shift right (px)": "向右平移（像素）"}
 SWEEPS = {  # what to vary -> (its values, position in an (angle, scale, shift_x, shift_y) placement)
     "rotation (°)": (list(range(-180, 181, 15)), 0),
     "scale": ([round(0.5 + 0.05 * i, 2) for i in range(21)], 1),
@@ -126,24 +155,26 @@ SWEEPS = {  # what to vary -> (its values, position in an (angle, scale, shift_x
 
 @gpu(duration=30)
 @friendly_errors
-def sweep(source, index, sketch, quantity, angle, scale, shift_x, shift_y):
+def sweep(source, index, sketch, quantity, angle, scale, shift_x, shift_y, request: gr.Request = None):
     """Vary one slider through its range; the same quantity read back from the ST-CNN's θ."""
     if quantity not in SWEEPS:
-        raise gr.Error(f"Choose one of: {', '.join(SWEEPS)}.")
+        raise gr.Error(say(request, f"Choose one of: {', '.join(SWEEPS)}.",
+                           f"请从这些中选择一个：{'、'.join(SWEEP_NAMES_ZH.values())}。"))
     values, position = SWEEPS[quantity]
     placements = []
     for value in values:
         placement = [angle, scale, shift_x, shift_y]
         placement[position] = value
         placements.append(placement)
-    poses = stn.theta_sweep(pick_digit(source, index, sketch), placements)
+    poses = stn.theta_sweep(pick_digit(source, index, sketch, request), placements)
     key = ("angle", "scale", "shift_x")[position]
-    rows = [{"input": v, "value": v, "series": "your distortion"} for v in values]
-    rows += [{"input": v, "value": p[key], "series": "read from the ST-CNN's θ"} for v, p in zip(values, poses)]
+    yours, read = say(request, "your distortion", "你设置的形变"), say(request, "read from the ST-CNN's θ", "从 ST-CNN 的 θ 读出")
+    rows = [{"input": v, "value": v, "series": yours} for v in values]
+    rows += [{"input": v, "value": p[key], "series": read} for v, p in zip(values, poses)]
     return pd.DataFrame(rows)
 
 
-def error_table() -> str:
+def error_table(zh: bool = False) -> str:
     """% test error per distortion from results/stn.json: the seeded comparison (mean ± sd over
     seeds, each training both models from scratch), the shipped models, and the paper's Table 1."""
     head = "| | " + " | ".join(stn.DISTORTIONS) + " |\n|---|" + "---|" * len(stn.DISTORTIONS)
@@ -151,11 +182,14 @@ def error_table() -> str:
     def row(label, ids, method):
         return f"| {label} | " + " | ".join(results.figure(SLUG, ids[k], method) for k in stn.DISTORTIONS) + " |"
 
-    rows = [row(f"ST-CNN Aff, {stn.EXPERIMENT_STEPS} steps per seed", stn.CLAIM_IDS, "ours"),
-            row(f"CNN, {stn.EXPERIMENT_STEPS} steps per seed", stn.CLAIM_IDS, "cnn"),
-            row(f"shipped ST-CNN Aff ({stn.TRAIN_STEPS} steps), 3 test draws", stn.SHIPPED_CLAIM_IDS, "ours"),
-            row(f"shipped CNN ({stn.TRAIN_STEPS} steps), 3 test draws", stn.SHIPPED_CLAIM_IDS, "cnn")]
-    rows += [f"| {label} (paper, MNIST) | " + " | ".join(
+    steps, shipped = stn.EXPERIMENT_STEPS, stn.TRAIN_STEPS
+    labels = ([f"ST-CNN Aff，每个随机种子 {steps} 步", f"CNN，每个随机种子 {steps} 步",
+               f"随附的 ST-CNN Aff（{shipped} 步），3 次测试抽样", f"随附的 CNN（{shipped} 步），3 次测试抽样"] if zh else
+              [f"ST-CNN Aff, {steps} steps per seed", f"CNN, {steps} steps per seed",
+               f"shipped ST-CNN Aff ({shipped} steps), 3 test draws", f"shipped CNN ({shipped} steps), 3 test draws"])
+    rows = [row(labels[0], stn.CLAIM_IDS, "ours"), row(labels[1], stn.CLAIM_IDS, "cnn"),
+            row(labels[2], stn.SHIPPED_CLAIM_IDS, "ours"), row(labels[3], stn.SHIPPED_CLAIM_IDS, "cnn")]
+    rows += [f"| {label} {'（论文，MNIST）' if zh else '(paper, MNIST)'} | " + " | ".join(
         f"{row[k]:.1f}" if k in row else "–" for k in stn.DISTORTIONS) + " |"
         for label, row in stn.PAPER_TABLE1.items()]
     verdicts = []
@@ -165,11 +199,23 @@ def error_table() -> str:
             continue
         ours, cnn = claim["ours"], claim["baselines"]["cnn"]
         gap, noise = cnn["mean"] - ours["mean"], ours["sd"] + cnn["sd"]
-        verdicts.append(f"{kind}: " + ("ST-CNN better" if gap > noise else "CNN better" if -gap > noise
-                                       else "no difference beyond the seed-to-seed spread"))
+        if zh:
+            verdicts.append(f"{kind}：" + ("ST-CNN 更好" if gap > noise else "CNN 更好" if -gap > noise
+                                           else "差别不超过随机种子之间的波动"))
+        else:
+            verdicts.append(f"{kind}: " + ("ST-CNN better" if gap > noise else "CNN better" if -gap > noise
+                                           else "no difference beyond the seed-to-seed spread"))
+    table = "\n".join([head, *rows])
+    if zh:
+        return zh_figure(
+            "**各种形变下的测试错误率（%）**（本实现：五种形变共用一个模型，1,347 个训练数字，在 CPU 上训练几分钟，"
+            "多个随机种子的均值 ± 标准差；论文：每种形变一个模型，60,000 个 MNIST 数字）。重新生成："
+            "`python -m papers.reproduce stn`。\n\n" + table +
+            "\n\n带随机种子的比较（每个随机种子都从头训练两个模型），用均值之差对比两者标准差之和：" + "；".join(verdicts) +
+            "。随附模型的两行各只训练了一次；其 ± 只来自三次测试形变抽样，所以那里的差距说明不了训练带来的波动。")
     return ("**% test error per distortion** (ours: one model for all five distortions, 1,347 training "
             "digits, minutes of CPU, mean ± sd over seeds; paper: one model per distortion, 60,000 MNIST "
-            "digits). Regenerate: `python -m papers.reproduce stn`.\n\n" + "\n".join([head, *rows]) +
+            "digits). Regenerate: `python -m papers.reproduce stn`.\n\n" + table +
             "\n\nSeeded comparison (each seed trains both models from scratch), difference of the means "
             "against the sum of the two spreads: " + "; ".join(verdicts) + ". The shipped rows are one "
             "training run each; their ± is over three draws of the test distortions only, so a gap there "
@@ -178,48 +224,82 @@ def error_table() -> str:
 
 def digit_inputs(index: int):
     """The digit picker both geometry tabs share: test digit or drawing, a test-set index, a Sketchpad."""
-    source = gr.Radio(list(SOURCES), value=SOURCES[0], label="Digit")
-    index = gr.Slider(0, split_size("test") - 1, step=1, value=index, label="Test-set digit #")
-    sketch = gr.Sketchpad(label="Or draw one (then choose 'My drawing')", type="numpy",
+    source = gr.Radio([(t(name), name) for name in SOURCES], value=SOURCES[0], label=t("Digit"))
+    index = gr.Slider(0, split_size("test") - 1, step=1, value=index, label=t("Test-set digit #"))
+    sketch = gr.Sketchpad(label=t("Or draw a digit"), type="numpy",
                           canvas_size=(280, 280), image_mode="RGB", height=320)
     return source, index, sketch
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
-    gr.Markdown(weights_note(stn.CHECKPOINTS["st_cnn"], adds="the trained ST-CNN and its CNN baseline"))
+    header(TITLE, PAPER_URL, t(INTRO))
     with gr.Row():
         with gr.Column(scale=1):
             source, index, sketch = digit_inputs(DEFAULTS["index"])
-            angle = gr.Slider(-180, 180, step=1, value=DEFAULTS["angle"], label="Rotation (°, counter-clockwise)")
-            scale = gr.Slider(0.5, 1.5, step=0.05, value=DEFAULTS["scale"], label="Scale")
-            shift_x = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_x"], label="Shift right (px)")
-            shift_y = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_y"], label="Shift down (px)")
-            clutter = gr.Slider(0, 12, step=1, value=DEFAULTS["clutter"], label="Clutter (6×6 pieces of other digits)")
+            angle = gr.Slider(-180, 180, step=1, value=DEFAULTS["angle"], label=t("Rotation (°, counter-clockwise)"))
+            scale = gr.Slider(0.5, 1.5, step=0.05, value=DEFAULTS["scale"], label=t("Scale"))
+            shift_x = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_x"], label=t("Shift right (px)"))
+            shift_y = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_y"], label=t("Shift down (px)"))
+            clutter = gr.Slider(0, 12, step=1, value=DEFAULTS["clutter"], label=t("Clutter (6×6 pieces of other digits)"))
         with gr.Column(scale=2):
             with gr.Row():
-                overlay = gr.Image(label="60×60 input + ST-CNN sampling grid", height=380)
-                rectified = gr.Image(label="What the classifier sees (28×28)", height=200)
+                overlay = gr.Image(label=t("60×60 input + ST-CNN sampling grid"), height=380)
+                rectified = gr.Image(label=t("What the classifier sees (28×28)"), height=200)
             with gr.Row():
-                st_label = gr.Label(num_top_classes=3, label="ST-CNN prediction")
-                cnn_label = gr.Label(num_top_classes=3, label="Plain CNN prediction (same parameter count)")
+                st_label = gr.Label(num_top_classes=3, label=t("ST-CNN prediction"))
+                cnn_label = gr.Label(num_top_classes=3, label=t("Plain CNN prediction (same parameter count)"))
             pose = gr.Markdown(latex_delimiters=[{"left": "$", "right": "$", "display": False}])
     with gr.Row():
-        quantity = gr.Radio(list(SWEEPS), value="shift right (px)", label="Sweep one distortion", scale=2)
-        sweep_button = gr.Button("Sweep: does θ follow it?", scale=1)
+        quantity = gr.Radio([(t(name), name) for name in SWEEPS], value="shift right (px)",
+                            label=t("Sweep one distortion"), scale=2)
+        sweep_button = gr.Button(t("Sweep: does θ follow it?"), scale=1)
     sweep_plot = gr.LinePlot(x="input", y="value", color="series", height=300,
-                             title="The distortion you set vs. the same quantity read from θ")
-    gr.Markdown(error_table())
+                             x_title=t("the distortion you set"), y_title=t("value"), color_title=t("series"),
+                             title=t("The distortion you set vs. the same quantity read from θ"))
+    gr.Markdown(localized(error_table(), error_table(zh=True)))
+    gr.Markdown(localized(weights_note(stn.CHECKPOINTS["st_cnn"], adds=ADDS),
+                          weights_note_zh(stn.CHECKPOINTS["st_cnn"], adds=ADDS_ZH)))  # below the content
 
     inputs = [source, index, sketch, angle, scale, shift_x, shift_y, clutter]
     outputs = [overlay, rectified, st_label, cnn_label, pose]
+    sweep_inputs = [source, index, sketch, quantity, angle, scale, shift_x, shift_y]
     sketch.change(source_after_drawing, [sketch, source], source, api_visibility="private", queue=False)
     gr.on([c.change for c in inputs], analyse, inputs, outputs, api_name=f"{SLUG}_analyse", trigger_mode="always_last")
     on_tab_open(analyse, outputs, inputs)  # the default digit, analysed when the tab opens
-    sweep_button.click(sweep, [source, index, sketch, quantity, angle, scale, shift_x, shift_y], sweep_plot,
-                       api_name=f"{SLUG}_sweep")
+    on_tab_open(sweep, [sweep_plot], sweep_inputs)  # and its default sweep (~0.05 s)
+    sweep_button.click(sweep, sweep_inputs, sweep_plot, api_name=f"{SLUG}_sweep")
+
+
+ADDS = "the trained ST-CNN and its CNN baseline"
+ADDS_ZH = "训练好的 ST-CNN 及其 CNN 基线"
 
 
 def bench_default():
     d = DEFAULTS
     return analyse(d["source"], d["index"], None, d["angle"], d["scale"], d["shift_x"], d["shift_y"], d["clutter"])
+
+
+ZH = {
+    INTRO: INTRO_ZH,
+    "Test-set digit": "测试集数字",
+    "My drawing": "我画的",
+    "Digit": "数字",
+    "Test-set digit #": "测试集数字编号",
+    "Or draw a digit": "或者自己画一个数字",
+    "Rotation (°, counter-clockwise)": "旋转（°，逆时针）",
+    "Scale": "缩放",
+    "Shift right (px)": "向右平移（像素）",
+    "Shift down (px)": "向下平移（像素）",
+    "Clutter (6×6 pieces of other digits)": "杂物（其他数字的 6×6 碎片）",
+    "60×60 input + ST-CNN sampling grid": "60×60 输入 + ST-CNN 的采样网格",
+    "What the classifier sees (28×28)": "分类器看到的内容（28×28）",
+    "ST-CNN prediction": "ST-CNN 的预测",
+    "Plain CNN prediction (same parameter count)": "普通 CNN 的预测（参数量相同）",
+    **SWEEP_NAMES_ZH,
+    "Sweep one distortion": "扫描一种形变",
+    "Sweep: does θ follow it?": "扫描：θ 跟得上吗？",
+    "the distortion you set": "你设置的形变",
+    "value": "数值",
+    "series": "曲线",
+    "The distortion you set vs. the same quantity read from θ": "你设置的形变 vs. 从 θ 读出的同一个量",
+}
