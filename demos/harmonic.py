@@ -10,7 +10,9 @@ from PIL import Image
 
 import gradio as gr
 
-from demos.common import friendly_errors, header, on_tab_open, weights_note
+from demos.common import (cjk_markdown, comparison_table_zh, friendly_errors, header, on_tab_open, weights_note,
+                          weights_note_zh)
+from demos.i18n import localized, say, t, zh_figure
 from demos.stn import SOURCES, digit_inputs, pick_digit, source_after_drawing
 from papers import harmonic, results
 from papers.checkpoints import gpu
@@ -25,8 +27,13 @@ magnitudes are therefore the same at every angle. Turn the digit: the H-Net's ma
 of the order-0 and order-1 streams) rotate along rigidly, while the plain CNN's maps (same
 layout, ordinary filters) change. Both networks saw only **upright** digits in training
 unless you pick the rotated-training pair."""
+INTRO_ZH = cjk_markdown("""H-Net 的滤波器是**圆谐波** R(r)·e^{i(mφ+β)}：输入转动时，每张特征图都跟着转动，
+m 阶流只是相位平移 m·θ。所以它最后得到的幅值在任何角度下都一样。转动数字：H-Net 的特征图
+（0 阶流和 1 阶流的幅值）整体刚性地跟着转，而普通 CNN 的特征图（同样的布局，普通滤波器）会变样。
+两个网络训练时都只见过**正立**的数字，除非你选用旋转数字训练的那一对。""")
 
 REGIMES = ("trained on upright digits", "trained on rotated digits")
+REGIMES_ZH = {REGIMES[0]: "用正立数字训练", REGIMES[1]: "用旋转数字训练"}
 MAP_ZOOM = 4
 MAPS_SHOWN = 6
 EQUIVARIANCE_ANGLES = list(range(0, 361, 10))
@@ -48,18 +55,18 @@ def _probs(p: torch.Tensor) -> dict[str, float]:
     return {str(k): float(v) for k, v in enumerate(p)}
 
 
-def _check_layer(layer) -> int:
-    layer = int(layer)
-    if not 1 <= layer <= len(harmonic.Config().widths):
-        raise gr.Error(f"Choose a layer between 1 and {len(harmonic.Config().widths)}.")
+def _check_layer(layer, request=None) -> int:
+    layer, layers = int(layer), len(harmonic.Config().widths)
+    if not 1 <= layer <= layers:
+        raise gr.Error(say(request, f"Choose a layer between 1 and {layers}.", f"请选择第 1 到第 {layers} 层。"))
     return layer - 1
 
 
 @gpu(duration=20)
 @friendly_errors
-def turn(source, index, sketch, angle, layer, regime):
+def turn(source, index, sketch, angle, layer, regime, request: gr.Request = None):
     """The turned digit, both networks' feature-map magnitudes, and their predictions."""
-    out = harmonic.turn_and_look(pick_digit(source, index, sketch), float(angle), _check_layer(layer),
+    out = harmonic.turn_and_look(pick_digit(source, index, sketch, request), float(angle), _check_layer(layer, request),
                                  upright=regime == REGIMES[0])
     zoom = (out["image"].numpy() * 255).astype(np.uint8)
     image = np.asarray(Image.fromarray(zoom).resize((168, 168), Image.NEAREST))
@@ -69,11 +76,11 @@ def turn(source, index, sketch, angle, layer, regime):
 
 @gpu(duration=60)
 @friendly_errors
-def equivariance(layer, regime):
+def equivariance(layer, regime, request: gr.Request = None):
     """Relative equivariance error of both networks' maps at `layer` against the angle."""
     variant = "upright" if regime == REGIMES[0] else "rotated"
     images = digits("test")[0][:EQUIVARIANCE_DIGITS]
-    layer = _check_layer(layer)
+    layer = _check_layer(layer, request)
     rows = []
     for name, label in (("hnet", "H-Net"), ("cnn", "CNN")):
         model = harmonic.load_model(f"{name}_{variant}")
@@ -82,11 +89,17 @@ def equivariance(layer, regime):
     return pd.DataFrame(rows)
 
 
-def accuracy_frame() -> pd.DataFrame:
+MODEL_NAMES_ZH = {"H-Net trained on upright digits": "用正立数字训练的 H-Net",
+                  "H-Net trained on rotated digits": "用旋转数字训练的 H-Net",
+                  "CNN trained on upright digits": "用正立数字训练的 CNN",
+                  "CNN trained on rotated digits": "用旋转数字训练的 CNN"}
+
+
+def accuracy_frame(request: gr.Request = None) -> pd.DataFrame:
     """Accuracy vs angle of the four shipped models (measured when they were trained)."""
     rows = []
     for variant, ckpt in harmonic.CHECKPOINTS.items():
-        label = ckpt.description
+        label = say(request, ckpt.description, MODEL_NAMES_ZH.get(ckpt.description, ckpt.description))
         rows += [{"angle (°)": int(a), "accuracy (%)": acc, "model": label}
                  for a, acc in ckpt.extra.get("accuracy_vs_angle", {}).items()]
     return pd.DataFrame(rows, columns=["angle (°)", "accuracy (%)", "model"])
@@ -97,26 +110,64 @@ CLAIMS = [HEADLINE, "rotated_trained_rotated_error", "shipped_upright_rotated_er
           "shipped_rotated_rotated_error", "shipped_quarter_turn_accuracy"]
 
 
-def _verdict(claim_id: str) -> str:
+def _verdict(claim_id: str, zh: bool = False) -> str:
     """Whether the H-Net-vs-CNN gap of a seeded claim exceeds the sum of the two seed spreads."""
     found = results.claim(SLUG, claim_id)
     if not found:
         return ""
     ours, cnn = found["ours"], found["baselines"]["cnn"]
     gap, noise = cnn["mean"] - ours["mean"], ours["sd"] + cnn["sd"]
+    if zh:
+        return ("H-Net 更好，超出随机种子之间的波动" if gap > noise else
+                "CNN 更好，超出随机种子之间的波动" if -gap > noise else "在随机种子之间的波动范围内")
     return ("H-Net better beyond the seed-to-seed spread" if gap > noise else
             "CNN better beyond the seed-to-seed spread" if -gap > noise else "within the seed-to-seed spread")
 
 
-def results_table() -> str:
+def _claims_zh() -> dict[str, str]:
+    """The claims of results_table in Chinese, each with its metric (settings from papers.harmonic)."""
+    steps, batch, draws = harmonic.EXPERIMENT_STEPS, harmonic.BATCH, harmonic.ROTATED_TEST_DRAWS
+    params = f"H-Net {harmonic.PARAMS['hnet']:,} 个参数，CNN {harmonic.PARAMS['cnn']:,} 个"
+
+    def budget(rotated):
+        return (f"Adam {steps[rotated]} 步、批大小 {batch}，在 1,347 个训练数字上，每个随机种子都从头训练两个网络；"
+                f"测试：450 个测试数字，每个转 {draws} 个随机角度")
+
+    shipped = f"随附的检查点（{harmonic.TRAIN_STEPS} 步，随机种子 0）在随机角度下；随机种子 = 测试角度的抽样"
+    random_error = f"随机角度下的测试错误率（%），450 个测试数字 × {draws} 个随机角度"
+    return {
+        HEADLINE: f"只用正立数字训练时，H-Net 在转到随机角度的数字上胜过 CNN（{params}）"
+                  f"（随机角度下的测试错误率（%）；{budget(False)}）",
+        "rotated_trained_rotated_error": "用随机转动的数字训练（MNIST-rot 的做法），H-Net 对比 CNN，在随机角度下"
+                                         f"（随机角度下的测试错误率（%）；{budget(True)}）",
+        "shipped_upright_rotated_error": f"用正立数字训练的{shipped}（{random_error}）",
+        "shipped_rotated_rotated_error": f"用旋转数字训练的{shipped}（{random_error}）",
+        "shipped_quarter_turn_accuracy": "用正立数字训练的随附检查点，每个测试数字都转 0°、90°、180°、270°（随机种子 0–3）："
+                                         "H-Net 在四个角度下的准确率完全相同（标准差为 0），CNN 则不然"
+                                         "（测试准确率（%），450 个测试数字，在四个直角转动上）",
+    }
+
+
+def results_table(zh: bool = False) -> str:
     """The measured claims (results/harmonic.json): headline first, the paper's figure beside."""
     fig = functools.partial(results.figure, SLUG, unit=" %")
+    paper = results.paper_figure(SLUG, "rotated_trained_rotated_error", unit=" %", digits=2)
+    if zh:
+        labels = {"cnn": f"CNN（{harmonic.PARAMS['cnn']:,} 个参数）"}
+        return zh_figure(
+            f"**用正立数字训练、在随机角度下测试**（错误率 %，每个随机种子都从头训练两个网络）：H-Net **{fig(HEADLINE)}**，"
+            f"CNN **{fig(HEADLINE, 'cnn')}**（{_verdict(HEADLINE, zh=True)}）。用旋转数字训练、步数为三分之一时："
+            f"H-Net {fig('rotated_trained_rotated_error')}，CNN {fig('rotated_trained_rotated_error', 'cnn')}"
+            f"（{_verdict('rotated_trained_rotated_error', zh=True)}）；论文中的 H-Net 在 MNIST-rot 上为 {paper}"
+            "（12,000 个训练数字、50,000 个测试数字；本实现：1,347 个和 450 个）。\n\n"
+            + comparison_table_zh(SLUG, CLAIMS, _claims_zh(), labels) +
+            "\n\n对旋转不变的网络来说，一个 6 和倒过来的 9 无法区分，所以用正立数字训练的 H-Net 在 0° 时仍不如 CNN；"
+            "它的准确率每隔 90° 精确地重复一次。重新生成：`python -m papers.reproduce harmonic`。")
     return (f"**Trained on upright digits, tested at random angles** (% error, each seed trains both "
             f"from scratch): H-Net **{fig(HEADLINE)}** vs CNN **{fig(HEADLINE, 'cnn')}** ({_verdict(HEADLINE)}). "
             f"Trained on rotated digits, for a third of the steps: H-Net {fig('rotated_trained_rotated_error')} "
             f"vs CNN {fig('rotated_trained_rotated_error', 'cnn')} ({_verdict('rotated_trained_rotated_error')}); "
-            "the paper's H-Net on MNIST-rot: "
-            f"{results.paper_figure(SLUG, 'rotated_trained_rotated_error', unit=' %', digits=2)} (12,000 training and "
+            f"the paper's H-Net on MNIST-rot: {paper} (12,000 training and "
             "50,000 test digits; ours: 1,347 and 450).\n\n" + results.comparison_table(SLUG, CLAIMS) +
             "\n\nA rotation-invariant network cannot tell a 6 from a 9 turned upside down, which is why "
             "the H-Net trained upright stays below the CNN at 0°; its accuracy repeats exactly every 90°. "
@@ -124,38 +175,70 @@ def results_table() -> str:
 
 
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
-    gr.Markdown(weights_note(harmonic.CHECKPOINTS["hnet_upright"], adds="the trained H-Net and CNN"))
+    header(TITLE, PAPER_URL, t(INTRO))
     with gr.Row():
         with gr.Column(scale=1):
             source, index, sketch = digit_inputs(DEFAULTS["index"])
-            angle = gr.Slider(0, 360, step=1, value=DEFAULTS["angle"], label="Turn (°, counter-clockwise)")
-            layer = gr.Slider(1, len(harmonic.Config().widths), step=1, value=DEFAULTS["layer"], label="Layer")
-            regime = gr.Radio(list(REGIMES), value=DEFAULTS["regime"], label="Models")
+            angle = gr.Slider(0, 360, step=1, value=DEFAULTS["angle"], label=t("Turn (°, counter-clockwise)"))
+            layer = gr.Slider(1, len(harmonic.Config().widths), step=1, value=DEFAULTS["layer"], label=t("Layer"))
+            regime = gr.Radio([(t(name), name) for name in REGIMES], value=DEFAULTS["regime"], label=t("Models"))
         with gr.Column(scale=2):
             with gr.Row():
-                image = gr.Image(label="Input (28×28)", height=200)
-                hnet_label = gr.Label(num_top_classes=3, label="H-Net prediction")
-                cnn_label = gr.Label(num_top_classes=3, label="CNN prediction")
-            hnet_maps = gr.Image(label=f"H-Net: |order-0 stream| (top), |order-1 stream| (bottom), "
-                                       f"first {MAPS_SHOWN} channels")
-            cnn_maps = gr.Image(label=f"CNN: |feature maps|, first {MAPS_SHOWN} channels")
+                image = gr.Image(label=t("Input (28×28)"), height=200)
+                hnet_label = gr.Label(num_top_classes=3, label=t("H-Net prediction"))
+                cnn_label = gr.Label(num_top_classes=3, label=t("CNN prediction"))
+            hnet_maps = gr.Image(label=t(HNET_MAPS))
+            cnn_maps = gr.Image(label=t(CNN_MAPS))
     with gr.Row():
-        gr.LinePlot(accuracy_frame(), x="angle (°)", y="accuracy (%)", color="model", height=320,
-                    title="Test accuracy with every test digit turned by the angle")
+        accuracy = gr.LinePlot(x="angle (°)", y="accuracy (%)", color="model", height=320,
+                               x_title=t("angle (°)"), y_title=t("accuracy (%)"), color_title=t("model"),
+                               title=t("Test accuracy with every test digit turned by the angle"))
         with gr.Column():
-            measure = gr.Button("Measure equivariance error vs angle")
+            measure = gr.Button(t("Measure equivariance error vs angle"))
             plot = gr.LinePlot(x="angle (°)", y="relative error", color="network", height=260,
-                               title="‖f(turned x) − turned f(x)‖ / ‖f(x)‖ at this layer")
-    gr.Markdown(results_table())
+                               x_title=t("angle (°)"), y_title=t("relative error"), color_title=t("network"),
+                               title=t("‖f(turned x) − turned f(x)‖ / ‖f(x)‖ at this layer"))
+    gr.Markdown(localized(results_table(), results_table(zh=True)))
+    gr.Markdown(localized(weights_note(harmonic.CHECKPOINTS["hnet_upright"], adds=ADDS),
+                          weights_note_zh(harmonic.CHECKPOINTS["hnet_upright"], adds=ADDS_ZH)))  # below the content
 
     sketch.change(source_after_drawing, [sketch, source], source, api_visibility="private", queue=False)
     inputs, outputs = [source, index, sketch, angle, layer, regime], [image, hnet_maps, cnn_maps, hnet_label, cnn_label]
     gr.on([c.change for c in inputs], turn, inputs, outputs, api_name=f"{SLUG}_turn", trigger_mode="always_last")
     on_tab_open(turn, outputs, inputs)  # the default digit, turned when the tab opens
+    on_tab_open(accuracy_frame, [accuracy])  # the shipped models' accuracy, its series in the visitor's language
+    on_tab_open(equivariance, [plot], [layer, regime])  # and the equivariance error at the defaults (~0.5 s)
     measure.click(equivariance, [layer, regime], plot, api_name=f"{SLUG}_equivariance")
+
+
+HNET_MAPS = f"H-Net: |order-0 stream| (top), |order-1 stream| (bottom), first {MAPS_SHOWN} channels"
+CNN_MAPS = f"CNN: |feature maps|, first {MAPS_SHOWN} channels"
+ADDS = "the trained H-Net and CNN"
+ADDS_ZH = "训练好的 H-Net 和 CNN"
 
 
 def bench_default():
     d = DEFAULTS
     return turn(d["source"], d["index"], None, d["angle"], d["layer"], d["regime"])
+
+
+ZH = {
+    INTRO: INTRO_ZH,
+    **REGIMES_ZH,
+    "Turn (°, counter-clockwise)": "转动（°，逆时针）",
+    "Layer": "层",
+    "Models": "模型",
+    "Input (28×28)": "输入（28×28）",
+    "H-Net prediction": "H-Net 的预测",
+    "CNN prediction": "CNN 的预测",
+    HNET_MAPS: f"H-Net：|0 阶流|（上）、|1 阶流|（下），前 {MAPS_SHOWN} 个通道",
+    CNN_MAPS: f"CNN：|特征图|，前 {MAPS_SHOWN} 个通道",
+    "angle (°)": "角度（°）",
+    "accuracy (%)": "准确率（%）",
+    "model": "模型",
+    "Test accuracy with every test digit turned by the angle": "把每个测试数字都转过这个角度后的测试准确率",
+    "Measure equivariance error vs angle": "测量等变误差随角度的变化",
+    "relative error": "相对误差",
+    "network": "网络",
+    "‖f(turned x) − turned f(x)‖ / ‖f(x)‖ at this layer": "本层的 ‖f(转动后的 x) − 转动后的 f(x)‖ / ‖f(x)‖",
+}
