@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from demos.common import heavy_id, device_note, friendly_errors, header, on_tab_open, read_image, weights_note
+from demos.common import (cjk_markdown, device_note, device_note_zh, friendly_errors, header, heavy_id, on_tab_open,
+                          read_image, weights_note, weights_note_zh)
+from demos.i18n import localized, say, t, zh_figure
 from papers.checkpoints import WeightsUnavailable, budget, get_device, gpu, seeded_init
 from papers import results, siamese
 
@@ -20,18 +22,26 @@ the energy**: low for *genuine* pairs (same class), high for *impostor* pairs. T
 on some people and verifies **people it never saw**. Here you train on some digit classes (or on
 30 of the 40 ORL faces, the paper's own data, when they are installed) and verify the held-out
 ones. Label convention, as in the paper: **Y = 0 genuine, Y = 1 impostor**."""
+INTRO_ZH = cjk_markdown("""同一个卷积网络 G_W 的两份拷贝把两张图像映射成两个向量；它们之间的 **L1 距离 E_W 就是能量**：
+*真配对*（同一类）能量低，*冒充配对*（不同类）能量高。论文在一部分人身上训练，去验证**从没见过的人**。
+这里你在一部分数字类别上训练（装有 ORL 人脸——论文自己的数据——时，也可以在 40 人中的 30 人上训练），
+再验证留出的那些类别。标签约定与论文相同：**Y = 0 为真配对，Y = 1 为冒充配对**。""")
 
 
-def _versus(claim_id: str, method: str) -> str:
+def _versus(claim_id: str, method: str, zh: bool = False) -> str:
     """How the learned metric compares with `method` on a claim (lower EER is better): worse or
     better only when the difference of the means exceeds the sum of the two seed spreads."""
     found = results.claim(SLUG, claim_id)
     if not found or method not in found["baselines"]:
-        return "compared with"
+        return "相比" if zh else "compared with"
     ours, other = found["ours"], found["baselines"][method]
     gap, noise = ours["mean"] - other["mean"], ours["sd"] + other["sd"]
     if abs(gap) <= noise:  # within the seed-to-seed spread: say which way the means lean
+        if zh:
+            return "并不优于" if gap >= 0 else "并不可靠地优于"
         return "no better than" if gap >= 0 else "not reliably better than"
+    if zh:
+        return "**劣于**" if gap > 0 else "**优于**"
     return "**worse** than" if gap > 0 else "**better** than"
 
 
@@ -52,6 +62,26 @@ def honest_note() -> str:
                  f"({fig('orl_unseen_eer', 'pixels', spread=False)}); untrained {fig('orl_unseen_eer', 'untrained')}.")
     return text + (" The paper trained far longer, with distorted copies, on more people. Regenerate: "
                    "`python -m papers.reproduce siamese`.")
+
+
+def honest_note_zh() -> str:
+    """honest_note in Chinese: the same figures from results/siamese.json."""
+    def fig(claim_id, method="ours", **kwargs):
+        return zh_figure(results.figure(SLUG, claim_id, method, **kwargs))
+
+    text = (f"*如实说明*（等错误率 EER，越低越好；每个随机种子都在数字 0–6 上从头训练 G_W {siamese.TRAIN_STEPS} 步）："
+            f"在**没见过**的数字 7–9 上，学到的度量达到 {fig('unseen_digits_eer')}，"
+            f"{_versus('unseen_digits_eer', 'pixels', zh=True)}原始像素（{fig('unseen_digits_eer', 'pixels', spread=False)}，"
+            f"没有随机性），也{_versus('unseen_digits_eer', 'untrained', zh=True)}未经训练的同一个网络"
+            f"（{fig('unseen_digits_eer', 'untrained')}）。在**训练过**的类别 0–6 上（它们的测试图像），它达到 "
+            f"{fig('seen_digits_eer')}，{_versus('seen_digits_eer', 'pixels', zh=True)}原始像素"
+            f"（{fig('seen_digits_eer', 'pixels', spread=False)}）：七个训练类别教会它的是这些类别本身，"
+            "而不是一个能迁移的度量。")
+    if results.claim(SLUG, "orl_unseen_eer"):
+        text += (f"**ORL 人脸**（在 30 人上训练，验证另外 10 人；{siamese.FACE_STEPS} 步）：学到的度量 "
+                 f"{fig('orl_unseen_eer')}，{_versus('orl_unseen_eer', 'pixels', zh=True)}原始像素"
+                 f"（{fig('orl_unseen_eer', 'pixels', spread=False)}）；未经训练的网络 {fig('orl_unseen_eer', 'untrained')}。")
+    return text + "论文训练的时间长得多，用了变形的副本，人也更多。重新生成：`python -m papers.reproduce siamese`。"
 
 
 DIGITS, FACES = "digits", "ORL faces"
@@ -97,81 +127,107 @@ def _loss_frame(history: list[siamese.Progress]) -> pd.DataFrame:
     return pd.DataFrame({"step": [p.step for p in history], "loss": [p.loss for p in history]})
 
 
-def _embedding_frame(embeddings: torch.Tensor, labels: torch.Tensor) -> pd.DataFrame:
+def _embedding_frame(embeddings: torch.Tensor, labels: torch.Tensor, request=None) -> pd.DataFrame:
     xy = siamese.project_2d(embeddings)
+    name = say(request, "class", "类别")
     return pd.DataFrame({"PC 1": xy[:, 0], "PC 2": xy[:, 1],
-                         "class": [f"class {c}" for c in labels.tolist()]})
+                         "class": [f"{name} {c}" for c in labels.tolist()]})
 
 
-def _histogram_frame(ev: siamese.Evaluation) -> pd.DataFrame:
+def _histogram_frame(ev: siamese.Evaluation, request=None) -> pd.DataFrame:
     edges = np.linspace(0, max(ev.genuine.max(), ev.impostor.max()), HIST_BINS + 1)
     centres = (edges[:-1] + edges[1:]) / 2
     frames = []
-    for kind, values in (("genuine (Y=0)", ev.genuine), ("impostor (Y=1)", ev.impostor)):
+    for kind, values in ((say(request, "genuine (Y=0)", "真配对（Y=0）"), ev.genuine),
+                         (say(request, "impostor (Y=1)", "冒充配对（Y=1）"), ev.impostor)):
         counts, _ = np.histogram(values, edges)
         frames.append(pd.DataFrame({"energy E_W": centres, "fraction of pairs": counts / len(values),
                                     "pairs": kind}))
     return pd.concat(frames, ignore_index=True)
 
 
-def _roc_frame(learned: siamese.Roc, pixels: siamese.Roc) -> pd.DataFrame:
+def _roc_frame(learned: siamese.Roc, pixels: siamese.Roc, request=None) -> pd.DataFrame:
     frames = []
-    for name, curve in (("learned E_W", learned), ("raw-pixel L1", pixels)):
+    for name, curve in ((say(request, "learned E_W", "学到的 E_W"), learned),
+                        (say(request, "raw-pixel L1", "原始像素 L1"), pixels)):
         keep = np.unique(np.linspace(0, len(curve.far) - 1, MAX_CURVE_POINTS).round().astype(int))
         frames.append(pd.DataFrame({"false accept rate": curve.far[keep],
                                     "genuine accept rate": 1 - curve.frr[keep], "metric": name}))
     return pd.concat(frames, ignore_index=True)
 
 
-def _rates_text(ev: siamese.Evaluation, threshold: float) -> str:
+def _rates_text(ev: siamese.Evaluation, threshold: float, request=None) -> str:
     far, frr = ev.roc.at(threshold)
-    return (f"**Threshold {threshold:.2f}** (accept a pair when E_W ≤ threshold): false accept rate "
-            f"**{far:.1%}** of impostor pairs, false reject rate **{frr:.1%}** of genuine pairs. "
-            f"Equal error rate **{ev.roc.eer:.3f}** at threshold {ev.roc.eer_threshold:.2f}.")
+    return say(request,
+               f"**Threshold {threshold:.2f}** (accept a pair when E_W ≤ threshold): false accept rate "
+               f"**{far:.1%}** of impostor pairs, false reject rate **{frr:.1%}** of genuine pairs. "
+               f"Equal error rate **{ev.roc.eer:.3f}** at threshold {ev.roc.eer_threshold:.2f}.",
+               f"**阈值 {threshold:.2f}**（E_W ≤ 阈值时接受这一对）：错误接受率 **{far:.1%}**（冒充配对中），"
+               f"错误拒绝率 **{frr:.1%}**（真配对中）。等错误率 **{ev.roc.eer:.3f}**，对应阈值 {ev.roc.eer_threshold:.2f}。")
 
 
-def _result_values(state: dict | None):
+def _describe(data: siamese.VerificationData, request=None) -> str:
+    """data.describe() in the visitor's language."""
+    seen = sorted(set(data.train_labels.tolist()))
+    unseen = sorted(set(data.heldout_labels.tolist()))
+    if data.config.input_hw == siamese.FACE_HW:  # labels are people 0..39
+        name, unit = f"ORL 人脸：第 {seen[0] + 1}–{seen[-1] + 1} 人 → 第 {unseen[0] + 1}–{unseen[-1] + 1} 人", "个人"
+    else:
+        name, unit = f"数字 {seen} → {unseen}", "个类别"
+    return say(request, data.describe(),
+               f"{name}：在 {len(seen)} {unit}（{len(data.train_labels)} 张图像）上训练，"
+               f"在 {len(unseen)} {unit.replace('个', '个没见过的')}（{len(data.heldout_labels)} 张图像）上验证")
+
+
+def _result_values(state: dict | None, request=None):
     """(histograms, ROC, slider maximum, threshold, rates) of the current model on the held-out set."""
     _, data, _, ev, key = _current(state)
     threshold = round(ev.roc.eer_threshold, 2)
     top = round(float(max(ev.genuine.max(), ev.impostor.max())), 2)
     pixels = _baseline(*key[:2])
-    text = (f"Held-out set: {data.describe()}. Equal error rate: learned E_W **{ev.roc.eer:.3f}**, "
-            f"raw-pixel L1 {pixels.eer:.3f}.\n\n" + _rates_text(ev, threshold))
-    return _histogram_frame(ev), _roc_frame(ev.roc, pixels), top, threshold, text
+    text = say(request,
+               f"Held-out set: {_describe(data)}. Equal error rate: learned E_W **{ev.roc.eer:.3f}**, "
+               f"raw-pixel L1 {pixels.eer:.3f}.",
+               f"留出集：{_describe(data, request)}。等错误率：学到的 E_W **{ev.roc.eer:.3f}**，原始像素 L1 {pixels.eer:.3f}。")
+    text += "\n\n" + _rates_text(ev, threshold, request)
+    return _histogram_frame(ev, request), _roc_frame(ev.roc, pixels, request), top, threshold, text
 
 
-def _results(state: dict | None):
-    hist, roc, top, threshold, text = _result_values(state)
+def _results(state: dict | None, request=None):
+    hist, roc, top, threshold, text = _result_values(state, request)
     return hist, roc, gr.update(maximum=top, value=threshold), text
 
 
 # --------------------------------------------------------------------------- handlers
-def _shipped_embedding():
+def _shipped_embedding(request=None):
     """Initial 2-D view: the held-out classes under the shipped checkpoint."""
     try:
         _, data, _, ev, _ = _current(None)
     except WeightsUnavailable:
         return None
-    return _embedding_frame(ev.embeddings, data.heldout_labels)
+    return _embedding_frame(ev.embeddings, data.heldout_labels, request)
 
 
 @gpu(duration=60)
-def _shipped_view():
+def _shipped_view(request: gr.Request = None):
     """Page-load values from the shipped checkpoint (computed on the first visit, then cached):
     embedding, energy histograms, ROC, threshold slider, rates."""
     try:
-        hist, roc, top, threshold, text = _result_values(None)
+        hist, roc, top, threshold, text = _result_values(None, request)
     except WeightsUnavailable:
         return None, None, None, gr.update(), ""
-    return _shipped_embedding(), hist, roc, gr.update(maximum=top, value=threshold), text
+    return _shipped_embedding(request), hist, roc, gr.update(maximum=top, value=threshold), text
 
 
 @gpu(budget=("budget_s", GPU_BUDGET_S[1]))
 @friendly_errors
-def train(dataset, train_digits, loss, budget_s, seed, state):
+def train(dataset, train_digits, loss, budget_s, seed, state, request: gr.Request = None):
     """Stream (status, loss plot, embedding plot, histograms, ROC, slider, rates, state)."""
-    digits_key = () if dataset == FACES else tuple(sorted(int(d) for d in train_digits or []))
+    digits_key = () if dataset == FACES else tuple(sorted({int(d) for d in train_digits or []}))
+    if dataset != FACES and not 2 <= len(digits_key) <= siamese.DIGIT_CLASSES - 2:
+        raise gr.Error(say(request, "Pick at least two digit classes to train on and leave at least two out "
+                                    "(verification needs genuine and impostor pairs of unseen classes).",
+                           "请至少选两个数字类别来训练，并至少留出两个（验证需要没见过的类别的真配对和冒充配对）。"))
     key = (dataset, digits_key, loss)
     data = _data(*key[:2])
     budget_s = min(float(budget_s), budget(cpu=BUDGET_S, gpu=GPU_BUDGET_S)[1])  # bounded, also via the API
@@ -181,33 +237,56 @@ def train(dataset, train_digits, loss, budget_s, seed, state):
     history, unchanged = [], (gr.skip(),) * 5
     for progress in siamese.fit(model, data, loss=loss, budget_s=budget_s, seed=int(seed)):
         history.append(progress)
-        status = (f"Training on {data.describe()}: step {progress.step}, loss {progress.loss:.3f}, "
-                  f"{progress.seconds:.0f} / {budget_s:.0f} s")
+        status = say(request, f"Training on {data.describe()}: step {progress.step}, loss {progress.loss:.3f}, "
+                              f"{progress.seconds:.0f} / {budget_s:.0f} s",
+                     f"正在训练（{_describe(data, request)}）：第 {progress.step} 步，损失 {progress.loss:.3f}，"
+                     f"{progress.seconds:.0f} / {budget_s:.0f} 秒")
         if not progress.done:
             embeddings = siamese.embed(model, data.heldout_images)
-            yield (status, _loss_frame(history), _embedding_frame(embeddings, data.heldout_labels)) + unchanged
+            yield (status, _loss_frame(history), _embedding_frame(embeddings, data.heldout_labels, request)) + unchanged
     ev = siamese.evaluate(model, data, loss)
     state = {"key": key, "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
              "evaluation": ev}
-    done = (f"Trained for {history[-1].step} steps "
-            f"({history[-1].seconds:.0f} s). Held-out equal error rate **{ev.roc.eer:.3f}** "
-            f"(raw pixels: {_baseline(*key[:2]).eer:.3f}). Verification below now uses this model.")
-    yield (done, _loss_frame(history), _embedding_frame(ev.embeddings, data.heldout_labels)) \
-        + _results(state) + (state,)
+    steps, seconds, pixels = history[-1].step, history[-1].seconds, _baseline(*key[:2]).eer
+    done = say(request,
+               f"Trained for {steps} steps ({seconds:.0f} s). Held-out equal error rate **{ev.roc.eer:.3f}** "
+               f"(raw pixels: {pixels:.3f}). Verification below now uses this model.",
+               f"训练了 {steps} 步（{seconds:.0f} 秒）。留出集上的等错误率 **{ev.roc.eer:.3f}**"
+               f"（原始像素：{pixels:.3f}）。下面的验证现在使用这个模型。")
+    yield (done, _loss_frame(history), _embedding_frame(ev.embeddings, data.heldout_labels, request)) \
+        + _results(state, request) + (state,)
 
 
 @gpu(duration=20)
 @friendly_errors
-def move_threshold(threshold, state):
-    return _rates_text(_current(state)[3], float(threshold))
+def move_threshold(threshold, state, request: gr.Request = None):
+    return _rates_text(_current(state)[3], float(threshold), request)
 
 
 @gpu(duration=20)
 @friendly_errors
 def random_pair(state, genuine: bool):
     """Two held-out images (of one class when `genuine`), enlarged for display."""
-    _, data, _, _, _ = _current(state)
-    rng = np.random.default_rng()
+    return _pair(_current(state)[1], genuine, np.random.default_rng())
+
+
+OPENING_PAIR_SEED = 0  # the held-out pair the tab opens on
+
+
+@gpu(duration=20)
+@friendly_errors
+def opening_pair(request: gr.Request = None):
+    """What the Verify section opens on: a fixed genuine pair of held-out digits, verified by the
+    shipped checkpoint at its equal-error threshold (the threshold slider's opening value)."""
+    try:
+        ev = _shipped_evaluation()
+    except WeightsUnavailable:
+        return None, None, "", None, None
+    a, b = _pair(_current(None)[1], True, np.random.default_rng(OPENING_PAIR_SEED))
+    return (a, b, *_verify(a, b, round(ev.roc.eer_threshold, 2), None, request))
+
+
+def _pair(data: siamese.VerificationData, genuine: bool, rng: np.random.Generator):
     labels = data.heldout_labels.numpy()
     first = rng.integers(len(labels))
     pool = np.flatnonzero((labels == labels[first]) if genuine else (labels != labels[first]))
@@ -224,77 +303,96 @@ def _display(image: torch.Tensor) -> np.ndarray:  # (1, H, W) in [0, 1] -> (h, w
 
 @gpu(duration=20)
 @friendly_errors
-def verify(image_a, image_b, threshold, state):
+def verify(image_a, image_b, threshold, state, request: gr.Request = None):
     """Energy of the two images under the current model, and the verdict at `threshold`."""
+    return _verify(image_a, image_b, threshold, state, request)
+
+
+def _verify(image_a, image_b, threshold, state, request=None):
     model, data, loss, _, _ = _current(state)
-    inputs = [siamese.to_model_input(read_image(img).rgb, data.config) for img in (image_a, image_b)]
+    try:
+        inputs = [siamese.to_model_input(read_image(img).rgb, data.config) for img in (image_a, image_b)]
+    except gr.Error:  # read_image's message (gr.Error is a ValueError too)
+        raise
+    except ValueError:  # an image without ink
+        raise gr.Error(say(request, "The digit image is empty: draw or upload a digit.",
+                           "数字图像是空的：请画一个或上传一个数字。")) from None
     e_w = siamese.pair_energy(model, *inputs, loss=loss)
-    same = e_w <= float(threshold)
-    verdict = "✅ **genuine**: the same class" if same else "❌ **impostor**: different classes"
+    same, threshold = e_w <= float(threshold), float(threshold)
     shown = [_display(x[0]) for x in inputs]
-    return (f"E_W = **{e_w:.2f}** {'≤' if same else '>'} threshold {float(threshold):.2f} → {verdict}. "
-            f"(Model: {'your trained one' if state else 'the shipped digits 0–6 checkpoint'}; "
-            f"inputs are shown below as the network sees them.)", shown[0], shown[1])
+    text = say(request,
+               f"E_W = **{e_w:.2f}** {'≤' if same else '>'} threshold {threshold:.2f} → "
+               f"{'✓ **genuine**: the same class' if same else '✗ **impostor**: different classes'}. "
+               f"(Model: {'your trained one' if state else 'the shipped digits 0–6 checkpoint'}; "
+               "inputs are shown below as the network sees them.)",
+               f"E_W = **{e_w:.2f}** {'≤' if same else '>'} 阈值 {threshold:.2f} → "
+               f"{'✓ **真配对**：同一类' if same else '✗ **冒充配对**：不同类'}。"
+               f"（模型：{'你训练的模型' if state else '随附的数字 0–6 检查点'}；下面显示的是网络看到的输入。）")
+    return text, shown[0], shown[1]
 
 
 # --------------------------------------------------------------------------- UI
 def build() -> None:
-    header(TITLE, PAPER_URL, INTRO)
-    gr.Markdown(honest_note())
-    gr.Markdown(weights_note(siamese.DIGITS_CHECKPOINT, adds="verification before any training"))
+    header(TITLE, PAPER_URL, t(INTRO))
+    gr.Markdown(localized(honest_note(), honest_note_zh()))
     state = gr.State(None)
     datasets = [DIGITS] + ([FACES] if siamese.faces_available() else [])
     with gr.Row():
         with gr.Column(scale=1):
-            dataset = gr.Radio(datasets, value=DIGITS, label="Data",
-                               info=None if FACES in datasets else
-                               "ORL faces: not installed (set GALLERY_ORL_DIR, see the paper module).")
+            dataset = gr.Radio([(t(name), name) for name in datasets], value=DIGITS, label=t("Data"),
+                               info=None if FACES in datasets else t(NO_FACES))
             train_digits = gr.CheckboxGroup([str(d) for d in range(10)], value=[str(d) for d in range(7)],
-                                            label="Digit classes to train on (the others are held out)")
-            loss = gr.Radio(LOSS_CHOICES, value="chopra2005", label="Loss")
+                                            label=t("Digit classes to train on (the others are held out)"))
+            loss = gr.Radio([(t(text), key) for text, key in LOSS_CHOICES], value="chopra2005", label=t("Loss"))
             low, high, default = budget(cpu=BUDGET_S, gpu=GPU_BUDGET_S)
-            budget_s = gr.Slider(low, high, value=default, step=1, label="Training budget (seconds)",
-                                 info=device_note(f"budgets up to {GPU_BUDGET_S[1]} s (default {GPU_BUDGET_S[2]} s)"))
-            seed = gr.Number(0, precision=0, label="Seed")
+            gpu_allows = (f"budgets up to {GPU_BUDGET_S[1]} s (default {GPU_BUDGET_S[2]} s)",
+                          f"最长 {GPU_BUDGET_S[1]} 秒的训练预算（默认 {GPU_BUDGET_S[2]} 秒）")
+            budget_s = gr.Slider(low, high, value=default, step=1, label=t("Training budget (seconds)"),
+                                 info=localized(device_note(gpu_allows[0]), device_note_zh(gpu_allows[1])))
+            seed = gr.Number(0, precision=0, label=t("Seed"))
             with gr.Row():
-                train_btn = gr.Button("Train", variant="primary")
-                stop_btn = gr.Button("Stop")
+                train_btn = gr.Button(t("Train"), variant="primary")
+                stop_btn = gr.Button(t("Stop"))
         with gr.Column(scale=2):
-            status = gr.Markdown("Showing the shipped checkpoint (digits 0–6, the paper's loss). "
-                                 "Press **Train** to train your own.")
+            status = gr.Markdown(t(SHOWING_SHIPPED))
             with gr.Row():
-                loss_plot = gr.LinePlot(x="step", y="loss", title="Training loss", height=260)
-                embed_plot = gr.ScatterPlot(x="PC 1", y="PC 2", color="class", height=260,
-                                            title="Held-out classes in G_W's space (2 principal components)")
+                loss_plot = gr.LinePlot(x="step", y="loss", title=t("Training loss"), height=260,
+                                        visible=False)  # shown on Train, by show_loss_plot
+                embed_plot = gr.ScatterPlot(x="PC 1", y="PC 2", color="class", height=260, color_title=t("class"),
+                                            title=t("Held-out classes in G_W's space (2 principal components)"))
     with gr.Row():
-        hist_plot = gr.LinePlot(x="energy E_W", y="fraction of pairs",
-                                color="pairs", height=280,
-                                title="Energies of held-out pairs")
-        roc_plot = gr.LinePlot(x="false accept rate", y="genuine accept rate",
-                               color="metric", height=280,
-                               title="ROC on held-out classes (accept when E_W ≤ threshold)")
+        hist_plot = gr.LinePlot(x="energy E_W", y="fraction of pairs", color="pairs", height=280,
+                                x_title=t("energy E_W"), y_title=t("fraction of pairs"), color_title=t("pairs"),
+                                title=t("Energies of held-out pairs"))
+        roc_plot = gr.LinePlot(x="false accept rate", y="genuine accept rate", color="metric", height=280,
+                               x_title=t("false accept rate"), y_title=t("genuine accept rate"),
+                               color_title=t("metric"),
+                               title=t("ROC on held-out classes (accept when E_W ≤ threshold)"))
     threshold = gr.Slider(0, siamese.max_energy(siamese.DIGITS_CONFIG, SHIPPED_KEY[2]),
-                          step=0.01, label="Decision threshold on E_W")
+                          step=0.01, label=t("Decision threshold on E_W"))
     rates = gr.Markdown()
     on_tab_open(_shipped_view, [embed_plot, hist_plot, roc_plot, threshold, rates])
-    gr.Markdown("### Verify two images\nPick a held-out pair, or upload / draw a digit "
-                "(dark ink on white) in each box.")
+    gr.Markdown(t(VERIFY_INTRO))
     with gr.Row():
-        image_a = gr.ImageEditor(label="Image 1", type="numpy", sources=["upload", "clipboard"], height=260)
-        image_b = gr.ImageEditor(label="Image 2", type="numpy", sources=["upload", "clipboard"], height=260)
+        image_a = gr.ImageEditor(label=t("Image 1"), type="numpy", sources=["upload", "clipboard"], height=260)
+        image_b = gr.ImageEditor(label=t("Image 2"), type="numpy", sources=["upload", "clipboard"], height=260)
         with gr.Column():
-            genuine_btn = gr.Button("Random genuine pair")
-            impostor_btn = gr.Button("Random impostor pair")
-            verify_btn = gr.Button("Verify", variant="primary")
+            genuine_btn = gr.Button(t("Random genuine pair"))
+            impostor_btn = gr.Button(t("Random impostor pair"))
+            verify_btn = gr.Button(t("Verify"), variant="primary")
     verdict = gr.Markdown()
     with gr.Row():
-        seen_a = gr.Image(label="Image 1 as the network sees it", height=140, interactive=False)
-        seen_b = gr.Image(label="Image 2 as the network sees it", height=140, interactive=False)
+        seen_a = gr.Image(label=t("Image 1 as the network sees it"), height=140, interactive=False)
+        seen_b = gr.Image(label=t("Image 2 as the network sees it"), height=140, interactive=False)
+    on_tab_open(opening_pair, [image_a, image_b, verdict, seen_a, seen_b])  # a held-out pair, verified
+    gr.Markdown(localized(weights_note(siamese.DIGITS_CHECKPOINT, adds=ADDS),
+                          weights_note_zh(siamese.DIGITS_CHECKPOINT, adds=ADDS_ZH)))  # below the content
 
     result_outputs = [hist_plot, roc_plot, threshold, rates]
     run = train_btn.click(train, [dataset, train_digits, loss, budget_s, seed, state],
                           [status, loss_plot, embed_plot] + result_outputs + [state],
                           api_name=f"{SLUG}_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    train_btn.click(show_loss_plot, None, loss_plot, queue=False, api_visibility="private")
     stop_btn.click(None, None, None, cancels=[run], api_visibility="private")
     threshold.release(move_threshold, [threshold, state], rates, api_name=f"{SLUG}_threshold")
     genuine_btn.click(functools.partial(random_pair, genuine=True), state, [image_a, image_b],
@@ -305,7 +403,60 @@ def build() -> None:
                      api_name=f"{SLUG}_verify")
 
 
+def show_loss_plot(request: gr.Request = None):
+    """The loss plot, hidden until the first Train (it has nothing to show before), with its axes
+    named in the visitor's language (a component hidden at load does not get its t() values)."""
+    return gr.update(visible=True, x_title=say(request, "step", "步数"), y_title=say(request, "loss", "损失"))
+
+
+NO_FACES = "ORL faces: not installed (set GALLERY_ORL_DIR, see the paper module)."
+SHOWING_SHIPPED = ("Showing the shipped checkpoint (digits 0–6, the paper's loss). "
+                   "Press **Train** to train your own.")
+VERIFY_INTRO = ("### Verify two images\nPick a held-out pair, or upload / draw a digit "
+                "(dark ink on white) in each box.")
+ADDS = "verification before any training"
+ADDS_ZH = "无需训练即可验证"
+
+
 def bench_default():
     """Verify one held-out pair with the shipped checkpoint (the tab's main inference)."""
     a, b = random_pair(None, genuine=True)
     return verify(a, b, _shipped_evaluation().roc.eer_threshold, None)
+
+
+ZH = {
+    INTRO: INTRO_ZH,
+    DIGITS: "数字",
+    FACES: "ORL 人脸",
+    "Data": "数据",
+    NO_FACES: "ORL 人脸：未安装（请设置 GALLERY_ORL_DIR，见论文模块）。",
+    "Digit classes to train on (the others are held out)": "用来训练的数字类别（其余的留出）",
+    siamese.LOSSES["chopra2005"]: "Chopra 等 2005（L1 能量，冒充配对用指数损失）",
+    siamese.LOSSES["contrastive"]: "Hadsell 等 2006 对比损失（L2 距离，间隔）",
+    "Loss": "损失函数",
+    "Training budget (seconds)": "训练预算（秒）",
+    "Seed": "随机种子",
+    "Train": "训练",
+    "Stop": "停止",
+    SHOWING_SHIPPED: "正在显示随附的检查点（数字 0–6，论文的损失函数）。按**训练**可以训练你自己的模型。",
+    "Training loss": "训练损失",
+    "class": "类别",
+    "Held-out classes in G_W's space (2 principal components)": "留出类别在 G_W 空间中的分布（前 2 个主成分）",
+    "energy E_W": "能量 E_W",
+    "fraction of pairs": "配对所占比例",
+    "pairs": "配对",
+    "Energies of held-out pairs": "留出配对的能量",
+    "false accept rate": "错误接受率",
+    "genuine accept rate": "真配对接受率",
+    "metric": "度量",
+    "ROC on held-out classes (accept when E_W ≤ threshold)": "留出类别上的 ROC（E_W ≤ 阈值时接受）",
+    "Decision threshold on E_W": "E_W 的判定阈值",
+    VERIFY_INTRO: "### 验证两张图像\n挑一对留出的图像，或在每个框里上传 / 画一个数字（白底黑字）。",
+    "Image 1": "图像 1",
+    "Image 2": "图像 2",
+    "Random genuine pair": "随机真配对",
+    "Random impostor pair": "随机冒充配对",
+    "Verify": "验证",
+    "Image 1 as the network sees it": "网络看到的图像 1",
+    "Image 2 as the network sees it": "网络看到的图像 2",
+}
