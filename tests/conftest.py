@@ -55,3 +55,13 @@ def torch_threads_unchanged():
     before = torch.get_num_threads()
     yield
     assert torch.get_num_threads() == before, "a handler or helper changed torch's thread count"
+
+
+@pytest.fixture(autouse=True)
+def translations_not_frozen():
+    """A test that runs app.main() hands the translations to launch (demos.i18n freezes new
+    keys); the next test builds a fresh app, as a fresh process would."""
+    yield
+    from demos import i18n
+
+    i18n._FROZEN = False
