@@ -90,8 +90,9 @@ SPACE_FILES: tuple[str, ...] = (
     "papers/",
     "weights/*.safetensors",
     "weights/README.md",  # the weights' sources, licences and hashes
+    "weights/LICENSE*",  # licence texts that must travel with their weights (PCN: BSD-2)
     "results/",  # every figure a tab shows is read from here
-    "docs/screenshot.png",  # README.md shows it
+    "docs/*.png",  # the screenshots README.md shows
     "!*.pyc",  # all that __pycache__/ folders hold
     "!*.tmp",
     "!*.download",  # partial downloads (see papers.checkpoints)

@@ -24,20 +24,31 @@ WEIGHTS_MISSING = "are not available"  # papers.checkpoints.missing_message
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
+    """One app and one Chromium for the module (Playwright's sync API allows one at a time)."""
     SCREENS.mkdir(parents=True, exist_ok=True)
     with running_app() as (url, _, _), playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.base_url = url
-        page.errors = []
-        page.on("pageerror", lambda err: page.errors.append(str(err)))
-        yield page
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium.base_url = url
+        yield chromium
+        chromium.close()
+
+
+def _new_page(browser, **context):
+    page = browser.new_context(**context).new_page()
+    page.base_url = browser.base_url
+    page.errors = []
+    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    return _new_page(browser, viewport={"width": 1400, "height": 1000})
 
 
 def panel_state(panel) -> tuple[int, int]:
-    return len(panel.inner_text()), panel.locator("img, canvas, svg.main-svg, .vega-embed").count()
+    return len(panel.inner_text()), panel.locator("img, canvas, svg.main-svg, .vega-embed, table").count()
 
 
 def wait_until_idle(page, timeout_s: float) -> None:
@@ -74,3 +85,52 @@ def test_tab_opens_by_link_and_its_main_action_works(page, demo):
     assert not errors, f"{demo.slug}: '{label}' showed an error: {errors}"
     assert changed, f"{demo.slug}: '{label}' showed nothing"
     assert not page.errors, f"{demo.slug}: page errors {page.errors}"
+
+
+@pytest.fixture(scope="module")
+def phone(browser):
+    """A first-time visitor on a phone (390 px) whose browser asks for Chinese."""
+    return _new_page(browser, viewport={"width": 390, "height": 844}, locale="zh-CN")
+
+
+def _zh_title(demo) -> str:
+    from demos.i18n import chinese
+
+    return chinese().get(demo.title, demo.title)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_front_page_shows_every_card_in_both_languages(phone, lang):
+    phone.goto(f"{phone.base_url}?lang={lang}", wait_until="load", timeout=120_000)
+    phone.locator(".pg-card").first.wait_for(timeout=60_000)
+    assert phone.locator(".pg-card").count() == len(demos.PAPERS)
+    body = phone.inner_text("body")
+    assert "__i18n__" not in body
+    assert ("十七篇经典" in body) == (lang == "zh")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(SCREENS / f"front-{lang}-390.png"))
+
+
+@pytest.mark.parametrize("demo", demos.TABS, ids=[d.slug for d in demos.TABS])
+def test_tab_opens_in_chinese_on_a_phone_with_its_result_on_screen(phone, demo):
+    """Browser language Chinese, 390 px: the tab title and text are Chinese, no raw translation
+    marker, no error, and the tab shows a result without any click."""
+    phone.goto(f"{phone.base_url}?tab={demo.slug}", wait_until="load", timeout=120_000)
+    selected = phone.get_by_role("tab", selected=True).first
+    selected.wait_for(timeout=60_000)
+    phone.wait_for_function(f"() => document.querySelector('button[role=tab][data-tab-id=\"{demo.slug}\"]')"
+                            "?.getAttribute('aria-selected') === 'true'", timeout=30_000)
+    wait_until_idle(phone, ACTION_TIMEOUT_S)
+    panel = phone.locator("[role=tabpanel]:visible").first
+    panel.evaluate("el => el.scrollIntoView({block: 'end'})")  # images below the fold load too
+    phone.wait_for_timeout(500)
+    assert _zh_title(demo) in selected.inner_text()
+    text, media = panel_state(panel)
+    body = panel.inner_text()
+    phone.screenshot(path=str(SCREENS / f"{demo.slug}-zh-390.png"), full_page=True)
+    assert "__i18n__" not in body, f"{demo.slug}: a raw translation marker is shown"
+    assert len([c for c in body if "\u4e00" <= c <= "\u9fff"]) > 50, f"{demo.slug}: little Chinese text"
+    assert media > 0, f"{demo.slug}: no result on screen after opening"
+    errors = [e.inner_text() for e in phone.locator(".toast-body.error").all() if e.is_visible()]
+    assert not errors, f"{demo.slug}: error on opening: {errors}"
+    assert not phone.errors, f"{demo.slug}: page errors {phone.errors}"
