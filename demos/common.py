@@ -43,24 +43,22 @@ def example_paths(*names: str) -> list[str]:
 
 
 def read_image(value, max_side: int | None = None) -> CleanImage:
-    """An image input's value -> CleanImage, raising gr.Error with a readable message.
+    """An image input's value -> CleanImage (RGB), raising gr.Error with a readable message.
 
     Notes (e.g. "downscaled") are shown to the visitor as a toast."""
-    try:
-        clean = to_rgb(value) if max_side is None else to_rgb(value, max_side=max_side)
-    except BadImage as exc:
-        raise gr.Error(str(exc)) from None
-    for note in clean.notes:
-        gr.Info(note)
-    return clean
+    return _read(to_rgb, value, max_side)
 
 
 def read_grey(value, max_side: int | None = None) -> CleanGrey:
     """An image input's value (best: a file path, gr.Image(type="filepath", image_mode=None), so
     16-bit files arrive unconverted) -> CleanGrey in [0, 1]; 16-bit images are scaled by their own
     range. Raises gr.Error with a readable message; notes are shown as a toast."""
+    return _read(to_grey, value, max_side)
+
+
+def _read(convert, value, max_side):
     try:
-        clean = to_grey(value) if max_side is None else to_grey(value, max_side=max_side)
+        clean = convert(value) if max_side is None else convert(value, max_side=max_side)
     except BadImage as exc:
         raise gr.Error(str(exc)) from None
     for note in clean.notes:

@@ -53,6 +53,15 @@ class CamMaps:
 def _feature_maps_and_gradients(model: nn.Module, target_layer: nn.Module, image: torch.Tensor,
                                 class_idx: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A^k (1, K, u, v), ∂y^c/∂A^k (same shape) and the logits (classes,) for one image."""
+    maps, grads, logits = _activations_and_gradients(model, target_layer, image, torch.tensor([class_idx]))
+    return maps, grads, logits[0]
+
+
+def _activations_and_gradients(model: nn.Module, target_layer: nn.Module, images: torch.Tensor,
+                               classes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A_i (B, K, u, v) at `target_layer`, ∂y_i^{c_i}/∂A_i (same shape) and the logits (B, classes),
+    in one backward pass (the samples do not interact in eval mode, so the gradient of
+    Σ_i y_i^{c_i} with respect to A_i is ∂y_i^{c_i}/∂A_i)."""
     captured = {}
 
     def keep(module, inputs, output):
@@ -62,14 +71,15 @@ def _feature_maps_and_gradients(model: nn.Module, target_layer: nn.Module, image
     handle = target_layer.register_forward_hook(keep)
     try:
         with torch.enable_grad():
-            logits = model(image)  # (1, classes)
-            if not 0 <= class_idx < logits.shape[1]:
-                raise ValueError(f"Class index {class_idx} is outside 0..{logits.shape[1] - 1}.")
+            logits = model(images)  # (B, classes)
+            classes = classes.to(logits.device)
+            if not bool(((classes >= 0) & (classes < logits.shape[1])).all()):
+                raise ValueError(f"Class index {classes.tolist()} is outside 0..{logits.shape[1] - 1}.")
             model.zero_grad(set_to_none=True)
-            logits[0, class_idx].backward()
+            logits.gather(1, classes[:, None]).sum().backward()
     finally:
         handle.remove()
-    return captured["A"].detach(), captured["dA"].detach(), logits[0].detach()
+    return captured["A"].detach(), captured["dA"].detach(), logits.detach()
 
 
 def class_activation_map(feature_maps: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
@@ -142,22 +152,9 @@ def grad_cam_batch(model: nn.Module, target_layer: nn.Module, images: torch.Tens
                    classes: torch.Tensor) -> np.ndarray:
     """Grad-CAM of image i for class classes[i], for a whole batch in one backward pass (the
     samples do not interact in eval mode, so ∂(Σ_i y_i^{c_i})/∂A_i = ∂y_i^{c_i}/∂A_i). (B, H, W)"""
-    captured = {}
-
-    def keep(module, inputs, output):
-        captured["A"] = output
-        output.register_hook(lambda grad: captured.__setitem__("dA", grad))
-
-    handle = target_layer.register_forward_hook(keep)
-    try:
-        with torch.enable_grad():
-            logits = model(images)  # (B, classes)
-            model.zero_grad(set_to_none=True)
-            logits.gather(1, classes[:, None]).sum().backward()
-    finally:
-        handle.remove()
-    alpha = captured["dA"].mean(dim=(2, 3), keepdim=True)  # Eq. 1, (B, K, 1, 1)
-    cams = F.relu((alpha * captured["A"]).sum(1, keepdim=True)).detach()  # Eq. 2, (B, 1, u, v)
+    maps, grads, _ = _activations_and_gradients(model, target_layer, images, classes)
+    alpha = grads.mean(dim=(2, 3), keepdim=True)  # Eq. 1, (B, K, 1, 1)
+    cams = F.relu((alpha * maps).sum(1, keepdim=True))  # Eq. 2, (B, 1, u, v)
     cams = F.interpolate(cams, size=tuple(images.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
     cams = cams - cams.flatten(1).amin(1)[:, None, None]
     return (cams / cams.flatten(1).amax(1).clamp(min=1e-12)[:, None, None]).cpu().numpy()
