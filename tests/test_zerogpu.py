@@ -35,6 +35,8 @@ EXEMPT = {
     ("demos.mixup", "initial_mix"): "numpy: the first mix when the tab opens",
     ("demos.mixup", "toy_opening"): "reads the precomputed toy comparison (demos/assets)",
     ("demos.texture_bias", "opening"): "reads the precomputed training run (demos/assets)",
+    ("demos.siamese", "show_loss_plot"): "UI: shows the loss plot with its axis titles",
+    ("demos.harmonic", "accuracy_frame"): "reads accuracies stored with the checkpoints' declarations",
     ("demos.pcn", "detect_new_image"): "clears on None, else calls detect(), which is wrapped",
     ("demos.stn", "source_after_drawing"): "UI: switches the source radio",
     ("demos.rstn", "roll"): "UI: a random digit string",
