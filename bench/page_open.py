@@ -8,7 +8,7 @@ each time) and measures:
   /proc before the visit and after the page has settled), for the front page and a deep link;
 - seconds from the page's load event until the deep-linked tab is the selected one;
 - server CPU seconds to open a tab by clicking it (only that tab's work should run).
-With --write the table replaces the "Page open" section of bench/RESULTS.md.
+With --write the table replaces the page-open section of bench/RESULTS.md (between its markers).
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.run import RESULTS, machine  # noqa: E402
+from bench.run import machine, write_section  # noqa: E402
+
+PAGE_START, PAGE_END = "<!-- page-open:start -->", "<!-- page-open:end -->"
 from bench.screenshot import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from bench.server import running_app  # noqa: E402
 
@@ -83,16 +85,9 @@ def table(m: dict[str, list[float]]) -> str:
 
 
 def write(section: str) -> None:
-    text = RESULTS.read_text()
-    heading = "## Page open"
-    block = f"{heading} ({machine()})\n\n{section}\n\nMade by `python bench/page_open.py --write`.\n\n"
-    if heading in text:
-        start = text.index(heading)
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + block + (text[end + 1:] if end != -1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + block
-    RESULTS.write_text(text.rstrip() + "\n")
+    """Replace the measured page-open table in RESULTS.md; the notes after it are kept."""
+    write_section(f"{PAGE_START}\n## Page open ({machine()})\n\n{section}\n\n"
+                  f"Made by `python bench/page_open.py --write`.\n{PAGE_END}", PAGE_START, PAGE_END)
 
 
 def main() -> None:

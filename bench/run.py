@@ -12,7 +12,10 @@
   `papers.checkpoints.budget`): per tab the same first/warm latency (the device synchronised
   before each clock reading) and peak GPU memory, and Gatys style transfer's seconds per
   optimisation step at 512 and 1024 px (VGG-19 when its weights are here, else the random
-  network), fp32 and bf16. Only the GPU section of RESULTS.md, between its markers, is rewritten.
+  network), fp32 and bf16.
+
+Each mode rewrites only its own section of RESULTS.md (between its `<!-- cpu:… -->` or
+`<!-- gpu:… -->` markers); the hand-written notes around them are kept.
 """
 from __future__ import annotations
 
@@ -30,6 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "RESULTS.md"
 GPU_START, GPU_END = "<!-- gpu:start -->", "<!-- gpu:end -->"
+CPU_START, CPU_END = "<!-- cpu:start -->", "<!-- cpu:end -->"
+COLD_START_LABELS = {"first_http_200_s": "process start to first HTTP 200",
+                     "import_torch_gradio_s": "import torch + gradio",
+                     "import_app_demos_papers_s": "import app + demos + papers",
+                     "build_all_tabs_s": "build all 17 tabs",
+                     "own_startup_s": "**the app's own start-up beyond torch and gradio**",
+                     "torchvision_imported": "torchvision imported at start-up",
+                     "torch_dynamo_imported": "torch._dynamo imported at start-up"}
 
 STARTUP_PROBE = """
 import json, sys, time
@@ -157,12 +168,13 @@ def gpu_section(slugs: list[str], repeats: int) -> str:
     return "\n".join(lines + ["", GPU_END])
 
 
-def write_gpu_section(section: str) -> None:
-    """Replace the text between the GPU markers of RESULTS.md (or append the section)."""
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    if GPU_START in text and GPU_END in text:
-        before, rest = text.split(GPU_START, 1)
-        text = before + section + rest.split(GPU_END, 1)[1]
+def write_section(section: str, start: str, end: str) -> None:
+    """Replace the text between one pair of markers in RESULTS.md (or append the section); the
+    hand-written notes around the measured sections are kept."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     RESULTS.write_text(text)
@@ -184,16 +196,16 @@ def main() -> None:
 
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda: no CUDA device here; RESULTS.md is left as it is.")
-        write_gpu_section(gpu_section(slugs, args.repeats))
+        write_section(gpu_section(slugs, args.repeats), GPU_START, GPU_END)
         print(f"wrote the GPU section of {RESULTS}")
         return
-    lines = [f"# Benchmarks\n\nMeasured {datetime.date.today()} on {machine()} by `python bench/run.py`.",
+    lines = [CPU_START, f"Measured {datetime.date.today()} on {machine()} by `python bench/run.py`.",
              "Numbers from a shared, noisy machine: compare orders of magnitude, not digits.\n"]
     if not args.skip_cold_start:
         cold = cold_start()
         print("cold start", cold)
         lines += ["## Cold start\n", "| measure | seconds |", "| --- | --- |"]
-        lines += [f"| {k} | {fmt(v)} |" for k, v in cold.items()]
+        lines += [f"| {COLD_START_LABELS.get(k, k)} | {fmt(v)} |" for k, v in cold.items()]
         lines.append("")
     lines += ["## Tabs: main handler at default settings\n",
               "| tab | first call (s, incl. model load) | warm median (s) | peak RSS (MB) |",
@@ -206,11 +218,8 @@ def main() -> None:
         else:
             lines.append(f"| {slug} | {fmt(result['first_s'])} | {fmt(result['warm_median_s'])} | "
                          f"{result['peak_rss_mb']:.0f} |")
-    previous = RESULTS.read_text() if RESULTS.exists() else ""
-    if GPU_START in previous and GPU_END in previous:  # the GPU section is measured separately: keep it
-        lines += ["", GPU_START + previous.split(GPU_START, 1)[1].split(GPU_END, 1)[0] + GPU_END]
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS}")
+    write_section("\n".join(lines + [CPU_END]), CPU_START, CPU_END)
+    print(f"wrote the CPU section of {RESULTS}")
 
 
 if __name__ == "__main__":
