@@ -191,14 +191,15 @@ def on_tab_open(fn, outputs, inputs=None) -> None:
     from gradio.context import Context
 
     inputs, outputs = list(inputs or []), list(outputs)
-    tab = _enclosing_tab(Context.block)
+    tab = enclosing_tab(Context.block)
     if tab is None:  # served alone: the page is this tab
         Context.root_block.load(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
         return
     tab.select(fn, inputs, outputs, api_visibility="private", show_progress="hidden")
 
 
-def _enclosing_tab(block):
+def enclosing_tab(block):
+    """The gr.Tab that `block` is built in; None when its demo is served alone."""
     while block is not None and not isinstance(block, gr.Tab):
         block = getattr(block, "parent", None)
     return block

@@ -5,7 +5,8 @@ import time
 
 import gradio as gr
 
-from demos.common import cjk_markdown, example_paths, friendly_errors, header, on_tab_open, read_image, weights_note, weights_note_zh
+from demos.common import (cjk_markdown, enclosing_tab, example_paths, friendly_errors, header, on_tab_open,
+                          read_image, weights_note, weights_note_zh)
 from demos.i18n import localized, say, t, zh_figure
 from papers import pcn
 from papers.checkpoints import WeightsUnavailable, gpu, is_available_locally
@@ -188,8 +189,16 @@ def build() -> None:
 
 # --------------------------------------------------------------------------- live (webcam)
 LIVE_SIDE = 640  # webcam frames are downscaled to this longer side before detection
-LIVE_EVERY_S = 0.1  # the browser sends a frame this often; frames that arrive while one is
-LIVE_LIMIT_S = 120  # being detected are dropped (trigger_mode="always_last"), not queued
+LIVE_EVERY_S = 0.1  # the browser captures a frame this often but sends the next one only when
+LIVE_LIMIT_S = 120  # the last was answered: a slow CPU drops frames, it never queues them
+LIVE_CAMERA_ID = "pcn-live-camera"
+# Leaving the PCN tab stops the webcam (the stream would go on, unseen, in a hidden tab). Runs in
+# the browser only, on every tab switch: press the live camera's "stop recording" if it is hidden.
+STOP_WHEN_HIDDEN_JS = f"""() => {{ setTimeout(() => {{
+  const camera = document.getElementById("{LIVE_CAMERA_ID}");
+  const stop = camera && camera.querySelector('button.capture-button [title="stop recording"]');
+  if (stop && camera.offsetParent === null) stop.closest("button").click();
+}}, 50); }}"""
 FPS_WINDOW_S = 3.0  # the frame rate shown is over the frames finished in the last few seconds
 
 
@@ -250,7 +259,8 @@ def _build_live() -> None:
     with gr.Accordion(t("Live: your webcam, in real time"), open=False):
         gr.Markdown(t(LIVE_NOTE))
         with gr.Row():
-            camera = gr.Image(label=t("Webcam"), sources=["webcam"], streaming=True, type="numpy", height=300)
+            camera = gr.Image(label=t("Webcam"), sources=["webcam"], streaming=True, type="numpy", height=300,
+                              elem_id=LIVE_CAMERA_ID)
             shown = gr.Image(label=t("PCN, live (thick edge = top of the head)"), height=300)
         with gr.Row():
             live_min_face = gr.Slider(pcn.SMALLEST_FACE, 200, value=DEFAULTS.min_face, step=1,
@@ -259,8 +269,16 @@ def _build_live() -> None:
         finished = gr.State([])
         camera.stream(live_frame, [camera, live_min_face, finished], [shown, status, finished],
                       api_name=f"{SLUG}_live", stream_every=LIVE_EVERY_S, time_limit=LIVE_LIMIT_S,
-                      trigger_mode="always_last", concurrency_limit=2, concurrency_id=f"{SLUG}_live",
-                      show_progress="hidden")
+                      trigger_mode="multiple", concurrency_limit=2, concurrency_id=f"{SLUG}_live",
+                      show_progress="hidden")  # (Gradio 6.31's "always_last" streams only the first frame)
+    _stop_when_tab_left(camera)
+
+
+def _stop_when_tab_left(camera) -> None:
+    tabs = enclosing_tab(camera)
+    tabs = tabs and tabs.parent  # the gallery's gr.Tabs; none when the tab is served alone
+    if tabs is not None:
+        tabs.select(None, js=STOP_WHEN_HIDDEN_JS)
 
 
 def detect_new_image(image, rotation=0, min_face=DEFAULTS.min_face, scale_factor=DEFAULTS.scale_factor,

@@ -30,6 +30,7 @@ def browser():
     with running_app() as (url, _, _), playwright.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         chromium.base_url = url
+        chromium.launcher = p.chromium  # for browsers launched with other flags (fake camera)
         yield chromium
         chromium.close()
 
@@ -134,3 +135,33 @@ def test_tab_opens_in_chinese_on_a_phone_with_its_result_on_screen(phone, demo):
     errors = [e.inner_text() for e in phone.locator(".toast-body.error").all() if e.is_visible()]
     assert not errors, f"{demo.slug}: error on opening: {errors}"
     assert not phone.errors, f"{demo.slug}: page errors {phone.errors}"
+
+
+FAKE_CAMERA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+def test_pcn_live_webcam_streams_frames_and_stops_when_the_tab_is_left(browser):
+    """Chromium's fake camera (a moving test pattern) feeds PCN's live mode: several frames are
+    detected (the frame rate needs two), each with its time; leaving the tab stops the webcam."""
+    with_camera = browser.launcher.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + FAKE_CAMERA)
+    try:
+        page = with_camera.new_context(viewport={"width": 1400, "height": 1000}, permissions=["camera"]).new_page()
+        errors = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(f"{browser.base_url}?tab=pcn&lang=en", wait_until="load", timeout=120_000)
+        page.get_by_text("Live: your webcam").first.click()
+        camera = page.locator("#pcn-live-camera")
+        camera.get_by_text("Click to Access Webcam").click()
+        record = camera.locator('button.capture-button:has([title="start recording"])')
+        record.click(timeout=30_000)
+        page.get_by_text("frames/s** shown").or_(page.get_by_text("frames/s shown")).first.wait_for(timeout=60_000)
+        status = page.locator("[role=tabpanel]:visible").first.inner_text()
+        assert " ms for this 640×480 frame" in status
+        page.screenshot(path=str(SCREENS / "pcn-live.png"), full_page=True)
+        assert camera.locator('[title="stop recording"]').count() == 1
+        page.locator('button[role=tab][data-tab-id="gallery"]').click()
+        page.wait_for_timeout(1000)
+        assert camera.locator('[title="stop recording"]').count() == 0, "the webcam still streams in a hidden tab"
+        assert not errors, errors
+    finally:
+        with_camera.close()
