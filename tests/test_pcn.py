@@ -107,6 +107,13 @@ def test_crops_outside_the_image_see_black_like_the_authors_zero_padding():
     assert torch.allclose(crop[:, :, 5:], torch.from_numpy(inside)[:, None, None].expand(3, 10, 5))
 
 
+def test_network_input_is_bgr_minus_the_authors_mean_exactly():
+    rgb = np.random.default_rng(0).integers(0, 256, (7, 9, 3), dtype=np.uint8)
+    x = pcn.to_network_input(rgb)
+    assert x.dtype == np.float32 and x.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(x, rgb[..., ::-1].astype(np.float32) - np.float32([104, 117, 123]))
+
+
 def test_calibration_moves_the_centre_in_the_view():
     windows = _windows([0, 180, 90, -90], size=10.0)
     moved = pcn.calibrate(windows, np.tile([2.0, 0.1, 0.2], (4, 1)))  # s, dx, dy
