@@ -338,8 +338,10 @@ class RegionProposalNetwork(nn.Module):
         return [grid_anchors(base, f.shape[-2:], (padded_size[0] // f.shape[-2], padded_size[1] // f.shape[-1]))
                 .to(f.device) for base, f in zip(self.base_anchors, features)]
 
-    def forward(self, features: list[torch.Tensor], padded_size, image_sizes, post_nms_top_n=None):
-        """-> (per-image ProposalTrace, anchors per level, flat logits, flat deltas)."""
+    def forward(self, features: list[torch.Tensor], padded_size, image_sizes, pre_nms_top_n=None,
+                post_nms_top_n=None):
+        """-> (per-image ProposalTrace, anchors per level, flat logits, flat deltas). The top-n
+        counts default to the config's (test-time) ones; training passes its own."""
         cfg = self.config
         anchors = self.anchors(features, padded_size)
         logits, deltas = self.head(features)
@@ -349,7 +351,7 @@ class RegionProposalNetwork(nn.Module):
         traces = []
         for image_logits, image_deltas, size in zip(logits.detach(), deltas.detach(), image_sizes):
             boxes = decode_boxes(image_deltas, all_anchors, RPN_DELTA_WEIGHTS)
-            traces.append(select_proposals(boxes, image_logits, levels, size, cfg.rpn_pre_nms_top_n,
+            traces.append(select_proposals(boxes, image_logits, levels, size, pre_nms_top_n or cfg.rpn_pre_nms_top_n,
                                            post_nms_top_n or cfg.rpn_post_nms_top_n, cfg.rpn_nms_thresh,
                                            cfg.rpn_score_thresh, cfg.rpn_min_size, self.fast))
         return traces, anchors, logits, deltas
@@ -711,6 +713,8 @@ RPN_POSITIVE_IOU, RPN_NEGATIVE_IOU = 0.7, 0.3  # §3.1.2
 RPN_BATCH, RPN_POSITIVE_FRACTION = 256, 0.5  # §3.1.3: 256 anchors per image, up to 1:1
 RPN_LAMBDA = 10.0  # Eq. 1
 ROI_BATCH, ROI_POSITIVE_FRACTION, ROI_POSITIVE_IOU = 128, 0.25, 0.5  # Fast R-CNN §2.3
+ROI_BACKGROUND_IOU = (0.0, 0.5)  # background RoIs: best IoU in [lo, hi) (see the deviations)
+TRAIN_PRE_NMS_TOP_N, TRAIN_POST_NMS_TOP_N = 1000, 300  # proposals per image in training (see the deviations)
 
 
 def match_anchors(anchors: torch.Tensor, gt_boxes: torch.Tensor, positive_iou: float, negative_iou: float):
@@ -764,13 +768,16 @@ def rpn_losses(logits, deltas, anchors, gt_boxes, num_locations: int, generator=
 
 
 def sample_rois(proposals: torch.Tensor, gt_boxes: torch.Tensor, gt_labels: torch.Tensor, generator=None):
-    """Fast R-CNN §2.3 for one image: the ground truth joins the proposals; 25 % of the RoIs are
-    foreground (IoU >= 0.5, labelled with their box's class), the rest background (label 0).
+    """Fast R-CNN §2.3 for one image: the ground truth joins the proposals; up to 25 % of the RoIs
+    are foreground (best IoU >= 0.5, labelled with their box's class), the rest background
+    (label 0, best IoU in `ROI_BACKGROUND_IOU`); RoIs in neither range are never sampled.
     -> (rois (R, 4), class labels (R,), regression targets (R, 4))."""
     proposals = torch.cat([proposals, gt_boxes])
     iou = box_iou(gt_boxes, proposals)  # (G, P)
     best_iou, best_gt = iou.max(dim=0)
     labels = torch.where(best_iou >= ROI_POSITIVE_IOU, gt_labels[best_gt], torch.zeros_like(best_gt))
+    background_low, background_high = ROI_BACKGROUND_IOU
+    labels[(best_iou < background_low) | ((best_iou >= background_high) & (best_iou < ROI_POSITIVE_IOU))] = -1
     positives, negatives = sample_balanced(labels, ROI_BATCH, ROI_POSITIVE_FRACTION, generator)
     sampled = torch.cat([positives, negatives])
     labels = labels[sampled]
@@ -786,18 +793,26 @@ def detector_losses(model: FasterRCNN, images: list[torch.Tensor], gt_boxes, gt_
     gt_boxes = [b * scale for b in gt_boxes]
     features = model.backbone(batch)
     maps = list(features.values())
-    traces, anchors, logits, deltas = model.rpn(maps, batch.shape[-2:], sizes)
+    traces, anchors, logits, deltas = model.rpn(maps, batch.shape[-2:], sizes, TRAIN_PRE_NMS_TOP_N, TRAIN_POST_NMS_TOP_N)
     num_locations = sum(m.shape[-2] * m.shape[-1] for m in maps)
     rpn_cls, rpn_reg = rpn_losses(logits, deltas, torch.cat(anchors), gt_boxes, num_locations, generator)
     rois, labels, targets = zip(*(sample_rois(t.boxes, b, l, generator)
                                   for t, b, l in zip(traces, gt_boxes, gt_labels)))
     class_logits, box_deltas = model.roi_heads(features, list(rois), sizes)
-    labels, targets = torch.cat(labels), torch.cat(targets)
+    classifier, box_regression = box_head_losses(class_logits, box_deltas, torch.cat(labels), torch.cat(targets))
+    return {"rpn_objectness": rpn_cls, "rpn_box": rpn_reg, "classifier": classifier, "box_regression": box_regression}
+
+
+def box_head_losses(class_logits: torch.Tensor, box_deltas: torch.Tensor, labels: torch.Tensor,
+                    targets: torch.Tensor):
+    """Fast R-CNN's multi-task loss (its Eq. 1, lambda = 1) averaged over the R sampled RoIs:
+    1/R sum [L_cls(p, u) + [u >= 1] L_loc(t^u, v)], with L_cls the log loss of the true class u
+    and L_loc the smooth-L1 (beta 1) between the deltas predicted *for class u* and the targets.
+    class_logits (R, K+1), box_deltas (R, 4(K+1)), labels (R,), targets (R, 4) -> (cls, loc)."""
     foreground = torch.where(labels > 0)[0]
     class_deltas = box_deltas.reshape(len(labels), -1, 4)[foreground, labels[foreground]]  # (F, 4)
     box_reg = F.smooth_l1_loss(class_deltas, targets[foreground], beta=1.0, reduction="sum") / len(labels)
-    return {"rpn_objectness": rpn_cls, "rpn_box": rpn_reg,
-            "classifier": F.cross_entropy(class_logits, labels), "box_regression": box_reg}
+    return F.cross_entropy(class_logits, labels), box_reg
 
 
 # --------------------------------------------------------------------------- evaluation
