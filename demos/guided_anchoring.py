@@ -104,30 +104,55 @@ def _recall_table(results: dict, scenes: int, threshold: float, request=None) ->
             + "\n\n" + "\n".join(lines))
 
 
+def _curves(results: dict, sweep: list[dict], request=None):
+    """The paper's trade-off as plots: AR@100 and anchors per image against ε (GA-RPN; the RPN,
+    which has no ε, as a flat line), and AR against the number of proposals N for both."""
+    import pandas as pd
+
+    ga_name, rpn_name = "GA-RPN", say(request, "RPN (no ε)", "RPN（没有 ε）")
+    rows = [{"ε": r["epsilon"], "model": ga_name, "AR@100 (%)": 100 * r["AR@100"],
+             "anchors / image": r["anchors_per_image"]} for r in sweep]
+    rows += [{"ε": r["epsilon"], "model": rpn_name, "AR@100 (%)": 100 * results["rpn"]["AR@100"],
+              "anchors / image": results["rpn"]["anchors_per_image"]} for r in sweep]
+    by_epsilon = pd.DataFrame(rows)
+    by_n = pd.DataFrame([{"proposals N": n, "model": label, "AR@N (%)": 100 * results[name][f"AR@{n}"]}
+                         for name, label in (("ga_rpn", f"GA-RPN (ε = {results['epsilon']:g})"), ("rpn", "RPN"))
+                         for n in ga.AR_AT])
+    return by_epsilon, by_epsilon, by_n
+
+
 @gpu(duration=MEASURE_BUDGET_S + GPU_MARGIN_S)
 @friendly_errors
 def measure(scenes: int, threshold: float, request: gr.Request = None):
-    """Streams AR@N of both models on held-out generated scenes (never seen in training)."""
+    """Streams AR@N of both models on held-out generated scenes (never seen in training), then
+    GA-RPN's AR@100 and anchors per image over a sweep of ε, as a table and three plots."""
     data = frcnn.synthetic_scenes(int(scenes), ga.TEST_SEED, ga.SCENE_STYLE)
     truth = [torch.from_numpy(boxes) for _, boxes, _ in data]
-    results, start = {}, time.perf_counter()
-    for name, label in (("ga_rpn", "GA-RPN"), ("rpn", "RPN")):
+    results, sweep, start = {"epsilon": float(threshold)}, [], time.perf_counter()
+    runs = [("ga_rpn", "GA-RPN", float(threshold)), ("rpn", "RPN", None)]
+    runs += [("ga_rpn", f"GA-RPN, ε = {eps:g}", eps) for eps in ga.SWEEP_EPSILONS]
+    for run, (name, label, epsilon) in enumerate(runs):
         model = ga.load_model(name)
-        kwargs = {"threshold": float(threshold)} if name == "ga_rpn" else {}
+        kwargs = {"threshold": epsilon} if name == "ga_rpn" else {}
         found, anchors = [], []
         for i, (image, _, _) in enumerate(data):
             if time.perf_counter() - start > MEASURE_BUDGET_S:
                 yield say(request, f"Stopped after {MEASURE_BUDGET_S} s (the machine is busy); try fewer scenes.",
-                          f"{MEASURE_BUDGET_S} 秒后停止（机器繁忙）；请减少场景数。")
+                          f"{MEASURE_BUDGET_S} 秒后停止（机器繁忙）；请减少场景数。"), gr.skip(), gr.skip(), gr.skip()
                 return
             proposals = ga.propose(name, model, frcnn.image_to_tensor(image, get_device()), **kwargs)
             found.append(proposals.boxes.cpu())
             anchors.append(proposals.num_anchors)
-            if (i + 1) % 10 == 0:
-                yield say(request, f"Measuring {label}: {i + 1} / {len(data)} scenes…",
-                          f"正在测量 {label}：{i + 1} / {len(data)} 个场景…")
-        results[name] = ga.recall_metrics(found, truth, anchors)
-    yield _recall_table(results, len(data), float(threshold), request)
+            if (i + 1) % 25 == 0:
+                yield say(request, f"Measuring {label} ({run + 1} / {len(runs)}): {i + 1} / {len(data)} scenes…",
+                          f"正在测量 {label}（{run + 1} / {len(runs)}）：{i + 1} / {len(data)} 个场景…"), \
+                    gr.skip(), gr.skip(), gr.skip()
+        metrics = ga.recall_metrics(found, truth, anchors)
+        if run < 2:
+            results[name] = metrics
+        else:
+            sweep.append({"epsilon": epsilon, **metrics})
+    yield (_recall_table(results, len(data), float(threshold), request), *_curves(results, sweep, request))
 
 
 def bench_default():
@@ -161,12 +186,20 @@ def build() -> None:
             measure_button = gr.Button(t("Measure recall"), variant="primary")
             stop = gr.Button(t("Stop"))
         table = gr.Markdown()
+        with gr.Row():
+            recall_by_epsilon = gr.LinePlot(x="ε", y="AR@100 (%)", color="model", height=260,
+                                            title=t("AR@100 against ε (the RPN has no ε: a flat line)"))
+            anchors_by_epsilon = gr.LinePlot(x="ε", y="anchors / image", color="model", height=260,
+                                             title=t("Anchors per image against ε"))
+            recall_by_n = gr.LinePlot(x="proposals N", y="AR@N (%)", color="model", height=260,
+                                      title=t("Average recall against the number of proposals"))
     inputs, outputs = [image, threshold, locations, top_n], [location_map, guided, sliding, ga_props, rpn_props, summary]
     run.click(propose, inputs, outputs, api_name=f"{SLUG}_propose")
     on_tab_open(propose, outputs, inputs)  # both tiny models on the default example (~0.05 s)
     for slider in (threshold, locations, top_n):
         slider.release(propose, inputs, outputs, api_visibility="private")
-    event = measure_button.click(measure, [scenes, threshold], table, api_name=f"{SLUG}_measure",
+    event = measure_button.click(measure, [scenes, threshold], [table, recall_by_epsilon, anchors_by_epsilon, recall_by_n],
+                                 api_name=f"{SLUG}_measure",
                                  concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop.click(None, None, None, cancels=[event], api_visibility="private")
 
@@ -188,4 +221,7 @@ ZH = {
     "Held-out scenes": "未见场景数",
     "Measure recall": "测量召回率",
     "Stop": "停止",
+    "AR@100 against ε (the RPN has no ε: a flat line)": "AR@100 随 ε 的变化（RPN 没有 ε：一条水平线）",
+    "Anchors per image against ε": "每张图的锚框数随 ε 的变化",
+    "Average recall against the number of proposals": "平均召回率随候选框数的变化",
 }

@@ -21,7 +21,8 @@ shipped_ar100 / shipped_anchors (the shipped checkpoints) and retrained_ar100 / 
   ResNet-50 FPN on COCO; so there is no multi-level assignment of objects to pyramid levels
   and no ignore region on neighbouring levels (§3.3).
 - 300 AdamW steps (batch 8) instead of SGD for 12 epochs; the two models get identical budgets.
-- Anchor centres are at the centres of feature cells, ((j + 0.5) s, (i + 0.5) s).
+- Anchor centres are at the centres of feature cells, ((j + 0.5) s, (i + 0.5) s), for both
+  models (the RPN baseline's too: `CentredRPN`; torchvision's convention is (j s, i s)).
 - The tab's default epsilon is DEMO_THRESHOLD, not the paper's 0.01: after 300 steps our location
   branch is not sure enough of the background, and at epsilon = 0.01 it keeps every position
   (results/guided-anchoring.json: shipped_anchors, "ga_paper_eps"); the larger epsilon keeps the
@@ -146,6 +147,14 @@ class GARPN(nn.Module):
         return out  # anchors: (B, Hf, Wf, 4)
 
 
+class CentredRPN(frcnn.RegionProposalNetwork):
+    """Faster R-CNN's RPN with its anchors at the centres of feature cells, ((j + ½) s, (i + ½) s),
+    where GA-RPN's are: torchvision's (j s, i s) would put the baseline half a stride off."""
+
+    def anchors(self, features: list[torch.Tensor], padded_size) -> list[torch.Tensor]:
+        return [a + padded_size[1] // f.shape[-1] / 2 for a, f in zip(super().anchors(features, padded_size), features)]
+
+
 class PlainRPN(nn.Module):
     """The baseline: the same tiny backbone + Faster R-CNN's RPN with 9 sliding-window anchors."""
 
@@ -153,7 +162,7 @@ class PlainRPN(nn.Module):
         super().__init__()
         self.config = config
         self.backbone = frcnn.TinyBackbone(config.tiny_channels)
-        self.rpn = frcnn.RegionProposalNetwork(config, self.backbone.out_channels)
+        self.rpn = CentredRPN(config, self.backbone.out_channels)
         self.stride = self.backbone.stride
 
 
@@ -304,14 +313,31 @@ AR_AT = (10, 100, 300, 1000)
 IOU_THRESHOLDS = np.arange(0.5, 0.951, 0.05)
 
 
+def matched_ious(iou: torch.Tensor) -> torch.Tensor:
+    """One-to-one matching of ground-truth boxes (rows) to proposals (columns), greedily by the
+    largest remaining IoU, as COCO's and mmdetection's proposal recall do: a proposal covers at
+    most one box. -> (G,) each box's matched IoU (0 when it got no proposal)."""
+    iou = iou.clone()
+    matched = torch.zeros(iou.shape[0])
+    for _ in range(min(iou.shape)):
+        value, flat = iou.max().item(), int(iou.argmax())
+        if value <= 0:
+            break
+        row, col = divmod(flat, iou.shape[1])
+        matched[row] = value
+        iou[row, :] = -1
+        iou[:, col] = -1
+    return matched
+
+
 def average_recall(proposals: list[torch.Tensor], gt_boxes: list[torch.Tensor], top_n: int) -> float:
     """AR@N (COCO): recall of the ground-truth boxes by the best N proposals per image, averaged
-    over IoU thresholds 0.5:0.05:0.95; each box counts as found by its best-overlapping proposal."""
+    over IoU thresholds 0.5:0.05:0.95, each proposal matched to at most one box (`matched_ious`)."""
     best = []
     for boxes, truth in zip(proposals, gt_boxes):
         if len(truth):
             iou = frcnn.box_iou(torch.as_tensor(truth), boxes[:top_n]) if len(boxes) else torch.zeros(len(truth), 1)
-            best.append(iou.max(dim=1).values)
+            best.append(matched_ious(iou))
     best = torch.cat(best)
     return float(np.mean([(best >= t).float().mean() for t in IOU_THRESHOLDS]))
 
@@ -320,6 +346,9 @@ def recall_metrics(found: list[torch.Tensor], truth: list[torch.Tensor], anchors
     """AR@N for N in AR_AT and the mean number of anchors per image."""
     return {**{f"AR@{n}": round(average_recall(found, truth, n), 4) for n in AR_AT},
             "anchors_per_image": round(float(np.mean(anchors)), 1)}
+
+
+SWEEP_EPSILONS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # the tab's ε sweep (paper's Fig. / §4.3 trade-off)
 
 
 def evaluate_proposals(propose_fn, scenes) -> dict:
@@ -338,7 +367,7 @@ CHECKPOINTS = {
         reproduce="python -m papers.train guided_anchoring:ga_rpn"),
     "rpn": Checkpoint(
         name="RPN baseline (tiny, synthetic shapes)", filename="guided_anchoring_rpn.safetensors",
-        sha256="386e15b9da505017269b5410d5b56c6beea0f9d466144a5542346caa60d4bcc8", size_bytes=603_180,
+        sha256="02ae06920cf5e6daa89ac9626c956309dcf011b1ed1fb508ea006d71db4c4f4a", size_bytes=603_180,
         license="MIT (trained here)", source="trained here on generated shape scenes",
         reproduce="python -m papers.train guided_anchoring:rpn"),
 }

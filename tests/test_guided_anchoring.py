@@ -65,6 +65,25 @@ def test_average_recall_extremes():
     assert ga.average_recall([shifted], truth, 100) == pytest.approx(7 / 10)
 
 
+def test_a_proposal_is_matched_to_one_box_only():
+    box = torch.tensor([[10.0, 10.0, 50.0, 30.0]])
+    assert ga.average_recall([box.clone()], [torch.cat([box, box])], 100) == pytest.approx(0.5)  # not 1
+    iou = torch.tensor([[0.9, 0.0], [0.8, 0.6]])  # box 0 takes proposal 0; box 1 gets proposal 1
+    assert ga.matched_ious(iou).tolist() == pytest.approx([0.9, 0.6])
+    assert ga.matched_ious(torch.tensor([[0.7], [0.9]])).tolist() == pytest.approx([0.0, 0.9])
+
+
+def test_both_models_put_their_anchors_at_the_centres_of_feature_cells():
+    torch.manual_seed(0)
+    rpn, garpn = ga.PlainRPN().eval(), ga.GARPN().eval()
+    image = torch.rand(3, 128, 128)
+    sliding = ga.rpn_proposals(rpn, image).anchors  # (Hf, Wf, 9, 4)
+    guided = ga.ga_proposals(garpn, image).anchors  # (Hf, Wf, 1, 4)
+    centres = lambda a: (a[..., :2] + a[..., 2:]) / 2  # noqa: E731
+    torch.testing.assert_close(centres(sliding), centres(guided).expand_as(centres(sliding)))
+    assert centres(guided)[0, 0, 0].tolist() == pytest.approx([garpn.stride / 2] * 2)
+
+
 @pytest.mark.parametrize("variant", ["ga_rpn", "rpn"])
 def test_shipped_checkpoints(variant):
     ckpt = ga.CHECKPOINTS[variant]
@@ -128,6 +147,14 @@ def test_propose_handler_rejects_bad_images(value):
 
 
 def test_measure_streams_progress_then_a_table():
-    messages = list(demo.measure(10, ga.LOCATION_THRESHOLD))
-    assert messages[0].startswith("Measuring GA-RPN")
-    assert "| GA-RPN |" in messages[-1] and "| RPN |" in messages[-1]
+    messages = list(demo.measure(25, ga.LOCATION_THRESHOLD))
+    assert messages[0][0].startswith("Measuring GA-RPN")
+    table, by_epsilon, _, by_n = messages[-1]
+    assert "| GA-RPN |" in table and "| RPN |" in table
+    guided = by_epsilon[by_epsilon.model == "GA-RPN"].sort_values("ε")
+    assert guided["ε"].tolist() == list(ga.SWEEP_EPSILONS)
+    assert guided["anchors / image"].iloc[0] == 256  # ε = 0 keeps every position of the 16 x 16 map
+    assert guided["anchors / image"].is_monotonic_decreasing  # a larger ε keeps fewer anchors
+    assert set(by_epsilon[by_epsilon.model != "GA-RPN"]["anchors / image"]) == {2304}  # 9 per position
+    for _, curve in by_n.groupby("model"):
+        assert curve.sort_values("proposals N")["AR@N (%)"].is_monotonic_increasing  # more proposals, more recall
