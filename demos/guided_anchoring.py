@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import gradio as gr
+import numpy as np
 import torch
 
 from demos.common import cjk_markdown, heavy_id, example_paths, friendly_errors, header, on_tab_open, read_image
@@ -65,7 +66,8 @@ MEASURE_BUDGET_S = 120
 @gpu(duration=30)
 @friendly_errors
 def propose(image, threshold: float, locations: int, top_n: int, request: gr.Request = None):
-    """-> location map, guided anchors, sliding-window anchors, GA-RPN and RPN proposals, summary."""
+    """-> location map, guided anchors, sliding-window anchors, GA-RPN and RPN proposals, summary,
+    and the deformable sampling at the likeliest location (with its note)."""
     rgb = read_image(image).rgb
     tensor = frcnn.image_to_tensor(rgb, get_device())
     guided = ga.ga_proposals(ga.load_model("ga_rpn"), tensor, threshold=float(threshold))
@@ -87,7 +89,44 @@ def propose(image, threshold: float, locations: int, top_n: int, request: gr.Req
             frcnn.draw_boxes(rgb, sliding.anchors[rows, cols].reshape(-1, 4).cpu(), SLIDING_COLOUR, width=1),
             frcnn.draw_boxes(rgb, guided.boxes[:top_n].cpu(), PROPOSAL_COLOUR, width=1),
             frcnn.draw_boxes(rgb, sliding.boxes[:top_n].cpu(), PROPOSAL_COLOUR, width=1),
-            summary)
+            summary, *_draw_sampling(rgb, tensor, guided, rows[0], cols[0], request))
+
+
+def _draw_sampling(rgb, image_tensor, guided, row: int, col: int, request=None):
+    """The anchor predicted at (row, col) and where the adapted features are read from there."""
+    from PIL import Image, ImageDraw
+
+    regular, moved = ga.sampling_points(ga.load_model("ga_rpn"), image_tensor, row, col)
+    anchor = guided.anchors[row, col, 0].cpu()
+    picture = Image.fromarray(frcnn.draw_boxes(rgb, anchor[None], GUIDED_COLOUR))
+    draw = ImageDraw.Draw(picture)
+    radius = max(2, rgb.shape[0] // 100)
+    for (x0, y0), (x1, y1) in zip(regular, moved):
+        draw.line([(x0, y0), (x1, y1)], fill=(255, 255, 255), width=1)
+        draw.ellipse([x0 - radius, y0 - radius, x0 + radius, y0 + radius], outline=(160, 160, 160))
+        draw.ellipse([x1 - radius, y1 - radius, x1 + radius, y1 + radius], fill=(255, 60, 200))
+    spread = float(np.ptp(moved, axis=0).mean() / max(np.ptp(regular, axis=0).mean(), 1e-6))
+    note = say(request,
+               f"At cell ({row}, {col}): the predicted anchor (green) and where the deformable 3×3 convolution reads "
+               f"the features (pink; grey = the regular grid it would read without adaption). The sampling grid spans "
+               f"{spread:.2f}× the regular one. Click the location map to choose another position.",
+               f"在格子 ({row}, {col})：预测的锚框（绿色），以及可变形 3×3 卷积读取特征的位置（粉色；灰色 = 不做适应时的"
+               f"规则网格）。采样网格的跨度是规则网格的 {spread:.2f} 倍。点击位置图可以换一个位置。")
+    return np.asarray(picture), note
+
+
+@gpu(duration=30)
+@friendly_errors
+def sampling_at(image, evt: gr.SelectData, request: gr.Request = None):
+    """Click on the location map: the deformable sampling points of the clicked feature cell."""
+    rgb = read_image(image).rgb
+    tensor = frcnn.image_to_tensor(rgb, get_device())
+    guided = ga.ga_proposals(ga.load_model("ga_rpn"), tensor)
+    grid = guided.location_prob.shape
+    x, y = evt.index
+    row = min(max(int(y / rgb.shape[0] * grid[0]), 0), grid[0] - 1)
+    col = min(max(int(x / rgb.shape[1] * grid[1]), 0), grid[1] - 1)
+    return _draw_sampling(rgb, tensor, guided, row, col, request)
 
 
 def _recall_table(results: dict, scenes: int, threshold: float, request=None) -> str:
@@ -180,6 +219,10 @@ def build() -> None:
                 ga_props = gr.Image(label=t("GA-RPN proposals"), type="numpy")
                 rpn_props = gr.Image(label=t("RPN proposals"), type="numpy")
             summary = gr.Markdown()
+            with gr.Row():
+                sampling = gr.Image(label=t("Feature adaption: where the deformable conv reads (click the location map)"),
+                                    type="numpy", height=300)
+                sampling_note = gr.Markdown()
     with gr.Accordion(t("Average recall vs number of proposals, GA-RPN vs RPN (the paper's Table 1, here)"), open=True):
         with gr.Row():
             scenes = gr.Slider(10, 200, value=50, step=10, label=t("Held-out scenes"))
@@ -193,7 +236,9 @@ def build() -> None:
                                              title=t("Anchors per image against ε"))
             recall_by_n = gr.LinePlot(x="proposals N", y="AR@N (%)", color="model", height=260,
                                       title=t("Average recall against the number of proposals"))
-    inputs, outputs = [image, threshold, locations, top_n], [location_map, guided, sliding, ga_props, rpn_props, summary]
+    inputs = [image, threshold, locations, top_n]
+    outputs = [location_map, guided, sliding, ga_props, rpn_props, summary, sampling, sampling_note]
+    location_map.select(sampling_at, image, [sampling, sampling_note], api_name=f"{SLUG}_sampling")
     run.click(propose, inputs, outputs, api_name=f"{SLUG}_propose")
     on_tab_open(propose, outputs, inputs)  # both tiny models on the default example (~0.05 s)
     for slider in (threshold, locations, top_n):
@@ -224,4 +269,6 @@ ZH = {
     "AR@100 against ε (the RPN has no ε: a flat line)": "AR@100 随 ε 的变化（RPN 没有 ε：一条水平线）",
     "Anchors per image against ε": "每张图的锚框数随 ε 的变化",
     "Average recall against the number of proposals": "平均召回率随候选框数的变化",
+    "Feature adaption: where the deformable conv reads (click the location map)":
+        "特征适应：可变形卷积从哪里读取特征（点击位置图）",
 }

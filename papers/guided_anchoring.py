@@ -295,6 +295,24 @@ def ga_proposals(model: GARPN, image: torch.Tensor, threshold: float = LOCATION_
 
 
 @torch.inference_mode()
+def sampling_points(model: GARPN, image: torch.Tensor, row: int, col: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where N_T's 3x3 deformable convolution reads the features for location (row, col) (§3.1,
+    feature adaption): the regular 3x3 grid, and the same grid moved by the offsets that the 1x1
+    conv predicts from the anchor shape there (torchvision's layout: (dy, dx) per kernel tap, row
+    major). -> two (9, 2) arrays of (x, y) in the image's pixels."""
+    head = model.head
+    batch, sizes = frcnn.preprocess([image.to(next(model.parameters()).device)], model.config)
+    hidden = head.conv(model.backbone(batch)["0"])
+    offsets = head.feature_adaption.conv_offset(head.conv_shape(hidden))[0, :, row, col].reshape(-1, 2)  # (9, 2) dy, dx
+    k = head.feature_adaption.kernel_size
+    ky, kx = torch.meshgrid(torch.arange(k) - k // 2, torch.arange(k) - k // 2, indexing="ij")
+    regular = torch.stack([col + kx.reshape(-1), row + ky.reshape(-1)], dim=1).float().to(offsets.device)  # cells
+    moved = regular + offsets.flip(1)  # (dy, dx) -> (dx, dy)
+    to_pixels = lambda cells: ((cells + 0.5) * model.stride * image.shape[1] / sizes[0][0]).cpu().numpy()  # noqa: E731
+    return to_pixels(regular), to_pixels(moved)
+
+
+@torch.inference_mode()
 def rpn_proposals(model: PlainRPN, image: torch.Tensor, post_nms_top_n: int | None = None) -> Proposals:
     cfg = model.config
     image = image.to(next(model.parameters()).device)

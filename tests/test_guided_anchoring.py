@@ -127,10 +127,46 @@ from demos import guided_anchoring as demo  # noqa: E402
 
 
 def test_propose_handler_on_an_example():
-    location_map, guided, sliding, ga_props, rpn_props, summary = demo.propose(
+    location_map, guided, sliding, ga_props, rpn_props, summary, sampling, note = demo.propose(
         demo.example_paths("ga_shapes_1.png")[0], ga.LOCATION_THRESHOLD, 8, 20)
     assert location_map.shape == guided.shape == sliding.shape == ga_props.shape == rpn_props.shape == (256, 256, 3)
     assert "GA-RPN" in summary and "sliding-window anchors" in summary
+    assert sampling.shape == (256, 256, 3) and "deformable" in note
+
+
+def test_clicking_the_location_map_shows_that_cells_sampling_points():
+    event = gr.SelectData(None, {"index": [250, 3], "value": None})  # top right corner -> cell (0, 15)
+    picture, note = demo.sampling_at(demo.example_paths("ga_shapes_1.png")[0], event)
+    assert picture.shape == (256, 256, 3) and "(0, 15)" in note
+
+
+def test_sampling_points_are_where_torchvisions_deformable_conv_reads():
+    """Sample a feature map whose channels are the x and y coordinates (in cells) with
+    deform_conv2d and one-hot weights: bilinear sampling of a ramp returns the point itself."""
+    from torchvision.ops import deform_conv2d
+
+    torch.manual_seed(0)
+    model = ga.GARPN().eval()
+    with torch.no_grad():
+        model.head.feature_adaption.conv_offset.weight.normal_(std=0.5)  # visible offsets
+    image = torch.rand(3, 128, 128)
+    row, col = 7, 9
+    regular, moved = ga.sampling_points(model, image, row, col)
+    batch, _ = frcnn.preprocess([image], model.config)
+    with torch.no_grad():
+        hidden = model.head.conv(model.backbone(batch)["0"])
+        offsets = model.head.feature_adaption.conv_offset(model.head.conv_shape(hidden))
+    grid = hidden.shape[-2:]
+    ys, xs = torch.meshgrid(torch.arange(grid[0]).float(), torch.arange(grid[1]).float(), indexing="ij")
+    ramps = torch.stack([xs, ys])[None]  # (1, 2, Hf, Wf)
+    weight = torch.zeros(18, 2, 3, 3)  # output 2k + c reads input channel c at tap k
+    for k in range(9):
+        for c in range(2):
+            weight[2 * k + c, c, k // 3, k % 3] = 1
+    read = deform_conv2d(ramps, offsets, weight, padding=1)[0, :, row, col].reshape(9, 2)  # (x, y) in cells
+    to_pixels = (read + 0.5) * model.stride
+    np.testing.assert_allclose(moved, to_pixels.numpy(), atol=1e-4)
+    np.testing.assert_allclose(regular[4], [(col + 0.5) * 8, (row + 0.5) * 8])  # the centre tap
 
 
 @pytest.mark.parametrize("value", [np.zeros((30, 30), np.uint8), np.full((20, 900, 4), 255, np.uint8),
