@@ -9,7 +9,7 @@ import time
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
 from demos.common import (example_paths, friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note,
                           weights_note_zh)
@@ -36,7 +36,13 @@ DEFAULT_BACKBONE = "digits"
 TOP_CLASS = "top class"
 CANVAS_SIDE = deconvnet.CANVAS
 DISPLAY_SIDE = 256
-GALLERY_SIZE = 9  # this image's 9 strongest maps (Fig. 2 shows one map's top 9 over a data set)
+GALLERY_SIZE = 9  # this image's 9 strongest maps (Fig. 2 proper, one map's top 9 over a set, is its own tab)
+FIG2_CELL = 84  # display side of one projection / patch in the Fig. 2 grids
+LEGEND_ROW = 18  # height of one legend row under the Fig. 7(e) label map
+# Fig. 7(e)'s label colours (matplotlib's tab10); a class keeps its colour on the digits network
+PALETTE = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)], np.uint8)
+OTHER = np.array((60, 60, 60), np.uint8)  # ImageNet labels beyond the 10 most common in the map
 RETRY_AFTER_S = 300  # how long a failed weights download is not retried
 MISSING: dict[str, tuple[float, str]] = {}  # checkpoint file -> (when it failed, message)  # small inputs (64×64 digits) are enlarged for display
 OCCLUSION_BUDGET_S = 120
@@ -196,12 +202,118 @@ def project(image, key: str, layer: str, strongest: bool, channel: float, whole_
     return (enlarge(deconvnet.projection_image(chosen.pixels)), enlarge(mark_box(view, box)), gallery, info)
 
 
+# --------------------------------------------------------------------------- Fig. 2: one map's top 9
+def fit_cell(rgb: np.ndarray, side: int = FIG2_CELL) -> np.ndarray:
+    """A crop enlarged (nearest neighbour, aspect kept) and padded to a side×side cell."""
+    return np.asarray(ImageOps.pad(Image.fromarray(rgb), (side, side), Image.NEAREST, color=(255, 255, 255)))
+
+
+def grid3(cells: list[np.ndarray], gap: int = 3) -> np.ndarray:
+    """Up to 9 equal cells in a 3×3 grid (white gaps), row by row."""
+    side = cells[0].shape[0]
+    out = np.full((3 * side + 2 * gap, 3 * side + 2 * gap, 3), 255, np.uint8)
+    for k, cell in enumerate(cells):
+        r, c = divmod(k, 3)
+        out[r * (side + gap):r * (side + gap) + side, c * (side + gap):c * (side + gap) + side] = cell
+    return out
+
+
+def fig2_image(tops: list[deconvnet.TopActivation], canvases: torch.Tensor, gap: int = 12) -> np.ndarray:
+    """The paper's Fig. 2 layout: the projections (left 3×3) beside their input patches (right 3×3),
+    each cropped to the unit's receptive field."""
+    projections, patches = [], []
+    for top in tops:
+        x0, y0, x1, y1 = top.box
+        projections.append(fit_cell(deconvnet.projection_image(top.pixels[:, y0:y1, x0:x1])))
+        patch = (canvases[top.image, 0, y0:y1, x0:x1].numpy() * 255).round().astype(np.uint8)  # (h, w) grey
+        patches.append(fit_cell(np.repeat(patch[..., None], 3, axis=2)))
+    left, right = grid3(projections), grid3(patches)
+    return np.concatenate([left, np.full((left.shape[0], gap, 3), 255, np.uint8), right], axis=1)
+
+
+@gpu(duration=60)
+@friendly_errors
+def top9(key: str, layer: str, channel: float, request: gr.Request = None):
+    """Fig. 2 for one feature map of the shipped digits CNN: its 9 strongest activations over the
+    held-out canvases, each projected alone, beside the input patch under its receptive field."""
+    if key != "digits":  # a message, not an error: this runs when the visitor opens the tab
+        return None, say(request, "Fig. 2 needs a data set to search: it runs on the shipped digits CNN over "
+                         "held-out digit canvases. Choose that network.",
+                         "图 2 需要在一个数据集上搜索：它在随附的数字 CNN 和留出的数字画布上运行。请选择该网络。")
+    if layer not in layers_of(key):
+        raise gr.Error(f"Pick a layer of this network: {', '.join(layers_of(key))}.")
+    try:
+        channel = int(channel or 0)
+    except (TypeError, ValueError, OverflowError):
+        raise gr.Error(f"The feature map number must be a whole number (got {channel!r}).") from None
+    load(key)  # missing weights become a message
+    try:
+        tops = deconvnet.shipped_top_activations(layer, channel, get_device())
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
+    if tops[0].value <= 0:
+        return None, say(request, f"**{layer}**, feature map **{channel}** never fires on the "
+                         f"{deconvnet.FIG2_CANVASES} held-out canvases (a dead ReLU unit): nothing to project. "
+                         "Try another map.",
+                         f"**{layer}** 第 **{channel}** 张特征图在 {deconvnet.FIG2_CANVASES} 张留出画布上从未激活"
+                         "（一个“死”的 ReLU 单元）：没有可投影的东西。请换一张特征图。")
+    side = max(max(top.box[2] - top.box[0], top.box[3] - top.box[1]) for top in tops)
+    values = ", ".join(f"{top.value:.2f}" for top in tops)
+    where = ", ".join(f"#{top.image}" for top in tops)
+    info = say(request,
+               f"**{layer}**, feature map **{channel}**: its {len(tops)} strongest "
+               f"activations over {deconvnet.FIG2_CANVASES} held-out test canvases (one per canvas; values {values}; "
+               f"canvases {where}). Left: each activation projected down alone by the deconvnet (§2.1); right: "
+               f"the input patch under that unit's receptive field (up to {side}×{side} px, less at the border). "
+               "Similar patches on the right = the map detects one kind of structure.",
+               f"**{layer}** 第 **{channel}** 张特征图：在 {deconvnet.FIG2_CANVASES} 张留出的测试画布上它最强的 "
+               f"{len(tops)} 个激活（每张画布取一个；值 {values}；画布 {where}）。左：每个激活单独经 deconvnet 投影回像素"
+               f"（§2.1）；右：该单元感受野下的输入图块（最大 {side}×{side} 像素，靠近边界时更小）。"
+               "右边的图块彼此相似，说明这张特征图检测的是同一类结构。")
+    return fig2_image(tops, deconvnet.fig2_canvases()), info
+
+
 # --------------------------------------------------------------------------- occlusion (§4.2)
+def label_colours(labels: np.ndarray, classes: int) -> dict[int, np.ndarray]:
+    """A colour per label: fixed per digit with ≤ 10 classes; else the 10 most common labels in the map."""
+    if classes <= len(PALETTE):
+        return {c: PALETTE[c] for c in range(classes)}
+    found, counts = np.unique(labels[labels >= 0], return_counts=True)
+    return {int(c): PALETTE[k] for k, c in enumerate(found[np.argsort(-counts, kind="stable")][:len(PALETTE)])}
+
+
+def label_map_image(view: np.ndarray, labels: np.ndarray, names: list[str], opacity: float) -> np.ndarray:
+    """Fig. 7(e): the most probable label per pixel (H, W; -1 = not yet) as colours over the view,
+    enlarged, with a legend of the labels present (most area first) drawn under it."""
+    colours = label_colours(labels, len(names))
+    colour = np.zeros(view.shape, np.float64)
+    for label in np.unique(labels[labels >= 0]):
+        colour[labels == label] = colours.get(int(label), OTHER)
+    blend = np.where((labels >= 0)[..., None], view * (1 - opacity) + colour * opacity, view)
+    image = enlarge(blend.round().clip(0, 255).astype(np.uint8))
+    present, counts = np.unique(labels[labels >= 0], return_counts=True)
+    present = present[np.argsort(-counts, kind="stable")]
+    shown = [int(c) for c in present if int(c) in colours][:len(PALETTE)]
+    per_row = 5 if len(names) <= len(PALETTE) else 2
+    rows = -(-len(shown) // per_row) if shown else 0
+    legend = Image.new("RGB", (image.shape[1], rows * LEGEND_ROW + (LEGEND_ROW if len(shown) < len(present) else 0)),
+                       (255, 255, 255))
+    draw, width = ImageDraw.Draw(legend), image.shape[1] // per_row
+    for k, label in enumerate(shown):
+        x, y = (k % per_row) * width + 2, (k // per_row) * LEGEND_ROW + 2
+        draw.rectangle((x, y + 1, x + 12, y + 13), fill=tuple(int(v) for v in colours[label]))
+        draw.text((x + 16, y + 1), names[label].replace("digit ", "")[:24], fill=(0, 0, 0))
+    if len(shown) < len(present):
+        draw.rectangle((2, rows * LEGEND_ROW + 3, 14, rows * LEGEND_ROW + 15), fill=tuple(int(v) for v in OTHER))
+        draw.text((18, rows * LEGEND_ROW + 3), f"+{len(present) - len(shown)}", fill=(0, 0, 0))
+    return np.concatenate([image, np.asarray(legend)], axis=0) if legend.height else image
+
+
 @gpu(duration=OCCLUSION_BUDGET_S + GPU_MARGIN_S)
 @friendly_errors
 def occlude(image, key: str, layer: str, class_choice: str, size: float, stride: float, opacity: float,
             request: gr.Request = None):
-    """Stream the two occlusion maps (class probability, strongest feature map) as they fill in."""
+    """Stream Fig. 7's maps (class probability, strongest feature map, most probable label) as they fill in."""
     model, view, x = prepare(image, key)
     if layer not in layers_of(key):
         raise gr.Error(f"Pick a layer of this network: {', '.join(layers_of(key))}.")
@@ -218,19 +330,24 @@ def occlude(image, key: str, layer: str, class_choice: str, size: float, stride:
     for maps_so_far in deconvnet.occlusion(model, x, class_idx, layer, channel, size, stride):
         prob = deconvnet.heatmap_overlay(view, maps_so_far.probability, opacity, 0.0, float(probs[class_idx]))
         act = deconvnet.heatmap_overlay(view, maps_so_far.activation, opacity)
+        labels = label_map_image(view, maps_so_far.label_pixels(size), names, opacity)
         done = maps_so_far.done == maps_so_far.total
         name, p0 = class_name(names[class_idx], request), float(probs[class_idx])
+        top_name = class_name(names[int(probs.argmax())], request)
         info = say(request,
-                   f"{maps_so_far.done}/{maps_so_far.total} square positions. Left: p(**{name}**) while "
+                   f"{maps_so_far.done}/{maps_so_far.total} square positions. (d): p(**{name}**) while "
                    f"each pixel is covered (unoccluded: {p0:.3f}; blue = the probability drops, "
-                   f"red = unchanged). Right: total activation of {layer} map {channel}, the strongest on the "
-                   "unoccluded image (blue = covering this spot silences it).",
-                   f"方块位置 {maps_so_far.done}/{maps_so_far.total}。左：每个像素被遮住时的 p(**{name}**)"
-                   f"（不遮挡时为 {p0:.3f}；蓝 = 概率下降，红 = 不变）。右：{layer} 第 {channel} 张特征图（未遮挡图像上"
-                   "最强的一张）的总激活（蓝 = 遮住这里它就沉默了）。")
-        yield enlarge(prob), enlarge(act), info
+                   f"red = unchanged). (b): total activation of {layer} map {channel}, the strongest on the "
+                   "unoccluded image (blue = covering this spot silences it). (e): the most probable label with "
+                   f"the square centred nearest each pixel (unoccluded: **{top_name}**; another colour = "
+                   "hiding this spot changes the answer).",
+                   f"方块位置 {maps_so_far.done}/{maps_so_far.total}。(d)：每个像素被遮住时的 p(**{name}**)"
+                   f"（不遮挡时为 {p0:.3f}；蓝 = 概率下降，红 = 不变）。(b)：{layer} 第 {channel} 张特征图（未遮挡图像上"
+                   "最强的一张）的总激活（蓝 = 遮住这里它就沉默了）。(e)：方块中心离该像素最近时最可能的类别"
+                   f"（不遮挡时为 **{top_name}**；换了颜色 = 遮住这里答案就变了）。")
+        yield enlarge(prob), enlarge(act), labels, info
         if not done and time.perf_counter() - start > OCCLUSION_BUDGET_S:
-            yield enlarge(prob), enlarge(act), info + say(
+            yield enlarge(prob), enlarge(act), labels, info + say(
                 request, f"\n\nStopped after {OCCLUSION_BUDGET_S} s: use a larger stride.",
                 f"\n\n{OCCLUSION_BUDGET_S} 秒后已停止：请加大步长。")
             return
@@ -285,8 +402,17 @@ def build() -> None:
                 with gr.Row():
                     recon = gr.Image(label=t("Reconstruction (deconvnet)"), height=280)
                     where = gr.Image(label=t("Where it looks"), height=280)
-                gallery = gr.Gallery(label=t(f"The layer's {GALLERY_SIZE} strongest feature maps, each projected"), columns=9,
-                                     height=160)
+                gallery = gr.Gallery(label=t(f"This image's {GALLERY_SIZE} strongest feature maps in the layer, each "
+                                             "projected (one image; Fig. 2 proper is the next tab)"),
+                                     columns=9, height=160)
+            with gr.Tab(t("Fig. 2: one map's top 9 over a data set")):
+                with gr.Row():
+                    fig2_channel = gr.Number(0, precision=0, minimum=0, label=t("Feature map number"))
+                    fig2_run = gr.Button(t("Find its 9 strongest activations"), variant="primary")
+                fig2_info = gr.Markdown()
+                fig2 = gr.Image(label=t("Deconvnet projections (left) and the input patches under them (right)"),
+                                height=300)
+                on_tab_open(top9, [fig2, fig2_info], [net, layer, fig2_channel])  # when this sub-tab is selected
             with gr.Tab(t("Occlusion sensitivity (§4.2)")):
                 with gr.Row():
                     target = gr.Dropdown(class_choices(DEFAULT_BACKBONE), value=TOP_CLASS, filterable=True,
@@ -299,8 +425,9 @@ def build() -> None:
                     stop = gr.Button(t("Stop"))
                 occ_info = gr.Markdown()
                 with gr.Row():
-                    prob_map = gr.Image(label=t("(a) class probability"), height=280)
-                    act_map = gr.Image(label=t("(b) strongest feature map"), height=280)
+                    prob_map = gr.Image(label=t("Fig. 7(d): class probability"), height=280)
+                    act_map = gr.Image(label=t("Fig. 7(b): strongest feature map"), height=280)
+                    label_map = gr.Image(label=t("Fig. 7(e): most probable label"), height=280)
     note = gr.Markdown(backbone_note_value(DEFAULT_BACKBONE))  # below the main content
     on_tab_open(project, [recon, where, gallery, info], [image, net, layer, strongest, channel, whole])
 
@@ -308,7 +435,10 @@ def build() -> None:
     net.change(occlusion_defaults, net, [size, stride], api_visibility="private")
     run.click(project, [image, net, layer, strongest, channel, whole], [recon, where, gallery, info],
               api_name=f"{SLUG}_project", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
-    event = go.click(occlude, [image, net, layer, target, size, stride, opacity], [prob_map, act_map, occ_info],
+    fig2_run.click(top9, [net, layer, fig2_channel], [fig2, fig2_info], api_name=f"{SLUG}_top9",
+                   concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    event = go.click(occlude, [image, net, layer, target, size, stride, opacity],
+                     [prob_map, act_map, label_map, occ_info],
                      api_name=f"{SLUG}_occlude", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop.click(None, None, None, cancels=[event], api_visibility="private")
 
@@ -337,7 +467,12 @@ ZH = {
     "Project to pixels": "投影回像素",
     "Reconstruction (deconvnet)": "重建（deconvnet）",
     "Where it looks": "它在看哪里",
-    f"The layer's {GALLERY_SIZE} strongest feature maps, each projected": f"该层最强的 {GALLERY_SIZE} 张特征图，各自投影回像素",
+    f"This image's {GALLERY_SIZE} strongest feature maps in the layer, each projected (one image; Fig. 2 proper is "
+    "the next tab)": f"这张图像在该层最强的 {GALLERY_SIZE} 张特征图，各自投影回像素（只看一张图像；真正的图 2 在下一个标签页）",
+    "Fig. 2: one map's top 9 over a data set": "图 2：一张特征图在整个数据集上最强的 9 个激活",
+    "Feature map number": "特征图编号",
+    "Find its 9 strongest activations": "找出它最强的 9 个激活",
+    "Deconvnet projections (left) and the input patches under them (right)": "Deconvnet 投影（左）及其下方的输入图块（右）",
     "Occlusion sensitivity (§4.2)": "遮挡敏感性（§4.2）",
     "Class (type to search)": "类别（可输入搜索）",
     "Grey square (px)": "灰色方块（像素）",
@@ -345,6 +480,7 @@ ZH = {
     "Heatmap opacity": "热力图不透明度",
     "Slide the grey square": "滑动灰色方块",
     "Stop": "停止",
-    "(a) class probability": "(a) 类别概率",
-    "(b) strongest feature map": "(b) 最强的特征图",
+    "Fig. 7(d): class probability": "图 7(d)：类别概率",
+    "Fig. 7(b): strongest feature map": "图 7(b)：最强的特征图",
+    "Fig. 7(e): most probable label": "图 7(e)：最可能的类别",
 }

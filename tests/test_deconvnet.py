@@ -154,8 +154,8 @@ def test_project_a_chosen_channel_and_whole_map():
 @pytest.mark.parametrize("size, stride", [(14, 4), (64, 1), (1, 32), (200, 200)])
 def test_occlude_streams_to_the_end(size, stride):
     results = list(demo.occlude(DIGIT, "digits", "conv4", demo.TOP_CLASS, size, stride, 0.5))
-    prob, act, info = results[-1]
-    assert prob.shape == act.shape == (256, 256, 3)
+    prob, act, labels, info = results[-1]
+    assert prob.shape == act.shape == labels[:256].shape == (256, 256, 3)
     done, total = info.split(" square")[0].split("/")
     assert done == total
 
