@@ -22,12 +22,15 @@ TITLE = "Deconvnet visualisation"
 PAPER_URL = "https://arxiv.org/abs/1311.2901"
 INTRO = """Zeiler & Fergus attach a *deconvnet* to a trained CNN: keep one activation, send it back
 down through **unpooling** (to where each max-pool found its maximum), **rectification** and the
-**transposed filters**, and you see the pixels that activation responds to (§2.1). Then slide a
-**grey square** over the image: where it hides the object, the class probability drops (§4.2, Fig. 7).
+**transposed filters**, and you see the pixels that activation responds to (§2.1). Fig. 2 does this
+for one feature map's 9 strongest activations over a whole data set, beside the image patches that
+caused them. Then slide a **grey square** over the image: where it hides the object, the class
+probability drops and the most probable label changes (§4.2, Fig. 7).
 The shipped digits-in-clutter CNN works offline; AlexNet and VGG16 need their ImageNet weights."""
 INTRO_ZH = """Zeiler 和 Fergus 给训练好的 CNN 接上一个 *deconvnet*：只保留一个激活，让它沿网络反向走回去——
 经过 **反池化**（回到每个最大池化当初取到最大值的位置）、**整流**（ReLU）和 **转置卷积核**——就能看到这个激活
-对哪些像素有反应（§2.1）。再拿一个 **灰色方块** 在图像上滑动：方块挡住物体时，该类别的概率就会下降（§4.2，图 7）。
+对哪些像素有反应（§2.1）。图 2 对一张特征图在整个数据集上最强的 9 个激活这样做，并把引起它们的图像块放在旁边。
+再拿一个 **灰色方块** 在图像上滑动：方块挡住物体时，该类别的概率下降，最可能的类别也随之改变（§4.2，图 7）。
 随附的“杂乱背景中的数字”小 CNN 离线即可使用；AlexNet 和 VGG16 需要它们的 ImageNet 权重。"""
 ADDS_ZH = {"digits": "一个在杂乱背景中找数字的小 CNN", "alexnet": "AlexNet 的 1000 个 ImageNet 类别，可用于你的照片",
            "vgg16": "VGG16 的 1000 个 ImageNet 类别，可用于你的照片"}
@@ -367,9 +370,13 @@ def measured_note():
 
     accuracy = results.figure(SLUG, 'test_accuracy', unit=' %')
     localises = results.figure(SLUG, 'occlusion_localises', unit=' %')
+    away = results.figure(SLUG, 'label_map_follows_the_digit', unit=' %')
+    on_digit = results.figure(SLUG, 'label_map_follows_the_digit', 'on_digit', unit=' %')
     return localized(measured_note_en(), "随附的数字 CNN 上的实测（`python -m papers.reproduce deconvnet`，每个随机种子都换一批"
                      f"新的测试画布）：它能认出 **{zh_figure(accuracy)}** 的杂乱背景测试数字；在 "
-                     f"**{zh_figure(localises)}** 的测试画布上，灰色方块挡住数字时该数字概率的下降比挡住杂物时更多（§4.2）。")
+                     f"**{zh_figure(localises)}** 的测试画布上，灰色方块挡住数字时该数字概率的下降比挡住杂物时更多（§4.2）。"
+                     f"图 7(e)：方块不碰数字时，**{zh_figure(away)}** 的方块位置上最可能的类别仍是真实数字；方块盖住数字中心时"
+                     f"只有 **{zh_figure(on_digit)}**。")
 
 
 def measured_note_en() -> str:
@@ -378,7 +385,10 @@ def measured_note_en() -> str:
     return (f"Measured on the shipped digits CNN (`python -m papers.reproduce deconvnet`, each seed new test "
             f"canvases): it reads **{results.figure(SLUG, 'test_accuracy', unit=' %')}** of cluttered test digits, "
             "and the grey square lowers the digit's probability more on the digit than on the clutter for "
-            f"**{results.figure(SLUG, 'occlusion_localises', unit=' %')}** of test canvases (§4.2).")
+            f"**{results.figure(SLUG, 'occlusion_localises', unit=' %')}** of test canvases (§4.2). Fig. 7(e): "
+            "with the square away from the digit the most probable label is still the true digit at "
+            f"**{results.figure(SLUG, 'label_map_follows_the_digit', unit=' %')}** of square positions; with it "
+            f"on the digit's centre, at **{results.figure(SLUG, 'label_map_follows_the_digit', 'on_digit', unit=' %')}**.")
 
 
 def build() -> None:

@@ -6,17 +6,19 @@ A deconvnet (§2.1, Fig. 1) is attached to every layer of a conv/ReLU/max-pool n
 what one activation responds to, all other activations of its layer are set to zero and the
 signal is sent back down: *unpooling* puts each value where the forward max-pool found its
 maximum (the recorded "switches"), *rectification* passes it through a ReLU, and *filtering*
-applies the transposed filters of the forward convolution, down to pixel space. §4.2 checks
-that the network localises the object: a grey square slides over the image and the
-probability of the class (and the strongest feature map's activation) is recorded (Fig. 7).
+applies the transposed filters of the forward convolution, down to pixel space. Fig. 2 shows, for
+one feature map, its 9 strongest activations over a data set, each projected alone, beside the
+image patch under it. §4.2 checks that the network localises the object: a grey square slides
+over the image and the probability of the class, the strongest feature map's activation and the
+most probable label are recorded (Fig. 7(b), (d), (e)).
 
 This module also holds the backbones that this tab and the Grad-CAM tab share: ImageNet
 AlexNet (papers.alexnet), ImageNet VGG16, and a small conv/ReLU/max-pool CNN trained here on
 digits in clutter, so that both tabs work offline.
 
 Measured (``python -m papers.reproduce deconvnet``, results/deconvnet.json): the shipped digits
-CNN's test_accuracy and occlusion_localises (§4.2); Grad-CAM's claims on the same CNN are in
-results/gradcam.json.
+CNN's test_accuracy, occlusion_localises (§4.2) and label_map_follows_the_digit (Fig. 7(e));
+Grad-CAM's claims on the same CNN are in results/gradcam.json.
 
 **Deviations from the paper**
 - Backbones: the paper's own ImageNet network (an AlexNet variant, Fig. 3) has no public
@@ -28,7 +30,13 @@ results/gradcam.json.
 - The projection starts from a conv layer's rectified output (before pooling); the paper
   projects from the pooled maps. Unpooling that top pool back is the same operation.
 - Occlusion maps are shown per pixel, as the mean over all square positions that covered it
-  (the paper plots one value per square position).
+  (the paper plots one value per square position); Fig. 7(e)'s label map gives each pixel the
+  label of the square position whose centre is nearest.
+- Fig. 2 searches a fixed set of held-out digit canvases (FIG2_CANVASES; the paper: the ImageNet
+  validation set) and counts each canvas once, with its map's largest activation (the paper does
+  not say whether one image may contribute several of the nine);
+  projections and patches are cropped to the unit's theoretical receptive field (clipped at the
+  canvas border), and each projection is contrast-stretched on its own.
 """
 from __future__ import annotations
 
@@ -646,6 +654,29 @@ def measure_occlusion(seed: int, quick: bool) -> dict[str, float]:
     return {"ours": 100 * int(lower) / len(labels)}
 
 
+def measure_label_map(seed: int, quick: bool) -> dict[str, float]:
+    """Fig. 7(e): the most probable label per square position. % of positions whose label is the
+    true class, for squares that do not touch the digit's box ("ours") and for squares that cover
+    the box's centre ("on_digit")."""
+    model, (mean, std) = small_cnn("cpu"), _pixel_stats()
+    images, labels, boxes = cluttered_digits(OCCLUSION_CANVASES // (5 if quick else 1), "test", seed=seed + 200)
+    x = (images - mean) / std
+    kept = {"ours": [0, 0], "on_digit": [0, 0]}  # [true label, positions]
+    for i in range(len(labels)):
+        *_, maps = occlusion(model, x[i:i + 1], int(labels[i]), "conv4", 0, OCCLUDER, OCCLUDER_STRIDE, batch=64)
+        x0, y0, x1, y1 = boxes[i].tolist()
+        cy, cx = (y0 + y1 - 1) / 2, (x0 + x1 - 1) / 2
+        for r, top in enumerate(maps.tops):
+            for c, left in enumerate(maps.lefts):
+                apart = top >= y1 or top + OCCLUDER <= y0 or left >= x1 or left + OCCLUDER <= x0
+                covers = top <= cy < top + OCCLUDER and left <= cx < left + OCCLUDER
+                for key, counts in (("ours", apart), ("on_digit", covers)):
+                    if counts:
+                        kept[key][0] += int(maps.labels[r, c] == labels[i])
+                        kept[key][1] += 1
+    return {key: 100 * right / max(total, 1) for key, (right, total) in kept.items()}
+
+
 def _experiments():
     from papers.results import Experiment, Paper
 
@@ -662,6 +693,16 @@ def _experiments():
                    f"{OCCLUDER}-pixel square on the digit than elsewhere (stride {OCCLUDER_STRIDE})",
                    measure_occlusion, seeds=3, higher_is_better=True, checkable=True, tolerance=1.0, digits=1,
                    paper=Paper(None, "§4.2, Fig. 7", "shown on five ImageNet images, not counted")),
+        Experiment("label_map_follows_the_digit",
+                   "The most probable label stays the true digit while the grey square is away from the digit, "
+                   "and changes far more often when it covers the digit (§4.2, Fig. 7(e))",
+                   f"% of {OCCLUDER}-pixel square positions (stride {OCCLUDER_STRIDE}) whose most probable label "
+                   f"is the true class, over {OCCLUSION_CANVASES} random test canvases: squares not touching the "
+                   "digit's box (ours) vs squares covering its centre",
+                   measure_label_map, seeds=3, higher_is_better=True, checkable=True, tolerance=1.0, digits=1,
+                   labels={"ours": "square away from the digit", "on_digit": "square on the digit's centre"},
+                   paper=Paper(None, "§4.2, Fig. 7(e)", "shown on three ImageNet images (e.g. the Pomeranian "
+                               "becomes a tennis ball when its face is covered), not counted")),
     ]
 
 

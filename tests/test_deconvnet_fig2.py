@@ -197,3 +197,9 @@ def test_occlude_streams_the_label_map_with_a_legend():
     assert "(e)" in info
     colours = {tuple(c) for c in labels[:256].reshape(-1, 3)[::97]}
     assert len(colours) > 10  # the view shows through the label colours
+
+
+def test_label_map_keeps_the_true_digit_away_from_it_and_loses_it_on_it():
+    """results/deconvnet.json -> label_map_follows_the_digit, re-measured on 20 canvases."""
+    measured = deconvnet.measure_label_map(0, quick=True)
+    assert measured["ours"] > 80 and measured["on_digit"] < measured["ours"] - 30
