@@ -305,7 +305,10 @@ def label_map_image(view: np.ndarray, labels: np.ndarray, names: list[str], opac
     for k, label in enumerate(shown):
         x, y = (k % per_row) * width + 2, (k // per_row) * LEGEND_ROW + 2
         draw.rectangle((x, y + 1, x + 12, y + 13), fill=tuple(int(v) for v in colours[label]))
-        draw.text((x + 16, y + 1), names[label].replace("digit ", "")[:24], fill=(0, 0, 0))
+        name = names[label].replace("digit ", "")
+        while len(name) > 4 and draw.textlength(name) > width - 20:  # fit its column
+            name = name.removesuffix("...")[:-1] + "..."
+        draw.text((x + 16, y + 1), name, fill=(0, 0, 0))
     if len(shown) < len(present):
         draw.rectangle((2, rows * LEGEND_ROW + 3, 14, rows * LEGEND_ROW + 15), fill=tuple(int(v) for v in OTHER))
         draw.text((18, rows * LEGEND_ROW + 3), f"+{len(present) - len(shown)}", fill=(0, 0, 0))

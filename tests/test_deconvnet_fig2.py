@@ -203,3 +203,16 @@ def test_label_map_keeps_the_true_digit_away_from_it_and_loses_it_on_it():
     """results/deconvnet.json -> label_map_follows_the_digit, re-measured on 20 canvases."""
     measured = deconvnet.measure_label_map(0, quick=True)
     assert measured["ours"] > 80 and measured["on_digit"] < measured["ours"] - 30
+
+
+def test_label_map_of_a_thousand_class_network_colours_its_ten_commonest_labels():
+    names = [f"class {i}" for i in range(1000)]
+    labels = np.repeat(np.arange(12) * 50, 19)[:, None].repeat(12, axis=1)[:224]  # (224, 12): 12 labels
+    labels = np.concatenate([labels, np.full((224, 212), 50)], axis=1)  # label 50 covers most of the map
+    labels[0, 0] = -1  # a position not yet measured shows the image as it is
+    view = np.full((224, 224, 3), 200, np.uint8)
+    image = demo.label_map_image(view, labels, names, 1.0)
+    assert image.shape[1] == 224 and image.shape[0] > 224  # the legend below
+    assert tuple(image[0, 0]) == (200, 200, 200)
+    assert tuple(image[100, 100]) == tuple(demo.PALETTE[0])  # the commonest label gets the first colour
+    assert len(demo.label_colours(labels, 1000)) == 10
