@@ -68,6 +68,32 @@ def test_stylized_training_raises_the_shape_bias():
     assert result.accuracy["natural"] > 0.5  # it learned something, from texture mostly
 
 
+def test_the_natural_models_texture_bias_follows_the_texture_label_correlation():
+    """The control: the same natural model, trained where texture says nothing about the class
+    (its own texture 1/6 of the time) and where it always does, on the same short budget."""
+    def natural_bias(match):
+        config = tb.TrainConfig(steps=80, time_budget_s=1e9, conflicts_per_pair=4, eval_every=1000, texture_match=match)
+        *_, last = tb.train_both(config, regimes=("natural",))
+        assert set(last.models) == {"natural"}
+        return last.shape_bias()["natural"]
+
+    assert natural_bias(1 / 6) > natural_bias(1.0) + 0.3
+
+
+def test_paper_means_stand_only_beside_our_means_not_per_class():
+    frame = demo._per_class_frame({"natural": {"circle": 0.2, "star": 0.4}, "stylized": {"circle": 1.0, "star": 0.8}})
+    paper = frame[frame.model.isin(tb.PAPER_SHAPE_BIAS)]
+    assert set(paper["class"]) == {"mean of all classes"} and len(paper) == len(tb.PAPER_SHAPE_BIAS)
+    means = frame[(frame["class"] == "mean of all classes") & ~frame.model.isin(tb.PAPER_SHAPE_BIAS)]
+    assert sorted(means["shape bias"].round(6)) == [0.3, 0.9]
+
+
+def test_the_control_plot_reads_every_correlation_from_results():
+    frame = demo.correlation_frame()
+    assert frame["class texture (% of images)"].tolist() == pytest.approx([100 * m for m in tb.TEXTURE_MATCHES])
+    assert frame["shape bias (%)"].iloc[0] > frame["shape bias (%)"].iloc[-1]
+
+
 def test_both_models_start_identical_and_training_moves_them_apart():
     """Same initial weights (checked before any step), then one step on different data apart."""
     config = tb.TrainConfig(steps=0, batch_size=4, conflicts_per_pair=1, seed=3)
