@@ -74,6 +74,7 @@ MODELS = {
     "COCO · MobileNetV3-Large FPN (torchvision)": "mobilenet_v3_large_fpn",
     "COCO · ResNet-50 FPN (torchvision, slow on CPU)": "resnet50_fpn",
 }
+MAX_LEVEL = max(len(frcnn.CONFIGS[v].anchor_sizes) for v in MODELS.values()) - 1  # ResNet-50 FPN: 4
 EXAMPLES = ["shapes_1.png", "shapes_2.png", "shapes_3.png", "astronaut.jpg", "coffee.jpg"]
 ANCHOR_COLOUR, BEFORE_COLOUR, AFTER_COLOUR = (255, 170, 0), (40, 120, 255), (0, 200, 90)
 STAGES_ZH = {"resize + normalise": "缩放 + 归一化", "backbone": "主干网络",
@@ -91,6 +92,20 @@ def _timing_table(seconds: dict, variant: str, request=None) -> str:
     return (say(request, f"| stage ({variant}, {device}) | time |", f"| 阶段（{variant}，{device}） | 耗时 |")
             + f"\n|---|---|\n{rows}\n"
             + say(request, "| **total** |", "| **合计** |") + f" **{1000 * sum(seconds.values()):.0f} ms** |")
+
+
+def _proposal_cost(seconds: dict, request=None) -> str:
+    """The RPN's time against the backbone's, from this image's own timings (§3.2, Table 5)."""
+    rpn, backbone = seconds[frcnn.RPN_STAGE], seconds[frcnn.BACKBONE_STAGE]
+    ratio = rpn / max(backbone, 1e-9)
+    return say(request,
+               f"Proposals on this image: the RPN (its head, box decoding and NMS) took {1000 * rpn:.0f} ms, "
+               f"{ratio:.2g}× the backbone's {1000 * backbone:.0f} ms. Sharing the backbone (§3.2) makes proposals "
+               "cheap next to a separate method such as Selective Search (seconds per image, Table 5), "
+               "not free: with a tiny backbone or a small image the RPN can take as long as the backbone, or longer.",
+               f"本图的候选框耗时：RPN（头部、边框解码和 NMS）用了 {1000 * rpn:.0f} 毫秒，是主干网络 "
+               f"{1000 * backbone:.0f} 毫秒的 {ratio:.2g} 倍。共享主干网络（§3.2）让候选框比单独的方法（如 Selective "
+               "Search，每张图要几秒，表 5）便宜得多，但并非不花时间：主干网络很小或图像很小时，RPN 可能和主干网络一样耗时，甚至更久。")
 
 
 @gpu(duration=30)
@@ -111,12 +126,21 @@ def detect(image, model_name: str, score_threshold: float, anchor_x: float, anch
     annotations = [(tuple(int(round(v)) for v in box), f"{names[label]} {score:.2f}")
                    for box, score, label in zip(found.boxes[keep].tolist(), found.scores[keep].tolist(),
                                                 found.labels[keep].tolist())]
-    level = min(int(level), len(found.anchors) - 1)
+    n_levels = len(found.anchors)
+    level = min(max(int(level), 0), n_levels - 1)  # the shapes detector has 1 level, MobileNet 3, ResNet-50 5
     anchors = frcnn.anchors_at(found, level, anchor_x, anchor_y).cpu()
     top_n = int(top_n)
     before = found.proposals.top_boxes[found.proposals.top_scores.argsort(descending=True)[:top_n]].cpu()
     after = found.proposals.boxes[:top_n].cpu()
-    n_anchors, n_levels = sum(len(a) for a in found.anchors), len(found.anchors)
+    n_anchors = sum(len(a) for a in found.anchors)
+    scales = ", ".join(str(s) for s in model.config.anchor_sizes[level])
+    grid_h, grid_w = found.feature_sizes[level]
+    per_cell = len(found.anchors[level]) // (grid_h * grid_w)  # k anchors per position
+    if grid_h * grid_w > 1:
+        step = found.anchors[level][per_cell] - found.anchors[level][0]  # the next column (or row): (4,)
+        stride = round(float(step[0] if grid_w > 1 else step[1]) / found.scale)  # on the network's input
+    else:
+        stride = "–"  # one position on this level (a tiny image)
     n_before, n_after = len(found.proposals.top_boxes), len(found.proposals.boxes)
     info = say(request,
                f"**{len(annotations)}** detections ≥ {score_threshold:.2f} · RPN: {n_anchors} anchors on "
@@ -124,9 +148,15 @@ def detect(image, model_name: str, score_threshold: float, anchor_x: float, anch
                f"{n_after} proposals after NMS.",
                f"**{len(annotations)}** 个检测结果 ≥ {score_threshold:.2f} · RPN：{n_levels} 层特征图 "
                f"{found.feature_sizes} 上共 {n_anchors} 个锚框 → NMS 前保留 {n_before} 个 → "
-               f"NMS 后 {n_after} 个候选框。") + "\n\n" + _timing_table(found.seconds, variant, request)
+               f"NMS 后 {n_after} 个候选框。") + "\n\n" + say(
+        request,
+        f"Anchors shown: level {level} of 0…{n_levels - 1}, scales {scales} px at stride {stride} px on the "
+        f"resized image the network sees (×{found.scale:.2g} in yours).",
+        f"图中的锚框：第 {level} 层（共 0…{n_levels - 1} 层），在网络看到的缩放后图像上尺度为 {scales} 像素、"
+        f"步长 {stride} 像素（在你的图像上 ×{found.scale:.2g}）。") + "\n\n" \
+        + _timing_table(found.seconds, variant, request) + "\n\n" + _proposal_cost(found.seconds, request)
     return ((rgb, annotations),
-            frcnn.draw_boxes(rgb, anchors, ANCHOR_COLOUR),
+            frcnn.draw_boxes_uncropped(rgb, anchors, ANCHOR_COLOUR),
             frcnn.draw_boxes(rgb, before, BEFORE_COLOUR, width=1),
             frcnn.draw_boxes(rgb, after, AFTER_COLOUR, width=1),
             info)
@@ -153,10 +183,12 @@ def build() -> None:
         with gr.Row():
             anchor_x = gr.Slider(0, 1, value=0.5, step=0.01, label=t("Anchor location: x (fraction of width)"))
             anchor_y = gr.Slider(0, 1, value=0.5, step=0.01, label=t("Anchor location: y (fraction of height)"))
-            level = gr.Slider(0, 2, value=0, step=1, label=t("Pyramid level (COCO models: 0 finest … 2)"))
+            level = gr.Slider(0, MAX_LEVEL, value=0, step=1,
+                              label=t("Pyramid level (0 finest; shapes: 1 level, MobileNet: 3, ResNet-50: 5)"))
             top_n = gr.Slider(1, 300, value=50, step=1, label=t("Proposals to draw (top N)"))
         with gr.Row():
-            anchors = gr.Image(label=t("The anchors at that location (scales × aspect ratios)"), type="numpy")
+            anchors = gr.Image(label=t("The anchors at that location (scales × aspect ratios; grey: beyond the image)"),
+                               type="numpy")
             before = gr.Image(label=t("Top-N RPN boxes before NMS"), type="numpy")
             after = gr.Image(label=t("Top-N proposals after NMS (IoU 0.7)"), type="numpy")
         info = gr.Markdown()
@@ -186,9 +218,9 @@ ZH = {
     "Look inside: anchors → proposals → NMS → detections": "内部细节：锚框 → 候选框 → NMS → 检测结果",
     "Anchor location: x (fraction of width)": "锚框位置：x（占宽度的比例）",
     "Anchor location: y (fraction of height)": "锚框位置：y（占高度的比例）",
-    "Pyramid level (COCO models: 0 finest … 2)": "金字塔层级（COCO 模型：0 最精细 … 2）",
+    "Pyramid level (0 finest; shapes: 1 level, MobileNet: 3, ResNet-50: 5)": "金字塔层级（0 最精细；形状检测器 1 层，MobileNet 3 层，ResNet-50 5 层）",
     "Proposals to draw (top N)": "画出的候选框数（前 N 个）",
-    "The anchors at that location (scales × aspect ratios)": "该位置上的锚框（尺度 × 长宽比）",
+    "The anchors at that location (scales × aspect ratios; grey: beyond the image)": "该位置上的锚框（尺度 × 长宽比；灰色：图像之外）",
     "Top-N RPN boxes before NMS": "NMS 之前 RPN 的前 N 个框",
     "Top-N proposals after NMS (IoU 0.7)": "NMS 之后的前 N 个候选框（IoU 0.7）",
     "How well it works: measured over seeds, with the paper's figures": "效果如何：多个随机种子的实测结果，附论文数据",

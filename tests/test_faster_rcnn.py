@@ -268,3 +268,31 @@ def test_missing_coco_weights_give_a_message(monkeypatch, tmp_path):
     monkeypatch.setenv("GALLERY_CACHE_DIR", str(tmp_path))
     with pytest.raises(gr.Error, match="not available"):
         demo.detect(demo.example_paths("astronaut.jpg")[0], list(demo.MODELS)[1], 0.5, 0.5, 0.5, 0, 50)
+
+
+def test_pyramid_slider_reaches_every_level_of_every_model():
+    with gr.Blocks() as blocks:
+        demo.build()
+    sliders = [b for b in blocks.blocks.values() if isinstance(b, gr.Slider) and b.minimum == 0 and b.step == 1]
+    assert len(sliders) == 1
+    assert sliders[0].maximum == max(len(frcnn.CONFIGS[v].anchor_sizes) for v in demo.MODELS.values()) - 1 == 4
+
+
+def test_resnet50_fpn_top_level_shows_its_512_px_anchors(monkeypatch):
+    """The tab on ResNet-50 FPN (random weights stand in for COCO's): level 4 is reachable and
+    draws the 512 px anchors, 3 of them (one scale x 3 ratios) at stride 64."""
+    torch.manual_seed(0)
+    model = frcnn.FasterRCNN(replace(frcnn.CONFIGS["resnet50_fpn"], min_size=256, max_size=256)).eval()
+    monkeypatch.setattr(frcnn, "load_detector", lambda variant, device=None: model)
+    resnet = [name for name, variant in demo.MODELS.items() if variant == "resnet50_fpn"][0]
+    image = np.full((256, 256, 3), 128, np.uint8)
+    *_, info = demo.detect(image, resnet, 0.5, 0.5, 0.5, demo.MAX_LEVEL, 10)
+    assert "level 4 of 0…4, scales 512 px at stride 64 px" in info
+    _, anchors_image, *_ = demo.detect(image, resnet, 0.5, 0.5, 0.5, 4, 10)
+    # the 512 px anchors centred in a 256 px image are drawn whole, on a margin around it
+    outline = np.argwhere((anchors_image == demo.ANCHOR_COLOUR).all(axis=2))  # (n, 2) rows, columns
+    extent = outline.max(axis=0) - outline.min(axis=0) + 1
+    assert anchors_image.shape[0] > 256 and anchors_image.shape[1] > 256
+    assert extent.max() >= 512 * 2 ** 0.5 - 2  # the 1:2 anchor is sqrt(2) x 512 px long
+    # the RPN's time is reported against the backbone's, from this image's own timings
+    assert "took" in info and "the backbone's" in info
