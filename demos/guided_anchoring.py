@@ -12,7 +12,7 @@ from demos.i18n import localized, say, t, zh_figure
 from papers import faster_rcnn as frcnn
 from papers import guided_anchoring as ga
 from papers.checkpoints import GPU_MARGIN_S, get_device, gpu
-from papers.results import figure, paper_figure
+from papers.results import figure, paper_figure, value
 
 SLUG = "guided-anchoring"
 TITLE = "Guided Anchoring"
@@ -36,6 +36,9 @@ The paper's ε is {ga.LOCATION_THRESHOLD:g}; our briefly trained location branch
 background, so at ε = {ga.LOCATION_THRESHOLD:g} it keeps {figure(SLUG, "shipped_anchors", "ga_paper_eps", digits=0, spread=False)}
 anchors per image — every position — and the tab's default is ε = {ga.DEMO_THRESHOLD:g}, which keeps the
 recall ({figure(SLUG, "shipped_ar100", "ga_paper_eps", " %")} at ε = {ga.LOCATION_THRESHOLD:g}).
+The paper's trade-off, swept below: at ε = 0.05 GA-RPN keeps {figure(SLUG, "sweep_anchors", "eps_0.05", digits=0)}
+anchors at AR@100 {figure(SLUG, "sweep_ar100", "eps_0.05", " %")}; at ε = 0.5 only
+{figure(SLUG, "sweep_anchors", "eps_0.5", digits=0)}, and the recall drops to {figure(SLUG, "sweep_ar100", "eps_0.5", " %")}.
 **Measure recall** re-measures on the tab's own held-out scenes."""
 
 
@@ -56,7 +59,10 @@ INTRO_ZH = cjk_markdown(f"""普通的 RPN 在特征图的每个位置都放同�
 论文的 ε 是 {ga.LOCATION_THRESHOLD:g}；我们短时间训练的位置分支对背景没那么有把握，所以在 ε = {ga.LOCATION_THRESHOLD:g} 时
 每张图保留 {figure(SLUG, "shipped_anchors", "ga_paper_eps", digits=0, spread=False)} 个锚框——也就是所有位置；
 因此本页默认 ε = {ga.DEMO_THRESHOLD:g}，召回率不受影响（ε = {ga.LOCATION_THRESHOLD:g} 时为
-{_fig("shipped_ar100", "ga_paper_eps", " %")}）。**测量召回率** 会在本页自己的未见场景上重新测量。""")
+{_fig("shipped_ar100", "ga_paper_eps", " %")}）。下面扫描的正是论文的取舍：ε = 0.05 时 GA-RPN 保留
+{_fig("sweep_anchors", "eps_0.05", digits=0)} 个锚框，AR@100 为 {_fig("sweep_ar100", "eps_0.05", " %")}；ε = 0.5 时只剩
+{_fig("sweep_anchors", "eps_0.5", digits=0)} 个，召回率降到 {_fig("sweep_ar100", "eps_0.5", " %")}。
+**测量召回率** 会在本页自己的未见场景上重新测量。""")
 
 EXAMPLES = ["ga_shapes_1.png", "ga_shapes_2.png", "shapes_3.png"]
 GUIDED_COLOUR, SLIDING_COLOUR, PROPOSAL_COLOUR = (0, 220, 90), (255, 170, 0), (40, 120, 255)
@@ -143,9 +149,26 @@ def _recall_table(results: dict, scenes: int, threshold: float, request=None) ->
             + "\n\n" + "\n".join(lines))
 
 
-def _curves(results: dict, sweep: list[dict], request=None):
-    """The paper's trade-off as plots: AR@100 and anchors per image against ε (GA-RPN; the RPN,
-    which has no ε, as a flat line), and AR against the number of proposals N for both."""
+def stored_sweep():
+    """The ε sweep from results/ (shipped models, mean over seeds), in the shape `measure` makes:
+    the plots a visitor sees before pressing Measure."""
+    def at(claim, key):
+        found = value(SLUG, claim, key)
+        return None if found is None else found / (100 if claim == "sweep_ar100" else 1)
+
+    def key(eps):
+        return "ours" if eps == ga.DEMO_THRESHOLD else ga.epsilon_key(eps)
+
+    sweep = [{"epsilon": eps, "AR@100": at("sweep_ar100", key(eps)), "anchors_per_image": at("sweep_anchors", key(eps))}
+             for eps in ga.SWEEP_EPSILONS]
+    rpn = {"AR@100": at("sweep_ar100", "rpn"), "anchors_per_image": at("sweep_anchors", "rpn")}
+    if any(v is None for r in sweep + [rpn] for v in r.values()):
+        return None, None
+    by_epsilon = _epsilon_frame({"rpn": rpn}, sweep)
+    return by_epsilon, by_epsilon
+
+
+def _epsilon_frame(results: dict, sweep: list[dict], request=None):
     import pandas as pd
 
     ga_name, rpn_name = "GA-RPN", say(request, "RPN (no ε)", "RPN（没有 ε）")
@@ -153,7 +176,15 @@ def _curves(results: dict, sweep: list[dict], request=None):
              "anchors / image": r["anchors_per_image"]} for r in sweep]
     rows += [{"ε": r["epsilon"], "model": rpn_name, "AR@100 (%)": 100 * results["rpn"]["AR@100"],
               "anchors / image": results["rpn"]["anchors_per_image"]} for r in sweep]
-    by_epsilon = pd.DataFrame(rows)
+    return pd.DataFrame(rows)
+
+
+def _curves(results: dict, sweep: list[dict], request=None):
+    """The paper's trade-off as plots: AR@100 and anchors per image against ε (GA-RPN; the RPN,
+    which has no ε, as a flat line), and AR against the number of proposals N for both."""
+    import pandas as pd
+
+    by_epsilon = _epsilon_frame(results, sweep, request)
     by_n = pd.DataFrame([{"proposals N": n, "model": label, "AR@N (%)": 100 * results[name][f"AR@{n}"]}
                          for name, label in (("ga_rpn", f"GA-RPN (ε = {results['epsilon']:g})"), ("rpn", "RPN"))
                          for n in ga.AR_AT])
@@ -229,10 +260,13 @@ def build() -> None:
             measure_button = gr.Button(t("Measure recall"), variant="primary")
             stop = gr.Button(t("Stop"))
         table = gr.Markdown()
+        stored = stored_sweep()
+        gr.Markdown(t("Before you press **Measure recall**, the two ε plots show the shipped models' stored "
+                      "measurement (`python -m papers.reproduce guided-anchoring`, mean over seeds)."))
         with gr.Row():
-            recall_by_epsilon = gr.LinePlot(x="ε", y="AR@100 (%)", color="model", height=260,
+            recall_by_epsilon = gr.LinePlot(stored[0], x="ε", y="AR@100 (%)", color="model", height=260,
                                             title=t("AR@100 against ε (the RPN has no ε: a flat line)"))
-            anchors_by_epsilon = gr.LinePlot(x="ε", y="anchors / image", color="model", height=260,
+            anchors_by_epsilon = gr.LinePlot(stored[1], x="ε", y="anchors / image", color="model", height=260,
                                              title=t("Anchors per image against ε"))
             recall_by_n = gr.LinePlot(x="proposals N", y="AR@N (%)", color="model", height=260,
                                       title=t("Average recall against the number of proposals"))
@@ -269,6 +303,10 @@ ZH = {
     "AR@100 against ε (the RPN has no ε: a flat line)": "AR@100 随 ε 的变化（RPN 没有 ε：一条水平线）",
     "Anchors per image against ε": "每张图的锚框数随 ε 的变化",
     "Average recall against the number of proposals": "平均召回率随候选框数的变化",
+    "Before you press **Measure recall**, the two ε plots show the shipped models' stored "
+    "measurement (`python -m papers.reproduce guided-anchoring`, mean over seeds).":
+        "按下 **测量召回率** 之前，两张 ε 图显示的是发布模型已存储的测量结果（`python -m papers.reproduce guided-anchoring`，"
+        "多个随机种子的平均）。",
     "Feature adaption: where the deformable conv reads (click the location map)":
         "特征适应：可变形卷积从哪里读取特征（点击位置图）",
 }

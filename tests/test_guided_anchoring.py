@@ -194,3 +194,19 @@ def test_measure_streams_progress_then_a_table():
     assert set(by_epsilon[by_epsilon.model != "GA-RPN"]["anchors / image"]) == {2304}  # 9 per position
     for _, curve in by_n.groupby("model"):
         assert curve.sort_values("proposals N")["AR@N (%)"].is_monotonic_increasing  # more proposals, more recall
+
+
+def test_the_epsilon_plots_open_on_the_stored_sweep():
+    by_epsilon, _ = demo.stored_sweep()
+    guided = by_epsilon[by_epsilon.model == "GA-RPN"].sort_values("ε")
+    assert guided["ε"].tolist() == list(ga.SWEEP_EPSILONS)
+    assert guided["anchors / image"].iloc[0] == 256 and guided["anchors / image"].is_monotonic_decreasing
+    rpn = by_epsilon[by_epsilon.model != "GA-RPN"]
+    assert set(rpn["anchors / image"]) == {2304}
+    assert guided["AR@100 (%)"].iloc[0] == pytest.approx(ga_results("sweep_ar100", ga.epsilon_key(0.0)))
+
+
+def ga_results(claim, key):
+    from papers.results import value
+
+    return value("guided-anchoring", claim, key)
