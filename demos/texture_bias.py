@@ -13,13 +13,15 @@ import json
 import pandas as pd
 
 from demos.common import (ASSETS, bounded_seconds, comparison_table_zh, device_note_zh, example_paths,
-                          friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note, weights_note_zh)
+                          friendly_errors, header, heavy_id, on_tab_open, read_image, scrub_paths, weights_note,
+                          weights_note_zh)
 from demos.common import cjk_markdown
 from demos.i18n import localized, say, t, zh_figure
 from papers import style_transfer as st
 from papers.results import comparison_table, figure, paper_figure, value
 from papers import texture_bias as tb
-from papers.checkpoints import budget, gpu
+from papers import cue_conflict as cc
+from papers.checkpoints import WeightsUnavailable, budget, gpu
 from demos.common import device_note
 
 SLUG = "texture-bias"
@@ -348,6 +350,161 @@ def stylize(shape_name, texture, steps, state, request: gr.Request = None):
         f"风格化的{_shape(shape_name, request)}（{progress.step} 步）；模型看到的是缩小到 32 像素的灰度图。")
 
 
+# --------------------------------------------------------------------------- the paper's own measurement
+CC_SLUG = "cue-conflict"  # results/cue-conflict.json, written by `python -m papers.reproduce cue-conflict`
+CC_IMAGES = (16, 1280, 160)  # images to classify: min, max, CPU default (all of them on a GPU)
+CC_BUDGET_S = (10, 600, 120)
+CATEGORIES_ZH = {"airplane": "飞机", "bear": "熊", "bicycle": "自行车", "bird": "鸟", "boat": "船", "bottle": "瓶子",
+                 "car": "汽车", "cat": "猫", "chair": "椅子", "clock": "钟", "dog": "狗", "elephant": "大象",
+                 "keyboard": "键盘", "knife": "刀", "oven": "烤箱", "truck": "卡车"}
+CC_ADDS = {"alexnet": "AlexNet's shape bias on the authors' cue-conflict images",
+           "vgg16": "VGG-16's shape bias on the authors' cue-conflict images"}
+CC_ADDS_ZH = {"alexnet": "AlexNet 在作者的线索冲突图像上的形状偏好", "vgg16": "VGG-16 在作者的线索冲突图像上的形状偏好"}
+CC_INTRO = f"""**The paper's own measurement.** The authors' cue-conflict images (a photo of one of 16
+categories style-transferred with the texture of another; {cc.REPOSITORY_URL}) classified by the
+ImageNet **AlexNet** and **VGG-16** this gallery loads in other tabs. Each network's 1,000 ImageNet
+probabilities become one of the 16 categories as the authors recommend: the *mean* probability of
+each category's fine-grained ImageNet classes, then the largest. Images whose shape and texture are
+the same category are left out; shape bias = shape decisions ÷ (shape + texture decisions). Beside
+it: the authors' figures for the same torchvision weights (their repository's README; the paper's
+Fig. 4 shows caffe models), and per category as in Fig. 4.
+
+The gallery does not ship the images (no licence is stated for them). A checkout of the authors'
+repository provides both the images and the category → ImageNet class lists:
+`git clone {cc.REPOSITORY_URL}`, then start the app with `{cc.ENV_VAR}=path/to/texture-vs-shape`."""
+CC_INTRO_ZH = f"""**论文本身的测量。** 用本画廊在其他页面加载的 ImageNet **AlexNet** 和 **VGG-16** 对作者的线索冲突图像
+（16 个类别之一的照片，用另一个类别的纹理做了风格迁移；{cc.REPOSITORY_URL}）进行分类。
+每个网络的 1000 个 ImageNet 概率按作者推荐的方式变成 16 个类别之一：对每个类别所含的细分 ImageNet 类别取概率的*平均值*，
+再取最大者。形状和纹理属于同一类别的图像不计入；形状偏好 = 按形状判断 ÷（按形状 + 按纹理判断）。
+旁边是作者对同样的 torchvision 权重给出的数值（其仓库的 README；论文图 4 用的是 caffe 模型），以及像图 4 那样按类别的结果。
+
+画廊不附带这些图像（它们没有注明许可证）。作者仓库的副本同时提供图像和类别 → ImageNet 类别列表：
+`git clone {cc.REPOSITORY_URL}`，然后用 `{cc.ENV_VAR}=path/to/texture-vs-shape` 启动应用。"""
+
+
+def cc_default_images() -> int:
+    """Images the measurement starts with: a balanced subset on a CPU, all of them on a GPU."""
+    return budget(cpu=CC_IMAGES[2], gpu=CC_IMAGES[1])
+
+
+def _category(name: str, request=None) -> str:
+    return say(request, name, CATEGORIES_ZH.get(name, name))
+
+
+def _published_label(key: str, request=None) -> str:
+    label = cc.MODELS[key].label
+    return say(request, f"{label} (authors, torchvision)", f"{label}（作者，torchvision）")
+
+
+def _ours_label(key: str, request=None) -> str:
+    label = cc.MODELS[key].label
+    return say(request, f"{label} (measured here)", f"{label}（本页测量）")
+
+
+def cc_frame(state: cc.Measurement | None = None, request=None) -> pd.DataFrame:
+    """Fig. 4 style: shape bias (%) per shape category for each model measured, and over all
+    categories beside the authors' figures (and the stored measurement from results/, if any)."""
+    overall = say(request, "all categories", "所有类别")
+    rows = [{"category": overall, "shape bias (%)": v, "model": _published_label(k, request)}
+            for k, v in cc.PUBLISHED_SHAPE_BIAS.items()]
+    if state is None:
+        rows += [{"category": overall, "shape bias (%)": v, "model": _ours_label(k, request)}
+                 for k in cc.MODELS if (v := value(CC_SLUG, f"{k}_shape_bias")) is not None]
+    else:
+        for key in state.decisions:
+            label = _ours_label(key, request)
+            rows += [{"category": _category(c, request), "shape bias (%)": v, "model": label}
+                     for c, v in state.per_category(key).items() if not np.isnan(v)]
+            if not np.isnan(bias := state.shape_bias(key)):
+                rows.append({"category": overall, "shape bias (%)": bias, "model": label})
+    return pd.DataFrame(rows, columns=["category", "shape bias (%)", "model"])
+
+
+def cc_table(state: cc.Measurement | None = None, request=None) -> pd.DataFrame:
+    """One row per model: decisions counted and shape bias, beside the authors' figure."""
+    heads = [say(request, en, zh) for en, zh in (
+        ("model", "模型"), ("images classified", "已分类图像"), ("shape", "按形状"), ("texture", "按纹理"),
+        ("neither", "都不是"), ("shape bias (%)", "形状偏好 (%)"), ("authors, torchvision (%)", "作者，torchvision (%)"))]
+    rows = []
+    for key, model in cc.MODELS.items():
+        if state is not None and key in state.decisions:
+            d = state.cue_decisions(key)
+            rows.append([model.label, state.evaluated(key), d.shape, d.texture, d.neither,
+                         round(state.shape_bias(key), 1), cc.PUBLISHED_SHAPE_BIAS[key]])
+        elif state is None:
+            stored = value(CC_SLUG, f"{key}_shape_bias")
+            rows.append([model.label, None, None, None, None, None if stored is None else round(stored, 1),
+                         cc.PUBLISHED_SHAPE_BIAS[key]])
+    return pd.DataFrame(rows, columns=heads)
+
+
+def _cc_unavailable(exc: Exception, request=None) -> str:
+    problem = scrub_paths(str(exc))
+    return say(request, problem,
+               f"画廊不附带作者的线索冲突图像（它们没有注明许可证）：`git clone {cc.REPOSITORY_URL}`，并把 "
+               f"{cc.ENV_VAR} 设为该文件夹（或其中的 {cc.STIMULI_PATH.as_posix()} 文件夹）；这个仓库同时提供 16 个类别对应的 "
+               f"ImageNet 类别列表（{cc.CATEGORIES_PATH.as_posix()}）。\n\n（原因：{problem}）")
+
+
+def _cc_status(state: cc.Measurement, budget_s: float, request=None) -> str:
+    n, total = max(map(state.evaluated, state.decisions)), len(state.stimuli)
+    biases = say(request, ", ", "，").join(
+        f"{cc.MODELS[k].label} **{state.shape_bias(k):.1f} %**" for k in state.decisions)
+    if state.done:
+        return say(request,
+                   f"Done ({state.reason}): {n} of {total} cue-conflict images classified in {state.elapsed_s:.0f} s "
+                   f"({state.excluded} conflict-free images left out). Shape bias: {biases}.",
+                   f"完成（{_cc_reason_zh(state.reason)}）：{total} 张线索冲突图像中分类了 {n} 张，用时 "
+                   f"{state.elapsed_s:.0f} 秒（{state.excluded} 张无冲突图像不计入）。形状偏好：{biases}。")
+    return say(request,
+               f"{n} of {total} cue-conflict images classified, {state.elapsed_s:.0f} s of {budget_s:.0f} s. "
+               f"Shape bias so far: {biases}.",
+               f"{total} 张线索冲突图像中已分类 {n} 张，{state.elapsed_s:.0f} 秒 / {budget_s:.0f} 秒。目前的形状偏好：{biases}。")
+
+
+def _cc_reason_zh(reason: str) -> str:
+    return "已到时间预算" if "budget" in reason else "所有图像都已分类"
+
+
+def _bounded_images(images) -> int:
+    try:
+        count = int(float(images))
+    except (TypeError, ValueError, OverflowError):
+        return CC_IMAGES[2]
+    return min(max(count, CC_IMAGES[0]), CC_IMAGES[1])
+
+
+@gpu(budget=("budget_s", CC_BUDGET_S[1]))
+@friendly_errors
+def measure_cue_conflict(models, images, budget_s, request: gr.Request = None):
+    """Stream (status, Fig. 4 plot, table): the ImageNet AlexNet / VGG-16 on the authors'
+    cue-conflict images, from $GALLERY_CUE_CONFLICT_DIR; a message (never an error) without them."""
+    keys = [k for k in cc.MODELS if k in (models or [])]
+    if not keys:
+        yield say(request, "Choose at least one model.", "请至少选择一个模型。"), gr.skip(), gr.skip()
+        return
+    try:
+        chosen = cc.plan(cc.locate(), limit=_bounded_images(images))
+    except (ValueError, OSError, SyntaxError) as exc:  # CueConflictUnavailable is a ValueError
+        yield _cc_unavailable(exc, request), gr.skip(), gr.skip()
+        return
+    loaded, notes = {}, []
+    for key in keys:
+        model = cc.MODELS[key]
+        try:
+            loaded[key] = model.load()
+        except WeightsUnavailable:
+            notes.append(say(request, weights_note(model.checkpoint, adds=CC_ADDS[key]),
+                             weights_note_zh(model.checkpoint, adds=CC_ADDS_ZH[key])))
+    if not loaded:
+        yield "\n\n".join(notes), gr.skip(), gr.skip()
+        return
+    seconds = bounded_seconds(budget_s, *CC_BUDGET_S[:2])
+    for state in cc.run(loaded, chosen, budget_s=seconds, cache=cc.PROCESS_CACHE):
+        status = "\n\n".join([_cc_status(state, seconds, request), *notes])
+        yield status, cc_frame(state, request), cc_table(state, request)
+
+
 def bench_default() -> str:
     *_, last = train(default_steps(), tb.TrainConfig.texture_match, BUDGET_S[2], 0)
     return last[0]
@@ -414,6 +571,29 @@ def build() -> None:
         gr.Markdown(localized(weights_note(st.VGG19_IMAGENET, adds=adds),
                               weights_note_zh(st.VGG19_IMAGENET, adds="把任意纹理用 Gatys 风格迁移画到剪影上")))
 
+    with gr.Accordion(t("The paper's measurement: ImageNet AlexNet and VGG-16 on the authors' cue-conflict images"),
+                      open=False):
+        gr.Markdown(localized(CC_INTRO, cjk_markdown(CC_INTRO_ZH)))
+        with gr.Row():
+            cc_models = gr.CheckboxGroup([(m.label, k) for k, m in cc.MODELS.items()], value=list(cc.MODELS),
+                                         label=t("ImageNet models"))
+            cc_images = gr.Slider(*CC_IMAGES[:2], value=cc_default_images(), step=16,
+                                  label=t("Cue-conflict images to classify"),
+                                  info=t("A subset balanced over the shape categories; the maximum takes all of them"))
+            cc_budget = gr.Slider(*CC_BUDGET_S[:2], value=CC_BUDGET_S[2], step=10,
+                                  label=t("Time budget for the measurement (seconds)"))
+        with gr.Row():
+            cc_btn = gr.Button(t("Measure the shape bias"), variant="primary")
+            cc_stop = gr.Button(t("Stop the measurement"))
+        cc_status = gr.Markdown(t("Needs the authors' images and the ImageNet weights (see above); the plot "
+                                  "shows the authors' figures until then."))
+        cc_plot = gr.ScatterPlot(cc_frame(), x="category", y="shape bias (%)", color="model", y_lim=[0, 100],
+                                 height=320, title=t("Shape bias per shape category (as Fig. 4) and over all of them"))
+        cc_results = gr.Dataframe(cc_table(), label=t("Decisions on cue-conflict images"), interactive=False)
+        gr.Markdown(localized("\n\n".join(weights_note(m.checkpoint, adds=CC_ADDS[k]) for k, m in cc.MODELS.items()),
+                              "\n\n".join(weights_note_zh(m.checkpoint, adds=CC_ADDS_ZH[k])
+                                           for k, m in cc.MODELS.items())))
+
     outputs = [status, loss_plot, acc_plot, bias_plot, per_class, gallery, state]
     event = train_btn.click(train, [steps, match, budget, seed], outputs,
                             api_name=f"{SLUG}_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
@@ -425,6 +605,9 @@ def build() -> None:
                             [st_image, natural_label, stylized_label, compose_text], api_name=f"{SLUG}_stylize",
                             concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[st_event], api_visibility="private")
+    cc_event = cc_btn.click(measure_cue_conflict, [cc_models, cc_images, cc_budget], [cc_status, cc_plot, cc_results],
+                            api_name=f"{SLUG}_cue_conflict", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    cc_stop.click(None, None, None, cancels=[cc_event], api_visibility="private")
 
 
 ZH = {
@@ -468,6 +651,19 @@ ZH = {
     "Style-transfer steps": "风格迁移步数",
     "Stylize the shape and classify": "把形状风格化并分类",
     "Stylized silhouette": "风格化的剪影",
+    "The paper's measurement: ImageNet AlexNet and VGG-16 on the authors' cue-conflict images":
+        "论文本身的测量：ImageNet AlexNet 和 VGG-16 在作者的线索冲突图像上",
+    "ImageNet models": "ImageNet 模型",
+    "Cue-conflict images to classify": "要分类的线索冲突图像数",
+    "A subset balanced over the shape categories; the maximum takes all of them":
+        "在各形状类别间均衡选取的子集；取最大值即全部图像",
+    "Time budget for the measurement (seconds)": "测量的时间预算（秒）",
+    "Measure the shape bias": "测量形状偏好",
+    "Stop the measurement": "停止测量",
+    "Needs the authors' images and the ImageNet weights (see above); the plot shows the authors' figures until then.":
+        "需要作者的图像和 ImageNet 权重（见上文）；在那之前，图中显示的是作者给出的数值。",
+    "Shape bias per shape category (as Fig. 4) and over all of them": "各形状类别的形状偏好（如图 4）以及全部类别的结果",
+    "Decisions on cue-conflict images": "线索冲突图像上的判断",
 }
 
 
