@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 import gradio as gr
+import pandas as pd
 
 from demos.common import cjk_markdown, example_paths, friendly_errors, header, on_tab_open, read_image, weights_note, weights_note_zh
 from demos.i18n import localized, request_locale, say, t, zh_figure
@@ -48,7 +49,43 @@ regions Selective Search starts from, not learned) {figure(SLUG, "proposal_recal
        f"{figure(SLUG, 'proposal_average_recall', unit=' %')}); the paper compares them on natural photos (PASCAL VOC)."
        if segments_tighter else
        f"Average recall over IoU 0.5:0.95: RPN {figure(SLUG, 'proposal_average_recall', unit=' %')}, "
-       f"segments {figure(SLUG, 'proposal_average_recall', 'segments', ' %')}.")
+       f"segments {figure(SLUG, 'proposal_average_recall', 'segments', ' %')}.") + _curve_text()
+
+
+def _curve_text() -> str:
+    """The recall-vs-proposals plot in words, its figures from results/."""
+    few, more = frcnn.PROPOSAL_COUNTS[0], frcnn.PROPOSAL_COUNTS[1]
+    catch_up = (value(SLUG, f"proposal_recall_at_{more}", "segments") or 0) >= (
+        value(SLUG, f"proposal_recall_at_{more}") or 0)
+    return (f"\n\nAgainst the number of proposals (the plot): the RPN's best {few} per image already cover "
+            f"{figure(SLUG, f'proposal_recall_at_{few}', unit=' %')} of the objects, {few} segment boxes "
+            f"{figure(SLUG, f'proposal_recall_at_{few}', 'segments', ' %')}, {few} random anchors "
+            f"{figure(SLUG, f'proposal_recall_at_{few}', 'random_anchors', ' %')}. The learned ranking pays off most "
+            f"when few proposals are kept — the paper's point with 300 RPN proposals against Selective Search's 2000. "
+            + (f"On these simple scenes the segments catch up from {more} proposals on "
+               f"({figure(SLUG, f'proposal_recall_at_{more}', 'segments', ' %')} vs "
+               f"{figure(SLUG, f'proposal_recall_at_{more}', unit=' %')}): each scene has only a few regions to outline."
+               if catch_up else
+               f"At {more} proposals: RPN {figure(SLUG, f'proposal_recall_at_{more}', unit=' %')}, segments "
+               f"{figure(SLUG, f'proposal_recall_at_{more}', 'segments', ' %')}."))
+
+
+def _curve_text_zh() -> str:
+    few, more = frcnn.PROPOSAL_COUNTS[0], frcnn.PROPOSAL_COUNTS[1]
+
+    def fig(claim_id, method="ours"):
+        return zh_figure(figure(SLUG, claim_id, method, " %"))
+
+    catch_up = (value(SLUG, f"proposal_recall_at_{more}", "segments") or 0) >= (
+        value(SLUG, f"proposal_recall_at_{more}") or 0)
+    return (f"\n\n随候选框数量变化（见图）：每张图只取 RPN 最好的 {few} 个候选框，就覆盖了 "
+            f"{fig(f'proposal_recall_at_{few}')} 的物体；{few} 个分割外接框覆盖 {fig(f'proposal_recall_at_{few}', 'segments')}，"
+            f"{few} 个随机锚框覆盖 {fig(f'proposal_recall_at_{few}', 'random_anchors')}。候选框越少，学习得到的排序越重要——"
+            "这正是论文用 300 个 RPN 候选框对比 Selective Search 的 2000 个时想说明的。"
+            + (f"在这些简单场景里，从 {more} 个候选框起分割框就追上了（{fig(f'proposal_recall_at_{more}', 'segments')} 对 "
+               f"{fig(f'proposal_recall_at_{more}')}）：每个场景只有少数几个区域可勾勒。"
+               if catch_up else
+               f"{more} 个候选框时：RPN {fig(f'proposal_recall_at_{more}')}，分割 {fig(f'proposal_recall_at_{more}', 'segments')}。"))
 
 
 def _measured_zh() -> str:
@@ -67,7 +104,24 @@ mAP@0.5 为 **{fig("shipped_map50")}**，mAP@[.5:.95] 为 {fig("shipped_map_coco
 """ + ("在这些干净、纯色的形状上，分割能勾勒出每个物体的轮廓，所以它的框比 RPN 的更贴合（IoU 0.5:0.95 上的平均召回率："
        f"{fig('proposal_average_recall', 'segments')} 对 {fig('proposal_average_recall')}）；论文是在自然照片（PASCAL VOC）上比较两者的。"
        if segments_tighter else
-       f"IoU 0.5:0.95 上的平均召回率：RPN {fig('proposal_average_recall')}，分割 {fig('proposal_average_recall', 'segments')}。"))
+       f"IoU 0.5:0.95 上的平均召回率：RPN {fig('proposal_average_recall')}，分割 {fig('proposal_average_recall', 'segments')}。")
+        + _curve_text_zh())
+
+METHODS = {"ours": "learned RPN · 学习的 RPN", "random_anchors": "random anchors · 随机锚框",
+           "segments": "segment boxes · 分割外接框"}  # plot series: data, so both languages at once
+
+
+def recall_curve() -> pd.DataFrame:
+    """Recall at IoU 0.7 against proposals per image, each method's mean over seeds, from results/."""
+    rows = []
+    for n in (*frcnn.PROPOSAL_COUNTS, frcnn.PROPOSALS):
+        claim_id = "proposal_recall" if n == frcnn.PROPOSALS else f"proposal_recall_at_{n}"
+        for method, label in METHODS.items():
+            recall = value(SLUG, claim_id, method)
+            if recall is not None:
+                rows.append({"proposals per image": n, "recall (%)": recall, "method": label})
+    return pd.DataFrame(rows, columns=["proposals per image", "recall (%)", "method"])
+
 
 MODELS = {
     "Shapes detector (trained here, offline)": "shapes",
@@ -194,6 +248,9 @@ def build() -> None:
         info = gr.Markdown()
     with gr.Accordion(t("How well it works: measured over seeds, with the paper's figures"), open=False):
         gr.Markdown(localized(_measured(), _measured_zh()))
+        gr.LinePlot(recall_curve(), x="proposals per image", y="recall (%)", color="method", height=300,
+                    x_title=t("proposals per image"), y_title=t("recall at IoU 0.7 (%)"), color_title=t("method"),
+                    title=t("Recall of held-out objects against the number of proposals (mean over seeds)"))
     coco = frcnn.CHECKPOINTS["mobilenet_v3_large_fpn"]
     gr.Markdown(localized(weights_note(coco, adds="detection of the 80 COCO categories on your own photos"),
                           weights_note_zh(coco, adds="在你自己的照片上检测 COCO 的 80 类物体")))
@@ -224,4 +281,8 @@ ZH = {
     "Top-N RPN boxes before NMS": "NMS 之前 RPN 的前 N 个框",
     "Top-N proposals after NMS (IoU 0.7)": "NMS 之后的前 N 个候选框（IoU 0.7）",
     "How well it works: measured over seeds, with the paper's figures": "效果如何：多个随机种子的实测结果，附论文数据",
+    "proposals per image": "每张图的候选框数",
+    "recall at IoU 0.7 (%)": "IoU 0.7 下的召回率（%）",
+    "method": "方法",
+    "Recall of held-out objects against the number of proposals (mean over seeds)": "未参与训练的物体的召回率与候选框数量的关系（多个种子的平均值）",
 }

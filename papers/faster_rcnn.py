@@ -955,6 +955,7 @@ def train(variant: str | None, out_dir: Path) -> dict:
 EXPERIMENT_SCENE_SEED = 100
 EXPERIMENT_SCENES = {False: 50, True: 10}
 PROPOSALS = 300  # proposals per image compared (the paper's test-time number, §3.3 and Fig. 2)
+PROPOSAL_COUNTS = (10, 20, 50, 100, 200)  # recall against the number of proposals (and PROPOSALS)
 RECALL_IOU = 0.7
 SEGMENT_SCALES = (100, 300, 1000)  # Felzenszwalb-Huttenlocher "k", as Selective Search's initial regions
 
@@ -1012,7 +1013,11 @@ def _shipped_trial(seed: int, quick: bool) -> dict:
               "average_recall": {k: 100 * float(np.mean([recall_at(v, [b for b, _ in truth], t)
                                                          for t in np.arange(0.5, 0.96, 0.05)]))
                                  for k, v in proposals.items()},
-              "count": {k: float(np.mean([len(b) for b in v])) for k, v in proposals.items()}}
+              "count": {k: float(np.mean([len(b) for b in v])) for k, v in proposals.items()},
+              # each method's first n boxes: the RPN's best n by objectness; the other two are in
+              # random order, so their first n are a random n of the same candidates
+              "recall_by_count": {n: {k: 100 * recall_at([b[:n] for b in v], [b for b, _ in truth])
+                                      for k, v in proposals.items()} for n in PROPOSAL_COUNTS}}
     _CACHE[key] = result
     return result
 
@@ -1040,6 +1045,16 @@ def _experiments():
                    checkable=True, tolerance=0.5, digits=1, labels=labels,
                    paper=Paper(None, "Fig. 2, §4.1", "VOC 2007 test, 300 proposals: RPN's recall holds up as the "
                                                      "IoU rises while Selective Search's and EdgeBoxes' fall")),
+        *[Experiment(f"proposal_recall_at_{n}", f"Recall of the ground-truth boxes by {n} proposals per image at "
+                     f"IoU {RECALL_IOU:g} (the curve against the number of proposals, with proposal_recall at "
+                     f"{PROPOSALS}): the learned RPN's best {n} vs {n} from each non-learned method (" + scenes + ")",
+                     f"% of objects with a proposal at IoU >= {RECALL_IOU:g}",
+                     lambda s, q, n=n: dict(_shipped_trial(s, q)["recall_by_count"][n]), seeds=5,
+                     higher_is_better=True, checkable=True, tolerance=0.5, digits=1, labels=labels,
+                     paper=Paper(None, "Fig. 2, Table 2", "VOC 2007 test: RPN's recall and mAP hold up as its "
+                                                         "proposals drop from 2000 to 300; Selective Search's and "
+                                                         "EdgeBoxes' fall faster"))
+          for n in PROPOSAL_COUNTS],
         Experiment("proposal_average_recall", f"Average recall of {PROPOSALS} proposals per image over IoU "
                    "0.5:0.95 (how tightly they fit): the learned RPN vs two non-learned methods (" + scenes + ")",
                    "AR (%, IoU 0.5:0.95)", lambda s, q: dict(_shipped_trial(s, q)["average_recall"]), seeds=5,

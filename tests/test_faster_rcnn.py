@@ -296,3 +296,26 @@ def test_resnet50_fpn_top_level_shows_its_512_px_anchors(monkeypatch):
     assert extent.max() >= 512 * 2 ** 0.5 - 2  # the 1:2 anchor is sqrt(2) x 512 px long
     # the RPN's time is reported against the backbone's, from this image's own timings
     assert "took" in info and "the backbone's" in info
+
+
+def test_recall_curve_plot_reads_every_count_from_results():
+    from papers.results import value
+
+    curve = demo.recall_curve()
+    counts = (*frcnn.PROPOSAL_COUNTS, frcnn.PROPOSALS)
+    assert len(curve) == 3 * len(counts)  # three methods at every count
+    for label, series in curve.groupby("method"):
+        assert series["proposals per image"].tolist() == list(counts)
+        # the first n proposals are a subset of the first n + m: recall never falls
+        assert series["recall (%)"].is_monotonic_increasing, label
+    rpn = curve[curve["method"] == demo.METHODS["ours"]]
+    assert rpn["recall (%)"].iloc[-1] == value(demo.SLUG, "proposal_recall")
+
+
+def test_recall_by_count_takes_each_methods_first_proposals(monkeypatch):
+    """recall_by_count[n] is recall_at over the first n boxes of each method (the RPN's are ranked)."""
+    monkeypatch.setattr(frcnn, "EXPERIMENT_SCENES", {False: 50, True: 3})
+    monkeypatch.setattr(frcnn, "_CACHE", {})
+    trial = frcnn._shipped_trial(0, True)
+    curve = [trial["recall_by_count"][n]["ours"] for n in frcnn.PROPOSAL_COUNTS] + [trial["recall"]["ours"]]
+    assert curve == sorted(curve) and curve[0] < curve[-1]  # 10 ranked proposals miss what 300 find
