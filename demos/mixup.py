@@ -1,23 +1,29 @@
 """mixup (Zhang et al. 2018): ERM vs mixup side by side, trained live on a CPU.
 
-The tab opens on the toy comparison at its defaults, trained once ahead of time
-(demos/assets/mixup_toy_*.png and mixup_toy.json, remade by `python -m demos.mixup`): training
-takes seconds, too long to run whenever the tab is opened."""
+The tab opens on results trained once ahead of time at its defaults (remade by
+`python -m demos.mixup`): the toy comparison (demos/assets/mixup_toy_*.png, mixup_toy.json), the
+§3.4 memorisation curve (mixup_curve.json) and Fig. 2 in-between training points
+(mixup_between.json); training takes seconds to a minute, too long to run whenever the tab is
+opened. The α sweep is read from results/mixup.json."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
+import time
 
 import gradio as gr
 import numpy as np
+import pandas as pd
 
 from demos.common import (ASSETS, comparison_table_zh, device_note_zh, example_paths, friendly_errors, header,
                           heavy_id, on_tab_open, read_image)
 from demos.common import cjk_markdown
 from demos.i18n import localized, say, t
 from papers import mixup
-from papers.results import comparison_table
+from papers.results import comparison_table, setting
+from papers.results import claim as stored_claim
 from papers.checkpoints import budget, gpu
 from demos.common import device_note
 
@@ -68,6 +74,53 @@ INTRO_ZH = f"""用样本的**混合**来训练：x̃ = λ·x_i + (1 − λ)·x_j
 标签有噪声、训练时间又长时，mixup 记住的错误标签更少，泛化也更好——这正是论文 §3.4 的结论。
 本页只训练 500 步，此时 ERM 还没记住多少翻转标签。没有标签噪声时，这里 ERM 一样好甚至更好；
 而 mixup 的软标签会让小网络*信心不足*，校准反而更差——这与论文中的大网络不同。"""
+
+_CLAIMS_ZH.update({
+    "between_grad_norm_moons": "moons，标签干净：在训练点之间，mixup 的损失对输入的梯度更小（图 2b；500 对随机训练点 (x_i, x_j)，"
+                               "x̃ = λ·x_i + (1 − λ)·x_j，λ 取 0.025 到 0.975 之间的 20 个值；"
+                               f"{_MLP.format(steps=1000)}）（对所有配对和 λ 平均的 ‖∇x̃ ℓ(f(x̃), ỹ)‖，ℓ 为对混合标签 ỹ 的交叉熵；越低越平滑）",
+    "between_miss_moons": "moons，标签干净：在训练点之间，mixup 更常预测出混合标签（图 2a；同样的配对和 λ；"
+                          f"{_MLP.format(steps=1000)}）（预测不是 ỹ 中权重较大那一类的混合点所占百分比，即未命中；越低越好）",
+    "alpha_sweep_test_error_moons": f"moons，{_FLIP}：测试错误率随 α 的变化（{_MLP.format(steps=3000)}）"
+                                    "（% 测试错误率，1,000 个干净的测试点）",
+    "alpha_sweep_memorised_moons": f"moons，{_FLIP}：记住的翻转标签随 α 的变化（{_MLP.format(steps=3000)}）（{_MEMORISED}）",
+})
+BETWEEN_CLAIMS = ["between_grad_norm_moons", "between_miss_moons"]
+CURVE_INTRO = f"""The paper (§3.4, Table 2) replaces part of CIFAR-10's labels with random ones: ERM's test error
+at the last epoch ends far above its best, because the network goes on to memorise the corrupted
+labels; mixup's does not. Here a fraction of a 2-D toy set's training labels is flipped, and ERM
+and mixup train from the same initialisation on the same batches for {mixup.LONG_STEPS} steps (the
+budget of the §3.4 claims above). Left: the share of the flipped labels each network reproduces —
+ERM's climbs as it memorises them; right: its error on the labels left unflipped."""
+CURVE_INTRO_ZH = f"""论文（§3.4，表 2）把 CIFAR-10 的部分标签换成随机标签：ERM 在最后一个 epoch 的测试错误率远高于它的最佳值，
+因为网络会继续记住这些错误标签；mixup 则不会。这里把二维玩具数据的一部分训练标签翻转，ERM 和 mixup
+从同样的初始化、在同样的批次上训练 {mixup.LONG_STEPS} 步（与上面 §3.4 结论的训练量相同）。
+左：每个网络仍输出的翻转标签所占比例——ERM 的曲线随着它记住这些标签而上升；右：它在未翻转标签上的错误率。"""
+BETWEEN_INTRO = """The paper's Fig. 2 evaluates models at x̃ = λ·x_i + (1 − λ)·x_j between random pairs of training
+points: mixup (a) misses the mixed label less often and (b) has smaller gradients of the loss with
+respect to the input there — it behaves more linearly in-between examples. Here the same on a 2-D
+toy (clean labels): a miss is a prediction other than the class with the larger weight in ỹ (the
+paper counts a miss when the prediction is neither y_i nor y_j, which two classes never allow);
+the gradient is that of the cross-entropy against ỹ. Measured over seeds:"""
+BETWEEN_INTRO_ZH = """论文图 2 在随机训练点对之间的 x̃ = λ·x_i + (1 − λ)·x_j 处评估模型：mixup (a) 更少错过混合标签，
+(b) 损失对输入的梯度更小——它在样本之间的行为更接近线性。这里在二维玩具数据（标签干净）上做同样的事：
+预测不是 ỹ 中权重较大的那一类即算未命中（论文在预测既不是 y_i 也不是 y_j 时算未命中，两类问题中不会发生）；
+梯度是对 ỹ 的交叉熵的梯度。多个随机种子的测量结果："""
+SWEEP_INTRO = f"""α sets how strongly pairs are mixed: λ ~ Beta(α, α) lies near 0 or 1 for small α, is uniform
+for α = 1 and concentrates near 0.5 for large α. The paper gives no single best α: on ImageNet
+(§3.1) α ∈ [0.1, 0.4] improves on ERM while larger α underfits; on CIFAR it uses α = 1; against
+corrupted labels (§3.4, Table 2) it tries α ∈ {{1, 2, 8, 32}} and its best results use the large
+ones. Below: moons with {setting("30 %")} of the training labels flipped, {mixup.LONG_STEPS} steps, the same
+seeds for every α (`python -m papers.reproduce mixup`). Here the share of flipped labels memorised
+falls as α grows, and every α > 0 has a lower test error than ERM, with little difference between
+α = 0.4 and 8: against label noise larger α helps, as in §3.4; the underfitting the paper reports
+for large α on ImageNet does not show on this toy."""
+SWEEP_INTRO_ZH = f"""α 决定配对混合的强度：λ ~ Beta(α, α)，α 小时 λ 靠近 0 或 1，α = 1 时均匀分布，α 大时集中在 0.5 附近。
+论文没有给出唯一最好的 α：在 ImageNet 上（§3.1），α ∈ [0.1, 0.4] 优于 ERM，更大的 α 会欠拟合；
+在 CIFAR 上用 α = 1；面对错误标签（§3.4，表 2）试了 α ∈ {{1, 2, 8, 32}}，最好的结果来自较大的 α。
+下面：moons，{setting("30 %")} 的训练标签被翻转，训练 {mixup.LONG_STEPS} 步，每个 α 用同样的随机种子
+（`python -m papers.reproduce mixup`）。这里记住的翻转标签比例随 α 增大而下降，每个 α > 0 的测试错误率都低于 ERM，
+α 从 0.4 到 8 差别不大：面对标签噪声，较大的 α 有帮助，与 §3.4 一致；论文在 ImageNet 上看到的大 α 欠拟合在这个玩具问题上没有出现。"""
 
 TOY_MESSAGE = "Press **Train ERM and mixup**: two small networks train side by side for a few seconds."
 TOY_DEFAULTS = dict(dataset="moons", label_noise=0.0, alpha=1.0, seed=0)  # what the tab opens on
@@ -123,24 +176,6 @@ def train_toy(dataset, label_noise, alpha, seed, request: gr.Request = None):
     yield (*(_surface(m, data, FINAL_RESOLUTION) for m in models), _toy_table(results, float(label_noise), request))
 
 
-def precompute() -> None:
-    """Train the toy comparison at TOY_DEFAULTS once and save what the tab opens on."""
-    from PIL import Image
-
-    *_, (erm, mixed, _) = train_toy(*TOY_DEFAULTS.values())
-    data = mixup.toy_data(TOY_DEFAULTS["dataset"], label_noise=TOY_DEFAULTS["label_noise"], seed=TOY_DEFAULTS["seed"])
-    alphas = (0.0, TOY_DEFAULTS["alpha"])  # the results again, from the same seeded run
-    models = [mixup.toy_model(TOY_DEFAULTS["seed"]) for _ in alphas]
-    for _ in zip(*[mixup.toy_steps(m, data, a, seed=TOY_DEFAULTS["seed"]) for m, a in zip(models, alphas)], strict=True):
-        pass
-    results = [mixup.toy_result(mixup.method_name(a), m, data) for m, a in zip(models, alphas)]
-    Image.fromarray(erm).save(TOY_ASSETS["erm"])
-    Image.fromarray(mixed).save(TOY_ASSETS["mixup"])
-    fields = ("name", "train_acc", "clean_train_acc", "corrupted_fit", "test_acc", "test_ece")
-    TOY_ASSETS["results"].write_text(json.dumps({"settings": TOY_DEFAULTS, "results": [
-        {f: getattr(r, f) for f in fields} for r in results]}, indent=1) + "\n")
-
-
 def toy_opening(request: gr.Request = None):
     """The precomputed toy comparison (ERM surface, mixup surface, table), or the prompt to train."""
     if not all(path.is_file() for path in TOY_ASSETS.values()):
@@ -164,6 +199,175 @@ def _surface(model, data, resolution: int) -> np.ndarray:
     image = mixup.decision_surface(model, data, resolution)
     scale = max(1, DISPLAY_SIDE // resolution)
     return image.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+# --------------------------------------------------------------------------- memorisation over training (§3.4)
+CURVE_DEFAULTS = dict(dataset="moons", label_noise=0.3, alpha=1.0, seed=0)  # what the section opens on
+CURVE_STEPS = mixup.LONG_STEPS  # the long runs of the results' §3.4 claims
+CURVE_EVERY = 100  # steps between measurements (and live updates)
+CURVE_BUDGET_S = 60  # the run stops here on a slow machine, with what it has measured
+CURVE_ASSET = ASSETS / "mixup_curve.json"
+CURVE_COLUMNS = ["step", "% of flipped labels reproduced", "% error on unflipped labels", "method"]
+CURVE_MESSAGE = "Press **Train and watch memorisation**: ERM and mixup train for up to a minute."
+
+
+def _curve_frames(points: list[mixup.CurvePoint]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = pd.DataFrame([(p.step, 100 * p.flipped_fit, 100 * p.clean_error, p.method) for p in points],
+                         columns=CURVE_COLUMNS)
+    return frame[[CURVE_COLUMNS[0], CURVE_COLUMNS[1], CURVE_COLUMNS[3]]], frame[[CURVE_COLUMNS[0], CURVE_COLUMNS[2],
+                                                                               CURVE_COLUMNS[3]]]
+
+
+def _curve_summary(points: list[mixup.CurvePoint], label_noise: float, n_train: int, request=None) -> str:
+    last = {p.method: p for p in points if p.step == points[-1].step}
+    rows = [say(request, "| at step {step} | flipped labels reproduced | error on unflipped labels |",
+                "| 第 {step} 步 | 仍输出的翻转标签 | 未翻转标签上的错误率 |").format(step=points[-1].step),
+            "|---|---|---|"]
+    rows += [f"| **{p.method}** | {p.flipped_fit:.1%} | {p.clean_error:.1%} |" for p in last.values()]
+    return "\n".join(rows) + say(
+        request, f"\n\n{label_noise:.0%} of the {n_train} training labels flipped. A model that ignored the "
+                 "flipped labels entirely would reproduce none of them; fitting them all is memorisation.",
+        f"\n\n{n_train} 个训练标签中有 {label_noise:.0%} 被翻转。完全不理会翻转标签的模型一个也不会输出；"
+        "全部输出就是死记硬背。")
+
+
+@gpu(duration=CURVE_BUDGET_S + 30)
+@friendly_errors
+def memorisation_run(dataset, label_noise, alpha, seed, request: gr.Request = None):
+    """§3.4 live: ERM and mixup(α) step for step on labels with a flipped fraction; streams the
+    share of flipped labels each reproduces and its error on the unflipped ones."""
+    if float(alpha) <= 0:
+        raise gr.Error(say(request, "α = 0 means no mixing (that is ERM): choose α > 0.",
+                           "α = 0 表示不混合（那就是 ERM）：请选 α > 0。"))
+    if not 0 < float(label_noise) < 0.5:
+        raise gr.Error(say(request, "Flip a fraction between 0 and 0.5 of the labels (more would swap the classes).",
+                           "请翻转 0 到 0.5 之间比例的标签（更多就等于交换两类）。"))
+    seed = int(seed) % 2**31
+    data = mixup.toy_data(dataset, label_noise=float(label_noise), seed=seed)
+    began, points = time.perf_counter(), []
+    with contextlib.closing(mixup.memorisation_curve(data, (0.0, float(alpha)), CURVE_STEPS, CURVE_EVERY, seed)) as run:
+        for points in run:
+            step = points[-1].step
+            if time.perf_counter() - began > CURVE_BUDGET_S and step < CURVE_STEPS:
+                yield (*_curve_frames(points), _curve_summary(points, float(label_noise), len(data.x_train), request) + say(
+                    request, f"\n\nStopped at the time budget ({CURVE_BUDGET_S} s) at step {step}.",
+                    f"\n\n已到时间预算（{CURVE_BUDGET_S} 秒），停在第 {step} 步。"))
+                return
+            status = say(request, f"Training both networks on the same batches: step {step} / {CURVE_STEPS}…",
+                         f"两个网络在同样的批次上训练：第 {step} / {CURVE_STEPS} 步…")
+            yield (*_curve_frames(points), status if step < CURVE_STEPS else
+                   _curve_summary(points, float(label_noise), len(data.x_train), request))
+
+
+def curve_opening(request: gr.Request = None):
+    """The precomputed memorisation curve at CURVE_DEFAULTS, or the prompt to train."""
+    if not CURVE_ASSET.is_file():
+        return None, None, say(request, CURVE_MESSAGE, ZH[CURVE_MESSAGE])
+    saved = json.loads(CURVE_ASSET.read_text())
+    points = [mixup.CurvePoint(**p) for p in saved["points"]]
+    settings = saved["settings"]
+    intro = say(request, f"Trained ahead of time ({settings['dataset']}, α = {settings['alpha']:g}, seed "
+                         f"{settings['seed']}); press **Train and watch memorisation** to train live.\n\n",
+                f"预先训练好的结果（{settings['dataset']}，α = {settings['alpha']:g}，随机种子 {settings['seed']}）；"
+                "按**训练并观察记忆**可现场训练。\n\n")
+    return (*_curve_frames(points), intro + _curve_summary(points, settings["label_noise"], settings["n_train"], request))
+
+
+# --------------------------------------------------------------------------- in-between training points (Fig. 2)
+BETWEEN_DEFAULTS = dict(dataset="moons", seed=0)
+BETWEEN_ASSET = ASSETS / "mixup_between.json"
+BETWEEN_COLUMNS = ["λ", "% misses", "‖∇x̃ loss‖", "method"]
+
+
+def _between_frames(results: dict[str, mixup.Between]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = [(float(lam), 100 * float(miss), float(norm), method) for method, b in results.items()
+            for lam, miss, norm in zip(b.lambdas, b.miss, b.grad_norm)]
+    frame = pd.DataFrame(rows, columns=BETWEEN_COLUMNS)
+    return frame[[BETWEEN_COLUMNS[0], BETWEEN_COLUMNS[1], BETWEEN_COLUMNS[3]]], frame[
+        [BETWEEN_COLUMNS[0], BETWEEN_COLUMNS[2], BETWEEN_COLUMNS[3]]]
+
+
+def _between_summary(results: dict[str, mixup.Between], request=None) -> str:
+    rows = [say(request, "| | misses in-between (mean over λ) | mean ‖∇x̃ loss‖ |",
+                "| | 中间点的预测错误（对 λ 取平均） | 平均 ‖∇x̃ 损失‖ |"), "|---|---|---|"]
+    rows += [f"| **{method}** | {b.miss.mean():.1%} | {b.grad_norm.mean():.2f} |" for method, b in results.items()]
+    return "\n".join(rows)
+
+
+def _between_results(dataset: str, seed: int) -> dict[str, mixup.Between]:
+    data = mixup.toy_data(dataset, seed=seed)
+    results = {}
+    for a in (0.0, mixup.TOY_ALPHA):
+        model = mixup.train_toy(data, a, mixup.BETWEEN_STEPS, seed).model
+        results[mixup.method_name(a)] = mixup.between_points(model, data.x_train, data.y_train, seed=seed)
+    return results
+
+
+@gpu(duration=60)
+@friendly_errors
+def between_run(dataset, seed, request: gr.Request = None):
+    """Fig. 2: train ERM and mixup (α = 1) on clean labels, then measure misses and input-gradient
+    norms along segments between random pairs of training points."""
+    seed = int(seed) % 2**31
+    yield None, None, say(request, f"Training ERM and mixup for {mixup.BETWEEN_STEPS} steps each…",
+                          f"正在训练 ERM 和 mixup，各 {mixup.BETWEEN_STEPS} 步…")
+    results = _between_results(dataset, seed)
+    yield (*_between_frames(results), _between_summary(results, request))
+
+
+def between_opening(request: gr.Request = None):
+    if not BETWEEN_ASSET.is_file():
+        return None, None, ""
+    saved = json.loads(BETWEEN_ASSET.read_text())
+    results = {m: mixup.Between(*(np.asarray(b[k]) for k in ("lambdas", "miss", "grad_norm")))
+               for m, b in saved["results"].items()}
+    settings = saved["settings"]
+    intro = say(request, f"Computed ahead of time ({settings['dataset']}, seed {settings['seed']}).\n\n",
+                f"预先计算的结果（{settings['dataset']}，随机种子 {settings['seed']}）。\n\n")
+    return (*_between_frames(results), intro + _between_summary(results, request))
+
+
+# --------------------------------------------------------------------------- the α sweep (from results/)
+SWEEP_CLAIMS = {"test_error": "alpha_sweep_test_error_moons", "memorised": "alpha_sweep_memorised_moons"}
+SWEEP_ORDER = [mixup.method_name(a) for a in mixup.SWEEP_ALPHAS]  # the bars in α's order
+
+
+def sweep_frame(which: str) -> pd.DataFrame | None:
+    """Mean over seeds per α of one sweep claim (results/mixup.json), in α's order."""
+    found = stored_claim(SLUG, SWEEP_CLAIMS[which])
+    if not found:
+        return None
+    stats = {"ours": found["ours"], **found["baselines"]}
+    labels = found.get("labels") or {}
+    rows = [(labels.get(key, key), stats[key]["mean"]) for key in labels if key in stats]
+    return pd.DataFrame(rows, columns=["α", "%"])
+
+
+def precompute() -> None:
+    """Train the three opening results once and save what the tab opens on."""
+    from PIL import Image
+
+    *_, (erm, mixed, _) = train_toy(*TOY_DEFAULTS.values())
+    data = mixup.toy_data(TOY_DEFAULTS["dataset"], label_noise=TOY_DEFAULTS["label_noise"], seed=TOY_DEFAULTS["seed"])
+    alphas = (0.0, TOY_DEFAULTS["alpha"])  # the results again, from the same seeded run
+    models = [mixup.toy_model(TOY_DEFAULTS["seed"]) for _ in alphas]
+    for _ in zip(*[mixup.toy_steps(m, data, a, seed=TOY_DEFAULTS["seed"]) for m, a in zip(models, alphas)], strict=True):
+        pass
+    results = [mixup.toy_result(mixup.method_name(a), m, data) for m, a in zip(models, alphas)]
+    Image.fromarray(erm).save(TOY_ASSETS["erm"])
+    Image.fromarray(mixed).save(TOY_ASSETS["mixup"])
+    fields = ("name", "train_acc", "clean_train_acc", "corrupted_fit", "test_acc", "test_ece")
+    TOY_ASSETS["results"].write_text(json.dumps({"settings": TOY_DEFAULTS, "results": [
+        {f: getattr(r, f) for f in fields} for r in results]}, indent=1) + "\n")
+    d = CURVE_DEFAULTS
+    curve_data = mixup.toy_data(d["dataset"], label_noise=d["label_noise"], seed=d["seed"])
+    *_, points = mixup.memorisation_curve(curve_data, (0.0, d["alpha"]), CURVE_STEPS, CURVE_EVERY, d["seed"])
+    CURVE_ASSET.write_text(json.dumps({"settings": {**d, "steps": CURVE_STEPS, "n_train": len(curve_data.x_train)}, "points": [
+        vars(p) for p in points]}, indent=0) + "\n")
+    between = _between_results(**BETWEEN_DEFAULTS)
+    BETWEEN_ASSET.write_text(json.dumps({"settings": {**BETWEEN_DEFAULTS, "steps": mixup.BETWEEN_STEPS}, "results": {
+        m: {k: np.round(getattr(b, k), 5).tolist() for k in ("lambdas", "miss", "grad_norm")}
+        for m, b in between.items()}}, indent=1) + "\n")
 
 
 # --------------------------------------------------------------------------- mixing two images
@@ -253,6 +457,64 @@ def build() -> None:
     toy_stop.click(None, None, None, cancels=[toy_run], api_visibility="private")
     on_tab_open(toy_opening, [erm_img, mixup_img, toy_table])
 
+    gr.Markdown(t("### §3.4 live: memorising flipped labels during training"))
+    gr.Markdown(localized(CURVE_INTRO, cjk_markdown(CURVE_INTRO_ZH)))
+    with gr.Row():
+        curve_dataset = gr.Dropdown([(t(name), name) for name in mixup.TOY_SETS], value=CURVE_DEFAULTS["dataset"],
+                                    label=t("Data"))
+        curve_noise = gr.Slider(0.05, 0.45, value=CURVE_DEFAULTS["label_noise"], step=0.05,
+                                label=t("Flip this fraction of the training labels"))
+        curve_alpha = gr.Slider(0.05, 8, value=CURVE_DEFAULTS["alpha"], step=0.05, label=t("α for mixup"))
+        curve_seed = gr.Number(CURVE_DEFAULTS["seed"], precision=0, label=t("Seed"))
+    with gr.Row():
+        curve_btn = gr.Button(t("Train and watch memorisation"), variant="primary")
+        curve_stop = gr.Button(t("Stop"))
+    with gr.Row():
+        flipped_plot = gr.LinePlot(x=CURVE_COLUMNS[0], y=CURVE_COLUMNS[1], color="method", height=280,
+                                   x_title=t("training step"), y_title=t("% of flipped labels reproduced"),
+                                   color_title=t("method"), title=t("Flipped training labels the model reproduces"))
+        clean_plot = gr.LinePlot(x=CURVE_COLUMNS[0], y=CURVE_COLUMNS[2], color="method", height=280,
+                                 x_title=t("training step"), y_title=t("% error on unflipped labels"),
+                                 color_title=t("method"), title=t("Error on the training labels left unflipped"))
+    curve_table = gr.Markdown(t(CURVE_MESSAGE))
+    curve_run = curve_btn.click(memorisation_run, [curve_dataset, curve_noise, curve_alpha, curve_seed],
+                                [flipped_plot, clean_plot, curve_table], api_name=f"{SLUG}_memorisation",
+                                concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    curve_stop.click(None, None, None, cancels=[curve_run], api_visibility="private")
+    on_tab_open(curve_opening, [flipped_plot, clean_plot, curve_table])
+
+    gr.Markdown(t("### Fig. 2: in-between training points"))
+    gr.Markdown(localized(BETWEEN_INTRO + "\n\n" + comparison_table(SLUG, BETWEEN_CLAIMS),
+                          cjk_markdown(BETWEEN_INTRO_ZH + "\n\n" + comparison_table_zh(SLUG, BETWEEN_CLAIMS,
+                                                                                        _CLAIMS_ZH))))
+    with gr.Row():
+        between_dataset = gr.Dropdown([(t(name), name) for name in mixup.TOY_SETS],
+                                      value=BETWEEN_DEFAULTS["dataset"], label=t("Data"))
+        between_seed = gr.Number(BETWEEN_DEFAULTS["seed"], precision=0, label=t("Seed"))
+        between_btn = gr.Button(t("Train and measure between training points"), variant="primary")
+    with gr.Row():
+        miss_plot = gr.LinePlot(x=BETWEEN_COLUMNS[0], y=BETWEEN_COLUMNS[1], color="method", height=280,
+                                x_title="λ", y_title=t("% misses"), color_title=t("method"),
+                                title=t("(a) Prediction is not the mixed label's larger class"))
+        grad_plot = gr.LinePlot(x=BETWEEN_COLUMNS[0], y=BETWEEN_COLUMNS[2], color="method", height=280,
+                                x_title="λ", y_title=t("‖∇x̃ loss‖"), color_title=t("method"),
+                                title=t("(b) Norm of the loss's gradient w.r.t. the input"))
+    between_table = gr.Markdown()
+    between_btn.click(between_run, [between_dataset, between_seed], [miss_plot, grad_plot, between_table],
+                      api_name=f"{SLUG}_between", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    on_tab_open(between_opening, [miss_plot, grad_plot, between_table])
+
+    gr.Markdown(t("### How much to mix: an α sweep"))
+    gr.Markdown(localized(SWEEP_INTRO + "\n\n" + comparison_table(SLUG, list(SWEEP_CLAIMS.values())),
+                          cjk_markdown(SWEEP_INTRO_ZH + "\n\n" + comparison_table_zh(SLUG, list(SWEEP_CLAIMS.values()),
+                                                                                      _CLAIMS_ZH))))
+    with gr.Row():
+        gr.BarPlot(sweep_frame("test_error"), x="α", y="%", sort=SWEEP_ORDER, height=260, x_title="α",
+                   y_title=t("% test error"), title=t("Test error (clean test points), mean over seeds"))
+        gr.BarPlot(sweep_frame("memorised"), x="α", y="%", sort=SWEEP_ORDER, height=260, x_title="α",
+                   y_title=t("% of flipped labels reproduced"),
+                   title=t("Flipped training labels memorised, mean over seeds"))
+
     gr.Markdown(t("### Mix two images and their labels"))
     cat, coffee = example_paths(*EXAMPLES.values())
     name_a, name_b = EXAMPLES
@@ -313,6 +575,27 @@ ZH = {
     "Train ERM and mixup": "训练 ERM 和 mixup",
     "Stop": "停止",
     TOY_MESSAGE: "按**训练 ERM 和 mixup**：两个小网络会并排训练几秒钟。",
+    "### §3.4 live: memorising flipped labels during training": "### 现场重现 §3.4：训练过程中对翻转标签的记忆",
+    "Flip this fraction of the training labels": "翻转这一比例的训练标签",
+    "α for mixup": "mixup 的 α",
+    "Train and watch memorisation": "训练并观察记忆",
+    "training step": "训练步数",
+    "% of flipped labels reproduced": "仍输出的翻转标签（%）",
+    "method": "方法",
+    "Flipped training labels the model reproduces": "模型仍输出的翻转训练标签",
+    "% error on unflipped labels": "未翻转标签上的错误率（%）",
+    "Error on the training labels left unflipped": "在未被翻转的训练标签上的错误率",
+    CURVE_MESSAGE: "按**训练并观察记忆**：ERM 和 mixup 最多训练一分钟。",
+    "### Fig. 2: in-between training points": "### 图 2：训练点之间",
+    "Train and measure between training points": "训练并在训练点之间测量",
+    "% misses": "未命中（%）",
+    "(a) Prediction is not the mixed label's larger class": "(a) 预测不是混合标签中权重较大的那一类",
+    "‖∇x̃ loss‖": "‖∇x̃ 损失‖",
+    "(b) Norm of the loss's gradient w.r.t. the input": "(b) 损失对输入的梯度范数",
+    "### How much to mix: an α sweep": "### 混合多少：α 扫描",
+    "% test error": "测试错误率（%）",
+    "Test error (clean test points), mean over seeds": "测试错误率（干净的测试点），随机种子平均",
+    "Flipped training labels memorised, mean over seeds": "记住的翻转训练标签，随机种子平均",
     "### Mix two images and their labels": "### 混合两张图像及其标签",
     "Sample λ ~ Beta(α, α)": "采样 λ ~ Beta(α, α)",
     "### ERM vs mixup on the digits (held-out accuracy and calibration, several seeds)":

@@ -21,6 +21,13 @@ Deviations from the paper:
 - Label corruption (§3.4) flips a fraction of the *training* labels to the other class (toy
   sets only); the paper replaces CIFAR labels with random ones. We report the share of flipped
   labels the model reproduces and the test error; the paper reports test error.
+- Fig. 2 on a 2-class toy: the paper counts a miss in-between training points when the prediction
+  is neither y_i nor y_j (10 classes), which two classes never allow, so a miss here is a prediction
+  other than the label with the larger weight in ỹ; the gradient is that of the cross-entropy
+  against ỹ w.r.t. x̃, at 20 fixed values of λ, for an MLP on 2-D points (the paper: CIFAR-10,
+  PreAct ResNet-18).
+- The α sweep is on the label-noise toy; the paper's α advice comes from ImageNet (§3.1:
+  α ∈ [0.1, 0.4] helps, larger α underfits) and from CIFAR-10 with corrupted labels (§3.4: large α).
 
 Measured here (results/mixup.json, `python -m papers.reproduce mixup`): with flipped labels and
 long training, mixup (α = 1) fits fewer of them than ERM and has lower test error
@@ -29,6 +36,9 @@ the tab's 500 steps ERM has not yet fitted many, so the difference is small
 (memorised_flipped_labels_moons_tab). Without label noise ERM is more accurate at this scale
 (clean_test_error_moons, digits_test_error), and mixup's soft targets make the small network
 *under*-confident, so its ECE is higher (digits_ece), unlike the paper's large-network results.
+In-between training points (Fig. 2) mixup's input gradients are several times smaller and it
+misses the mixed label less often (between_grad_norm_moons, between_miss_moons); the α sweep on
+the label-noise toy is alpha_sweep_test_error_moons / alpha_sweep_memorised_moons.
 """
 from __future__ import annotations
 
@@ -51,7 +61,6 @@ ECE_BINS = 15
 SEED_RANGE = 2 ** 62
 
 
-# --------------------------------------------------------------------------- CPU threads
 # --------------------------------------------------------------------------- the method (§2)
 def sample_lambda(alpha: float, generator: torch.Generator | None = None) -> float:
     """λ ~ Beta(α, α); α <= 0 means no mixing (λ = 1, plain ERM)."""
@@ -236,6 +245,82 @@ def train_toy(data: ToyData, alpha: float, steps: int = TOY_STEPS, seed: int = 0
     return toy_result(method_name(alpha), model, data)
 
 
+# --------------------------------------------------------------------------- memorisation over training (§3.4)
+@dataclass
+class CurvePoint:
+    step: int
+    method: str
+    flipped_fit: float  # share of the flipped training labels the model predicts (memorised)
+    clean_error: float  # error on the training points whose labels were not flipped
+
+
+@torch.inference_mode()
+def memorisation(model: nn.Module, data: ToyData) -> tuple[float, float]:
+    """(share of flipped training labels reproduced, error on the unflipped training labels)."""
+    was_training = model.training
+    model.eval()
+    predicted = model(data.x_train).argmax(1)
+    model.train(was_training)
+    flipped = data.corrupted
+    fit = float((predicted[flipped] == data.y_train[flipped]).float().mean()) if flipped.any() else float("nan")
+    clean_error = float((predicted[~flipped] != data.y_train[~flipped]).float().mean())
+    return fit, clean_error
+
+
+def memorisation_curve(data: ToyData, alphas: tuple[float, ...] = (0.0, 1.0), steps: int = 3000,
+                       every: int = 100, seed: int = 0) -> Iterator[list[CurvePoint]]:
+    """§3.4 as it happens: the same initial network trained with each α (0 = ERM) on the same
+    batches, step for step; every `every` steps the share of flipped training labels each model
+    reproduces and its error on the unflipped ones. Yields the curve so far after each
+    measurement (a caller can stream it and stop early); every training generator runs to its end."""
+    models = [toy_model(seed) for _ in alphas]
+    runs = [toy_steps(model, data, a, steps, seed) for model, a in zip(models, alphas)]
+    curve: list[CurvePoint] = []
+    for step, *_ in zip(*runs, strict=True):  # strict: all generators run to their end (model.eval())
+        if step % every == 0 or step == steps:
+            for model, a in zip(models, alphas):
+                curve.append(CurvePoint(step, method_name(a), *memorisation(model, data)))
+            yield curve
+
+
+# --------------------------------------------------------------------------- in-between training points (Fig. 2)
+BETWEEN_PAIRS = 500
+BETWEEN_LAMBDAS = 20  # λ at the midpoints of 20 equal steps: 0.025 … 0.975 (never the 0.5 tie)
+
+
+@dataclass
+class Between:
+    lambdas: np.ndarray  # (L,)
+    miss: np.ndarray  # (L,) share of mixed points whose prediction is not ỹ's larger label
+    grad_norm: np.ndarray  # (L,) mean ‖∇_x̃ ℓ(f(x̃), ỹ)‖ over the pairs
+
+
+def between_points(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classes: int = TOY_CLASSES,
+                   pairs: int = BETWEEN_PAIRS, lambdas: int = BETWEEN_LAMBDAS, seed: int = 0) -> Between:
+    """Fig. 2 on a toy: at x̃ = λ·x_i + (1 − λ)·x_j for random pairs of training points,
+    (a) a miss is a prediction other than the label with the larger weight in
+    ỹ = λ·y_i + (1 − λ)·y_j (the paper counts a miss when the prediction is in neither {y_i, y_j},
+    which two classes can never do), and (b) the norm of the gradient of the loss
+    (cross-entropy against ỹ) with respect to x̃."""
+    generator = torch.Generator().manual_seed(seed)
+    i = torch.randint(len(x), (pairs,), generator=generator)
+    j = torch.randint(len(x), (pairs,), generator=generator)
+    y_onehot = F.one_hot(y, classes).float()
+    lam_values = (torch.arange(lambdas, dtype=torch.float32) + 0.5) / lambdas  # (L,)
+    lam = lam_values[:, None, None]  # (L, 1, 1)
+    x_mixed = (lam * x[i] + (1 - lam) * x[j]).reshape(-1, x.shape[1]).requires_grad_(True)  # (L*P, D)
+    y_mixed = (lam * y_onehot[i] + (1 - lam) * y_onehot[j]).reshape(-1, classes)  # (L*P, C)
+    was_training = model.training
+    model.eval()
+    logits = model(x_mixed)
+    model.train(was_training)
+    loss = -(y_mixed * F.log_softmax(logits, dim=1)).sum()  # a sum: each x̃'s gradient is its own loss's
+    (grad,) = torch.autograd.grad(loss, x_mixed)
+    miss = (logits.argmax(1) != y_mixed.argmax(1)).float().reshape(lambdas, pairs).mean(1)  # (L,)
+    grad_norm = grad.norm(dim=1).reshape(lambdas, pairs).mean(1)  # (L,)
+    return Between(lam_values.numpy(), miss.detach().numpy(), grad_norm.detach().numpy())
+
+
 # --------------------------------------------------------------------------- decision surface
 CLASS_COLOURS = np.array([[46, 160, 67], [255, 140, 0]], dtype=np.float32)  # Fig. 1b: green, orange
 SURFACE_LOW, SURFACE_HIGH = np.array([255, 255, 255], np.float32), np.array([40, 90, 200], np.float32)
@@ -348,12 +433,49 @@ DIGIT_ALPHA = 0.3  # the tab's default for the digits
 DIGIT_STEPS = 600
 
 
-@functools.lru_cache(maxsize=64)
+SWEEP_ALPHAS = (0.0, 0.1, 0.2, 0.4, 1.0, 2.0, 8.0)  # the α sweep (0 = ERM)
+BETWEEN_STEPS = 1000  # Fig. 2's runs: clean labels
+
+
+@functools.lru_cache(maxsize=256)
+def _toy_run(name: str, label_noise: float, steps: int, alpha: float, seed: int, quick: bool) -> ToyResult:
+    """One toy MLP trained with mixup(α); data, initialisation and batches from `seed`."""
+    data = toy_data(name, label_noise=label_noise, seed=seed)
+    return train_toy(data, alpha, steps // 10 if quick else steps, seed)
+
+
 def _toy_pair(name: str, label_noise: float, steps: int, seed: int, quick: bool) -> tuple[ToyResult, ToyResult]:
     """ERM and mixup(α = 1) on one toy set, same data, initialisation and batches (seeded)."""
-    data = toy_data(name, label_noise=label_noise, seed=seed)
-    steps = steps // 10 if quick else steps
-    return train_toy(data, 0.0, steps, seed), train_toy(data, TOY_ALPHA, steps, seed)
+    return (_toy_run(name, label_noise, steps, 0.0, seed, quick),
+            _toy_run(name, label_noise, steps, TOY_ALPHA, seed, quick))
+
+
+def _sweep_key(alpha: float) -> str:
+    return "ours" if alpha == TOY_ALPHA else "erm" if alpha <= 0 else f"alpha_{alpha:g}"
+
+
+def _sweep_measure(name: str, metric: str):
+    def measure(seed: int, quick: bool) -> dict[str, float]:
+        value = {"memorised": lambda r: 100 * r.corrupted_fit, "test_error": lambda r: 100 * (1 - r.test_acc)}[metric]
+        return {_sweep_key(a): value(_toy_run(name, NOISY_FRACTION, LONG_STEPS, a, seed, quick)) for a in SWEEP_ALPHAS}
+    return measure
+
+
+@functools.lru_cache(maxsize=64)
+def _between_pair(name: str, seed: int, quick: bool) -> tuple[Between, Between]:
+    """Fig. 2 for ERM and mixup(α = 1) trained on clean labels (same data, initialisation, batches, pairs)."""
+    data = toy_data(name, seed=seed)
+    models = [_toy_run(name, 0.0, BETWEEN_STEPS, a, seed, quick).model for a in (0.0, TOY_ALPHA)]
+    erm, mixed = (between_points(m, data.x_train, data.y_train, seed=seed) for m in models)
+    return erm, mixed
+
+
+def _between_measure(name: str, metric: str):
+    def measure(seed: int, quick: bool) -> dict[str, float]:
+        erm, mixed = _between_pair(name, seed, quick)
+        value = {"miss": lambda b: 100 * float(b.miss.mean()), "grad_norm": lambda b: float(b.grad_norm.mean())}[metric]
+        return {"ours": value(mixed), "erm": value(erm)}
+    return measure
 
 
 @functools.lru_cache(maxsize=32)
@@ -408,7 +530,40 @@ def _experiments():
                 f"{name}, {noisy}, trained long: test error of the same two models ({toy_budget(LONG_STEPS)})",
                 "% test error, 1,000 clean test points", _toy_measure(name, NOISY_FRACTION, LONG_STEPS, "test_error"),
                 seeds=3, higher_is_better=False, digits=1, paper=table2, labels=labels)]
+    fig2 = "Fig. 2, CIFAR-10, PreAct ResNet-18"
+    between = (f"{BETWEEN_PAIRS} random pairs of training points (x_i, x_j), x̃ = λ·x_i + (1 − λ)·x_j at "
+               f"{BETWEEN_LAMBDAS} values of λ from 0.025 to 0.975")
+    sweep_labels = {_sweep_key(a): method_name(a) for a in SWEEP_ALPHAS}
+    sweep_paper = Paper(None, "§3.1 (ImageNet), §3.4 (Table 2)",
+                        "ImageNet: α ∈ [0.1, 0.4] improves on ERM and larger α underfits; label corruption "
+                        "(CIFAR-10): α ∈ {1, 2, 8, 32} tried, the best results use large α (8, 32)")
     experiments += [
+        Experiment(
+            "between_grad_norm_moons",
+            f"moons, clean labels: the gradient of the loss w.r.t. the input is smaller in-between training "
+            f"points with mixup (Fig. 2b; {between}; {toy_budget(BETWEEN_STEPS)})",
+            "mean ‖∇_x̃ ℓ(f(x̃), ỹ)‖ over pairs and λ (cross-entropy against the mixed label ỹ; lower is smoother)",
+            _between_measure("moons", "grad_norm"), seeds=5, higher_is_better=False, digits=2, labels=labels,
+            paper=Paper(None, fig2, "a plot: mixup's gradient norms in-between training data are smaller than "
+                                    "ERM's")),
+        Experiment(
+            "between_miss_moons",
+            f"moons, clean labels: in-between training points mixup predicts the mixed label more often "
+            f"(Fig. 2a; {between}; {toy_budget(BETWEEN_STEPS)})",
+            "% of mixed points whose prediction is not the larger-weighted label of ỹ (a miss; lower is better)",
+            _between_measure("moons", "miss"), seeds=5, higher_is_better=False, digits=1, labels=labels,
+            paper=Paper(None, fig2, "a plot; the paper counts a miss when the prediction is neither y_i nor y_j "
+                                    "(10 classes), which cannot happen with 2 classes")),
+        Experiment(
+            "alpha_sweep_test_error_moons",
+            f"moons, {noisy}, trained long: test error against α ({toy_budget(LONG_STEPS)})",
+            "% test error, 1,000 clean test points", _sweep_measure("moons", "test_error"), seeds=3,
+            higher_is_better=False, digits=1, labels=sweep_labels, paper=sweep_paper),
+        Experiment(
+            "alpha_sweep_memorised_moons",
+            f"moons, {noisy}, trained long: flipped labels memorised against α ({toy_budget(LONG_STEPS)})",
+            memorised, _sweep_measure("moons", "memorised"), seeds=3,
+            higher_is_better=False, digits=1, labels=sweep_labels, paper=sweep_paper),
         Experiment(
             "memorised_flipped_labels_moons_tab",
             f"moons, {noisy}, at the tab's budget ({toy_budget(TOY_STEPS)}): ERM has not yet fitted many "

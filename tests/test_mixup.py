@@ -89,16 +89,72 @@ def test_both_methods_learn_the_toy_problem():
 
 
 def test_mixup_memorises_fewer_flipped_labels_than_erm():
-    """§3.4 at a small budget: with 30 % of the labels flipped and enough steps for ERM to fit
-    many of them, mixup (α = 1) fits fewer — on every seed, and by a margin on average."""
+    """§3.4 at a small budget, over seeds: with 30 % of the labels flipped and enough steps for ERM
+    to fit many of them, mixup (α = 1) fits fewer — on every seed, and by a margin on average;
+    ERM's share climbs during training (memorisation happens late)."""
     erm, mixed = [], []
-    for seed in (1, 2):
-        data = mixup.toy_data("circles", n_train=100, n_test=200, label_noise=0.3, seed=seed)
-        erm.append(mixup.train_toy(data, 0.0, steps=800, seed=seed).corrupted_fit)
-        mixed.append(mixup.train_toy(data, 1.0, steps=800, seed=seed).corrupted_fit)
-    assert all(e > m for e, m in zip(erm, mixed))
+    for seed in (1, 2, 3):
+        data = mixup.toy_data("circles", n_train=100, n_test=10, label_noise=0.3, seed=seed)
+        *_, curve = mixup.memorisation_curve(data, (0.0, 1.0), steps=800, every=400, seed=seed)
+        at_end = {p.method: p.flipped_fit for p in curve if p.step == 800}
+        erm.append(at_end["ERM"])
+        mixed.append(at_end["mixup α=1"])
+        erm_curve = [p.flipped_fit for p in curve if p.method == "ERM"]
+        assert erm_curve[-1] > erm_curve[0]
+    assert all(e > m for e, m in zip(erm, mixed)), (erm, mixed)
     assert np.mean(erm) - np.mean(mixed) > 0.15
     assert np.mean(erm) > 0.5  # ERM did memorise: the comparison is not vacuous
+
+
+def test_memorisation_curve_measures_what_the_trained_model_predicts():
+    data = mixup.toy_data("moons", n_train=60, n_test=10, label_noise=0.2, seed=4)
+    *_, curve = mixup.memorisation_curve(data, (0.0, 0.5), steps=30, every=10, seed=4)
+    assert [p.step for p in curve] == [10, 10, 20, 20, 30, 30]
+    for alpha in (0.0, 0.5):
+        trained = mixup.train_toy(data, alpha, steps=30, seed=4)  # the same seeded run, on its own
+        last = next(p for p in curve[-2:] if p.method == mixup.method_name(alpha))
+        assert last.flipped_fit == pytest.approx(trained.corrupted_fit)
+        predicted = trained.model(data.x_train).argmax(1)
+        unflipped = ~data.corrupted
+        assert last.clean_error == pytest.approx(float((predicted[unflipped] != data.y_train[unflipped]).float().mean()))
+
+
+def test_between_points_against_a_linear_model_by_hand():
+    """Fig. 2's measures on a linear softmax model, where ∇_x CE(softmax(Wx + b), ỹ) = Wᵀ(p − ỹ)."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 2)
+    x, y = torch.randn(30, 2), torch.randint(2, (30,))
+    result = mixup.between_points(model, x, y, pairs=40, lambdas=4, seed=3)
+    assert np.allclose(result.lambdas, [0.125, 0.375, 0.625, 0.875])
+    generator = torch.Generator().manual_seed(3)  # the same pairs as between_points draws
+    i, j = torch.randint(30, (40,), generator=generator), torch.randint(30, (40,), generator=generator)
+    W = model.weight.detach()
+    for k, lam in enumerate(result.lambdas):
+        x_mixed = lam * x[i] + (1 - lam) * x[j]
+        y_mixed = lam * F.one_hot(y[i], 2).float() + (1 - lam) * F.one_hot(y[j], 2).float()
+        p = F.softmax(model(x_mixed), dim=1).detach()
+        grad = (p - y_mixed) @ W  # (P, 2)
+        assert result.grad_norm[k] == pytest.approx(float(grad.norm(dim=1).mean()), rel=1e-5)
+        larger = torch.where(torch.tensor(lam >= 0.5), y[i], y[j])  # the label with the larger weight
+        assert result.miss[k] == pytest.approx(float((p.argmax(1) != larger).float().mean()))
+    assert model.training  # its mode is restored
+
+
+def test_mixup_has_smaller_gradients_and_fewer_misses_between_training_points():
+    """Fig. 2 at a small budget, over seeds: between random pairs of training points the loss's
+    gradient w.r.t. the input is smaller with mixup than with ERM on every seed (by a large
+    factor on average), and mixup misses the mixed label less often on average."""
+    erm_norm, mixed_norm, erm_miss, mixed_miss = [], [], [], []
+    for seed in (0, 1, 2):
+        data = mixup.toy_data("moons", n_train=150, n_test=10, seed=seed)
+        for alpha, norms, misses in ((0.0, erm_norm, erm_miss), (1.0, mixed_norm, mixed_miss)):
+            model = mixup.train_toy(data, alpha, steps=400, seed=seed).model
+            between = mixup.between_points(model, data.x_train, data.y_train, pairs=200, seed=seed)
+            norms.append(float(between.grad_norm.mean()))
+            misses.append(float(between.miss.mean()))
+    assert all(m < e for m, e in zip(mixed_norm, erm_norm)), (mixed_norm, erm_norm)
+    assert np.mean(mixed_norm) < 0.5 * np.mean(erm_norm)
+    assert np.mean(mixed_miss) < np.mean(erm_miss), (mixed_miss, erm_miss)
 
 
 def test_mix_images_end_points():
@@ -145,6 +201,52 @@ def test_demo_handlers_and_bad_inputs():
         list(demo.compare_digits(0, 2, 10))
 
 
+def test_every_training_generator_runs_to_its_end(monkeypatch):
+    """The handlers interleave two training generators; each must finish (and leave its model in
+    eval mode), not stay suspended mid-training when the other ends or the loop stops."""
+    import inspect
+
+    from demos import mixup as demo
+
+    started = []
+    real_steps = mixup.toy_steps
+
+    def recording(model, *args, **kwargs):
+        started.append((model, real_steps(model, *args, **kwargs)))
+        return started[-1][1]
+
+    monkeypatch.setattr(mixup, "toy_steps", recording)
+    list(demo.train_toy("moons", 0.2, 1.0, 0))
+    monkeypatch.setattr(demo, "CURVE_STEPS", 60)
+    monkeypatch.setattr(demo, "CURVE_EVERY", 20)
+    list(demo.memorisation_run("moons", 0.2, 1.0, 0))
+    assert len(started) == 4
+    for model, run in started:
+        assert inspect.getgeneratorstate(run) == inspect.GEN_CLOSED and not model.training
+
+
+def test_memorisation_and_between_handlers_stream_and_refuse_bad_inputs(monkeypatch):
+    from demos import mixup as demo
+
+    monkeypatch.setattr(demo, "CURVE_STEPS", 60)
+    monkeypatch.setattr(demo, "CURVE_EVERY", 20)
+    outputs = list(demo.memorisation_run("circles", 0.3, 2.0, 5))
+    assert len(outputs) == 3
+    flipped, clean, table = outputs[-1]
+    assert set(flipped["method"]) == {"ERM", "mixup α=2"} and flipped["step"].max() == 60 and len(clean) == 6
+    assert "**ERM**" in table and "300" in table
+    for bad in ((0.3, 0.0), (0.0, 1.0), (0.5, 1.0)):  # (flipped fraction, α)
+        with pytest.raises(gr.Error):
+            list(demo.memorisation_run("moons", *bad, 0))
+    monkeypatch.setattr(demo, "CURVE_BUDGET_S", 0)
+    *_, (_, _, table) = demo.memorisation_run("moons", 0.3, 1.0, 0)
+    assert "time budget" in table and "step 20" in table
+    monkeypatch.setattr(mixup, "BETWEEN_STEPS", 20)
+    *_, (miss, grad, table) = demo.between_run("spirals", 2)
+    assert set(miss["method"]) == {"ERM", "mixup α=1"} and len(grad) == 2 * mixup.BETWEEN_LAMBDAS
+    assert (grad["‖∇x̃ loss‖"] > 0).all() and "**mixup α=1**" in table
+
+
 def test_the_tab_opens_on_the_precomputed_toy_run_and_a_mix_in_the_visitors_language():
     """The shipped toy comparison (python -m demos.mixup) fills both surfaces and the table; the
     mixing section opens with the example names in the visitor's language."""
@@ -157,5 +259,13 @@ def test_the_tab_opens_on_the_precomputed_toy_run_and_a_mix_in_the_visitors_lang
     assert "**ERM**" in table and "**mixup α=1**" in table and "Trained ahead of time" in table
     chinese = SimpleNamespace(query_params="lang=zh", headers={})
     assert "预先训练" in demo.toy_opening(chinese)[2]
+    flipped, clean, table = demo.curve_opening()
+    assert set(flipped["method"]) == {"ERM", "mixup α=1"} and flipped["step"].max() == demo.CURVE_STEPS
+    assert "Trained ahead of time" in table and "预先训练" in demo.curve_opening(chinese)[2]
+    miss, grad, table = demo.between_opening()
+    assert len(miss) == len(grad) == 2 * mixup.BETWEEN_LAMBDAS and "**ERM**" in table
+    for which in demo.SWEEP_CLAIMS:  # the α sweep's bars, read from results/, in α's order
+        frame = demo.sweep_frame(which)
+        assert list(frame["α"]) == [mixup.method_name(a) for a in mixup.SWEEP_ALPHAS]
     name_a, name_b, image, label = demo.initial_mix(chinese)
     assert (name_a, name_b) == ("猫", "咖啡") and label == {"猫": demo.INITIAL_LAMBDA, "咖啡": 1 - demo.INITIAL_LAMBDA}

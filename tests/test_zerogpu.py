@@ -34,6 +34,8 @@ EXEMPT = {
     ("demos.mixup", "sample_lambda"): "numpy: one draw from Beta(α, α)",
     ("demos.mixup", "initial_mix"): "numpy: the first mix when the tab opens",
     ("demos.mixup", "toy_opening"): "reads the precomputed toy comparison (demos/assets)",
+    ("demos.mixup", "curve_opening"): "reads the precomputed memorisation curve (demos/assets)",
+    ("demos.mixup", "between_opening"): "reads the precomputed Fig. 2 measurements (demos/assets)",
     ("demos.texture_bias", "opening"): "reads the precomputed training run (demos/assets)",
     ("demos.siamese", "show_loss_plot"): "UI: shows the loss plot with its axis titles",
     ("demos.harmonic", "accuracy_frame"): "reads accuracies stored with the checkpoints' declarations",
