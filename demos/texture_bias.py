@@ -575,7 +575,7 @@ def build() -> None:
                       open=False):
         gr.Markdown(localized(CC_INTRO, cjk_markdown(CC_INTRO_ZH)))
         with gr.Row():
-            cc_models = gr.CheckboxGroup([(m.label, k) for k, m in cc.MODELS.items()], value=list(cc.MODELS),
+            cc_models = gr.CheckboxGroup([(t(m.label), k) for k, m in cc.MODELS.items()], value=list(cc.MODELS),
                                          label=t("ImageNet models"))
             cc_images = gr.Slider(*CC_IMAGES[:2], value=cc_default_images(), step=16,
                                   label=t("Cue-conflict images to classify"),
@@ -654,6 +654,7 @@ ZH = {
     "The paper's measurement: ImageNet AlexNet and VGG-16 on the authors' cue-conflict images":
         "论文本身的测量：ImageNet AlexNet 和 VGG-16 在作者的线索冲突图像上",
     "ImageNet models": "ImageNet 模型",
+    **{m.label: m.label for m in cc.MODELS.values()},  # model names stay as they are
     "Cue-conflict images to classify": "要分类的线索冲突图像数",
     "A subset balanced over the shape categories; the maximum takes all of them":
         "在各形状类别间均衡选取的子集；取最大值即全部图像",
