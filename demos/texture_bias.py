@@ -3,7 +3,10 @@
 The tab opens on the results of a training run at the CPU defaults made once ahead of time
 (demos/assets/texture_bias_default.json: curves, scores and the gallery's answers, no weights;
 remade by `python -m demos.texture_bias`): training takes tens of seconds, too long to run
-whenever the tab is opened. *Compose and classify* needs the models, so it waits for **Train both**."""
+whenever the tab is opened. *Compose and classify* needs the models, so it waits for **Train both**.
+
+The accordion "The paper's measurement" runs papers.cue_conflict: the ImageNet AlexNet and VGG-16 on
+the authors' cue-conflict images, read from $GALLERY_CUE_CONFLICT_DIR (not shipped)."""
 from __future__ import annotations
 
 import numpy as np
@@ -352,7 +355,7 @@ def stylize(shape_name, texture, steps, state, request: gr.Request = None):
 
 # --------------------------------------------------------------------------- the paper's own measurement
 CC_SLUG = "cue-conflict"  # results/cue-conflict.json, written by `python -m papers.reproduce cue-conflict`
-CC_IMAGES = (16, 1280, 160)  # images to classify: min, max, CPU default (all of them on a GPU)
+CC_IMAGES = (16, 1280, 64)  # images to classify: min, max, CPU default (VGG-16: ~1.6 s an image on one core)
 CC_BUDGET_S = (10, 600, 120)
 CATEGORIES_ZH = {"airplane": "飞机", "bear": "熊", "bicycle": "自行车", "bird": "鸟", "boat": "船", "bottle": "瓶子",
                  "car": "汽车", "cat": "猫", "chair": "椅子", "clock": "钟", "dog": "狗", "elephant": "大象",
