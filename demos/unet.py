@@ -14,21 +14,11 @@ import pandas as pd
 from demos.common import (comparison_table_zh, device_note_zh, example_paths, friendly_errors, header, heavy_id,
                           on_tab_open, read_grey, weights_note, weights_note_zh)
 from demos.common import cjk_markdown
-from demos.i18n import localized, say, t
+from demos.i18n import localized, say, t, zh_figure
 from papers import unet
 from papers.checkpoints import budget, gpu
 from demos.common import device_note
-from papers.results import claim, comparison_table, value
-
-
-def _versus(claim_id: str, zh: bool = False) -> str:
-    """'ahead of' / 'behind' for the U-Net against Otsu + watershed, from results/unet.json."""
-    ours, theirs = value(SLUG, claim_id), value(SLUG, claim_id, "otsu_watershed")
-    if ours is None or theirs is None:
-        return "尚未比较" if zh else "not yet compared with"
-    if zh:
-        return "领先于" if ours > theirs else "落后于"
-    return "ahead of" if ours > theirs else "behind"
+from papers.results import claim, comparison_table, figure, value
 
 
 def _weight_map_effect(zh: bool = False) -> str:
@@ -48,52 +38,65 @@ def _weight_map_effect(zh: bool = False) -> str:
 SLUG = "unet"
 TITLE = "U-Net"
 PAPER_URL = "https://arxiv.org/abs/1505.04597"
-_CLAIMS = ["synthetic_iou", "synthetic_f1", "synthetic_recall", "synthetic_count_error",
-           "u2os_f1", "u2os_recall", "weight_map_f1", "weight_map_iou"]
+_CLAIMS = ["nuclei_f1", "nuclei_seg", "nuclei_auto_f1", "synthetic_f1", "synthetic_seg", "synthetic_iou",
+           "synthetic_recall", "synthetic_count_error", "weight_map_f1", "weight_map_iou"]
+_NUC = ("真实 U2OS 细胞核（Coelho 等 2009，缩小 4 倍），8 张留出的测试图像：在 U2OS 上训练的 U-Net 对比合成细胞 U-Net 与 "
+        "Otsu + 分水岭；每个随机种子是测试图像的一次自助重采样（模型固定），各方法的设置都在 8 张验证图像上选定；"
+        "未标注的边缘或失焦细胞核对所有方法都算误检")
+_AUTO = ("全分辨率的真实 U2OS 细胞核，经 segment_nuclei（逐图估计缩放），8 张留出的测试图像：U-Net 对比同一缩小图像上的 "
+         "Otsu + 分水岭；每个随机种子是测试图像的一次自助重采样")
 _SYN = "合成细胞：发布的 U-Net（训练 300 步）对比 Otsu + 分水岭；每个随机种子 6 张未参与训练的 256×256 图像"
-_U2OS = ("真实 U2OS 细胞核（Coelho 等 2009，缩小 4 倍）：发布的 U-Net 对比 Otsu + 分水岭；每个随机种子取 48 张中的 4 张；"
-         "未标注的边缘或失焦细胞核对两者都算误检")
 _WMAP = ("合成细胞：从头训练的 U-Net，用与不用公式 2 的权重图（Adam 150 步，每步 2 块 100×100）；"
          "每个随机种子 6 张未参与训练的 256×256 图像")
 _IOU, _F1, _RECALL = "前景 IoU（像素级，细胞 vs 背景）", "IoU > 0.5 时的实例 F1（粘连算两个都漏检）", "实例召回率：以 IoU > 0.5 匹配到的真实细胞"
-_CLAIMS_ZH = {"synthetic_iou": f"{_SYN}（{_IOU}）", "synthetic_f1": f"{_SYN}（{_F1}）",
-              "synthetic_recall": f"{_SYN}（{_RECALL}）",
+_SEG = "SEG（细胞追踪挑战赛）：每个真实细胞核与覆盖其一半以上的预测目标的 IoU 的平均"
+_CLAIMS_ZH = {"nuclei_f1": f"{_NUC}（{_F1}）", "nuclei_seg": f"{_NUC}（{_SEG}）", "nuclei_auto_f1": f"{_AUTO}（{_F1}）",
+              "synthetic_iou": f"{_SYN}（{_IOU}）", "synthetic_f1": f"{_SYN}（{_F1}）",
+              "synthetic_seg": f"{_SYN}（{_SEG}）", "synthetic_recall": f"{_SYN}（{_RECALL}）",
               "synthetic_count_error": f"{_SYN}（计数误差：找到数与真实数之差的绝对值 ÷ 真实数）",
-              "u2os_f1": f"{_U2OS}（{_F1}）", "u2os_recall": f"{_U2OS}（{_RECALL}）",
               "weight_map_f1": f"{_WMAP}（{_F1}）", "weight_map_iou": f"{_WMAP}（{_IOU}）"}
-_LABELS_ZH = {"otsu_watershed": "Otsu + 分水岭", "no_weight_map": "不用权重图"}
+_LABELS_ZH = {"otsu_watershed": "Otsu + 分水岭", "no_weight_map": "不用权重图", "synthetic": "U-Net（合成细胞）",
+              "otsu_watershed_default": "Otsu + 分水岭（固定设置）"}
+_BEST_OTSU = "otsu_watershed"  # its settings chosen on the validation images
 INTRO = f"""Ronneberger, Fischer & Brox (2015) segment microscopy images with a network of **valid**
 3×3 convolutions, a contracting and an expanding path joined by *copy-and-crop* skips. Because the
 output is smaller than the input, any image is segmented by **overlap-tiling** with mirrored borders,
 and touching cells are kept apart by a **weight map** (Eq. 2) that makes the thin gaps between
-cells expensive. The model here (0.49 M parameters, the paper's architecture at 1/8 width) was
-trained on procedurally generated microscopy with many touching cells; the real images
-(scikit-image's `cell`, `coins`) show honestly how far that transfers.
+cells expensive. Two models here, both the paper's architecture at 1/8 width (0.49 M parameters):
+**nuclei**, trained on 32 real U2OS nucleus images (Coelho et al. 2009) with the weight map, the
+paper's elastic deformations, dropout and initialisation, and intensity, scale, blur and noise
+augmentation, its threshold and object settings chosen on 8 validation images; and
+**synthetic cells**, the quick demo trained on procedurally generated touching cells. Beside the
+U-Net's instances the tab shows those of the classical pipeline (Otsu threshold +
+distance-transform watershed) on the same image.
 
-Measured (`python -m papers.reproduce unet`; U-Net first, the baseline beside it):
+Measured (`python -m papers.reproduce unet`; U-Net first, the baselines beside it):
 
 {comparison_table(SLUG, _CLAIMS)}
 
+On the 8 held-out U2OS test images the nuclei U-Net's instance F1 is {figure(SLUG, "nuclei_f1")},
+against {figure(SLUG, "nuclei_f1", _BEST_OTSU)} for Otsu + watershed with its settings chosen on the
+same validation images, and {figure(SLUG, "nuclei_f1", "synthetic")} for the synthetic-cell U-Net.
 Foreground IoU hides merged cells: a merge covers both cells' pixels but counts as a miss of both
-in instance recall and F1 (a match needs IoU > 0.5). In instance F1 the U-Net is
-{_versus("synthetic_f1")} the classical Otsu + distance-transform watershed on the synthetic
-cells, and {_versus("u2os_f1")} it on real U2OS nuclei (a kind of image it never saw; unlabelled
-border nuclei count against both). Trained briefly from scratch, the Eq. 2 weight map changes
-instance F1 by {_weight_map_effect()}."""
+in instance F1 (a match needs IoU > 0.5). Trained briefly from scratch on synthetic cells, the
+Eq. 2 weight map changes instance F1 by {_weight_map_effect()}."""
 INTRO_ZH = f"""Ronneberger、Fischer 与 Brox（2015）用一个全部由 **valid**（不补零）3×3 卷积构成的网络分割显微图像：
 收缩路径与扩张路径之间由*复制并裁剪*的跳跃连接相连。输出比输入小，所以任意大小的图像都用**重叠切块**
 （边界镜像填充）来分割；相互接触的细胞则靠**权重图**（公式 2）分开——它让细胞之间的细缝在损失中代价很高。
-这里的模型（0.49 M 参数，论文的结构、宽度为 1/8）在程序生成的、细胞大量相互接触的显微图像上训练；
-真实图像（scikit-image 的 `cell`、`coins`）如实展示了它能迁移多远。
+这里有两个模型，都是论文的结构、宽度为 1/8（0.49 M 参数）：**细胞核**模型在 32 张真实 U2OS 细胞核图像
+（Coelho 等 2009）上训练，使用权重图、论文的弹性形变、dropout 与初始化，以及强度、缩放、模糊和噪声增强，
+阈值和目标设置在 8 张验证图像上选定；**合成细胞**模型是快速演示，在程序生成的相互接触的细胞上训练。
+在 U-Net 的实例旁边，本页还显示经典流程（Otsu 阈值 + 距离变换分水岭）在同一图像上的实例。
 
 实测结果（`python -m papers.reproduce unet`；先列 U-Net，旁边是基线）：
 
 {comparison_table_zh(SLUG, _CLAIMS, _CLAIMS_ZH, _LABELS_ZH)}
 
-前景 IoU 会掩盖粘连：两个细胞被合成一个时，像素上都覆盖了，但在实例召回率和 F1 中算作两个都漏检
-（匹配要求 IoU > 0.5）。按实例 F1，U-Net 在合成细胞上{_versus("synthetic_f1", zh=True)}经典的
-Otsu + 距离变换分水岭，在真实 U2OS 细胞核上（它从未见过的图像；未标注的边缘细胞核对两者同样不利）
-{_versus("u2os_f1", zh=True)}它。从头短时间训练时，公式 2 的权重图对实例 F1 的影响{_weight_map_effect(zh=True)}。"""
+在 8 张留出的 U2OS 测试图像上，细胞核 U-Net 的实例 F1 为 {zh_figure(figure(SLUG, "nuclei_f1"))}，
+设置同样在验证图像上选定的 Otsu + 分水岭为 {zh_figure(figure(SLUG, "nuclei_f1", _BEST_OTSU))}，
+合成细胞 U-Net 为 {zh_figure(figure(SLUG, "nuclei_f1", "synthetic"))}。前景 IoU 会掩盖粘连：两个细胞被合成一个时，
+像素上都覆盖了，但在实例 F1 中算作两个都漏检（匹配要求 IoU > 0.5）。在合成细胞上从头短时间训练时，
+公式 2 的权重图对实例 F1 的影响{_weight_map_effect(zh=True)}。"""
 
 MAX_SIDE = 1024
 MAX_INSTANCES_LISTED = 60
@@ -143,27 +146,65 @@ def _grey(image, invert: bool) -> tuple[np.ndarray, np.ndarray]:
     return clean.rgb, (1.0 - clean.grey if invert else clean.grey)
 
 
-def _summary(result: unet.Segmentation, seconds: float, shape, tiles: int, request=None) -> str:
+MODELS = ("nuclei", "synthetic")  # the radio's values (api: "nuclei" or "synthetic")
+
+
+def _model_choices() -> list[tuple]:
+    return [(t("Nuclei (trained on real U2OS nuclei)"), "nuclei"), (t("Synthetic cells (quick demo)"), "synthetic")]
+
+
+def _score_line(method: str, request=None, model: str = "nuclei") -> str:
+    """The stored held-out scores of one method (results/unet.json), for beside its overlay."""
+    claims = ("nuclei_f1", "nuclei_seg") if model == "nuclei" else ("synthetic_f1", "synthetic_seg")
+    f1, seg = (figure(SLUG, c, method) for c in claims)
+    where = say(request, "held-out U2OS test images" if model == "nuclei" else "held-out synthetic images",
+                "留出的 U2OS 测试图像" if model == "nuclei" else "留出的合成图像")
+    return say(request, f"F1 {f1}, SEG {seg} on {where}", f"在{where}上 F1 {f1}，SEG {seg}")
+
+
+def _summary(count: int, baseline_count: int, seconds: float, shape, tiles: int, factor: float,
+             model: str, request=None) -> str:
     device = unet.get_device().type.upper()
-    return say(request,
-               f"**{result.count} cells** found · {shape[1]}×{shape[0]} px in {tiles} tile(s) · "
-               f"{seconds * 1000:.0f} ms on {device}",
-               f"找到 **{result.count} 个细胞** · {shape[1]}×{shape[0]} 像素，分 {tiles} 块 · "
-               f"在 {device} 上用时 {seconds * 1000:.0f} ms")
+    ours = say(request, "U-Net (U2OS nuclei)" if model == "nuclei" else "U-Net (synthetic cells)",
+               "U-Net（U2OS 细胞核）" if model == "nuclei" else "U-Net（合成细胞）")
+    reduced = say(request, f", reduced {factor:.2f}× to the training nucleus size" if model == "nuclei" else "",
+                  f"，缩小 {factor:.2f} 倍到训练时的细胞核大小" if model == "nuclei" else "")
+    return (say(request,
+                f"**{ours}: {count} objects** · {shape[1]}×{shape[0]} px{reduced}, {tiles} tile(s) · "
+                f"{seconds * 1000:.0f} ms on {device}  \n"
+                f"**Otsu + watershed: {baseline_count} objects** on the same image",
+                f"**{ours}：{count} 个目标** · {shape[1]}×{shape[0]} 像素{reduced}，{tiles} 块 · "
+                f"在 {device} 上用时 {seconds * 1000:.0f} ms  \n"
+                f"**Otsu + 分水岭：{baseline_count} 个目标**（同一张图像）")
+            + "  \n" + say(request, "Held-out scores — U-Net: ", "留出集得分——U-Net：")
+            + _score_line("ours", request, model) + say(request, "; Otsu + watershed: ", "；Otsu + 分水岭：")
+            + _score_line("otsu_watershed", request, model))
 
 
 @gpu(duration=60)
 @friendly_errors
-def segment(image, threshold: float, invert: bool, progress=gr.Progress(), request: gr.Request = None):
+def segment(image, threshold: float, invert: bool, model: str = "nuclei", progress=gr.Progress(),
+            request: gr.Request = None):
+    """The chosen U-Net's instances beside Otsu + watershed's, P(cell), and a summary."""
     rgb, grey = _grey(image, invert)
-    model = unet.pretrained()
-    _, corners = unet.tile_grid(*grey.shape, unet.TRAIN_TILE, model.config.depth)
     start = time.perf_counter()
-    result = unet.segment(model, grey, float(np.clip(threshold, 0.01, 0.99)),
-                          progress=lambda done, total: progress(done / total, desc=say(request, "tile", "切块") + f" {done}/{total}"))
+    if model == "synthetic":
+        net = unet.pretrained()
+        _, corners = unet.tile_grid(*grey.shape, unet.TRAIN_TILE, net.config.depth)
+        result = unet.segment(net, grey, float(np.clip(threshold, 0.01, 0.99)),
+                              progress=lambda done, total: progress(done / total, desc=say(request, "tile", "切块") + f" {done}/{total}"))
+        probability, instances, baseline, factor = result.probability, result.instances, unet.otsu_watershed(grey), 1.0
+    else:
+        found = unet.segment_nuclei_full(grey)
+        probability, instances, baseline, factor = found.probability, found.instances, found.baseline, found.factor
+        small = [max(1, round(side / factor)) for side in grey.shape]
+        tile = unet.output_size(unet.input_size_for(min(max(small), unet.NUCLEI_TILE_OUTPUT)))
+        _, corners = unet.tile_grid(*small, tile, unet.SHIPPED_CONFIG.depth)
     seconds = time.perf_counter() - start
-    return (_annotations(rgb, result.instances, request), _heatmap(result.probability, 1.0),
-            _summary(result, seconds, grey.shape, len(corners), request))
+    count, baseline_count = len(np.unique(instances)) - 1, len(np.unique(baseline)) - 1
+    return (_annotations(rgb, instances, request), _annotations(rgb, baseline, request),
+            _heatmap(probability, 1.0),
+            _summary(count, baseline_count, seconds, grey.shape, len(corners), factor, model, request))
 
 
 @friendly_errors
@@ -217,16 +258,23 @@ def build() -> None:
         with gr.Column():
             image = gr.Image(label=t("Microscopy image (8- or 16-bit PNG/TIFF)"), type="filepath", image_mode=None,
                              value=EXAMPLES[0])
-            threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label=t("Cell probability threshold"))
+            model = gr.Radio(_model_choices(), value="nuclei", label=t("Model"))
+            threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label=t("Cell probability threshold"),
+                                  info=t("Synthetic-cell model only: the nuclei model uses the threshold, minimum "
+                                         "size and split chosen on its validation images"))
             invert = gr.Checkbox(False, label=t("Dark cells on a bright background (invert)"))
             run = gr.Button(t("Segment"), variant="primary")
             gr.Examples(EXAMPLES, inputs=image, label=t("Examples"))
         with gr.Column():
-            overlay = gr.AnnotatedImage(label=t("Separated cells"), color_map=_instance_colours())
             summary = gr.Markdown()
+            with gr.Row():
+                overlay = gr.AnnotatedImage(label=t("U-Net: separated cells"), color_map=_instance_colours())
+                baseline = gr.AnnotatedImage(label=t("Otsu + watershed (classical baseline)"),
+                                             color_map=_instance_colours())
             probability = gr.Image(label=t("P(cell) — the thin dark lines are the learnt separations"), type="numpy")
-    run.click(segment, [image, threshold, invert], [overlay, probability, summary], api_name="unet_segment")
-    on_tab_open(segment, [overlay, probability, summary], [image, threshold, invert])
+    outputs = [overlay, baseline, probability, summary]
+    run.click(segment, [image, threshold, invert, model], outputs, api_name="unet_segment")
+    on_tab_open(segment, outputs, [image, threshold, invert, model])
     adds = "the trained cell segmenter (the weight-map and deformation views below work without it)"
     gr.Markdown(localized(weights_note(unet.CHECKPOINT, adds=adds),
                           weights_note_zh(unet.CHECKPOINT, adds="训练好的细胞分割模型（下面的权重图和形变演示不需要它）")))
@@ -278,16 +326,22 @@ def build() -> None:
 
 
 def bench_default():
-    return segment(EXAMPLES[0], 0.5, False, progress=lambda *a, **k: None)
+    return segment(EXAMPLES[0], 0.5, False, "nuclei", progress=lambda *a, **k: None)
 
 
 ZH = {
     "Microscopy image (8- or 16-bit PNG/TIFF)": "显微图像（8 位或 16 位 PNG/TIFF）",
     "Cell probability threshold": "细胞概率阈值",
+    "Model": "模型",
+    "Nuclei (trained on real U2OS nuclei)": "细胞核（在真实 U2OS 细胞核上训练）",
+    "Synthetic cells (quick demo)": "合成细胞（快速演示）",
+    "Synthetic-cell model only: the nuclei model uses the threshold, minimum size and split chosen on its validation images":
+        "仅用于合成细胞模型：细胞核模型使用在其验证图像上选出的阈值、最小面积和分割方式",
+    "U-Net: separated cells": "U-Net：分开的细胞",
+    "Otsu + watershed (classical baseline)": "Otsu + 分水岭（经典基线）",
     "Dark cells on a bright background (invert)": "亮背景上的暗细胞（反相）",
     "Segment": "分割",
     "Examples": "示例",
-    "Separated cells": "分开的细胞",
     "P(cell) — the thin dark lines are the learnt separations": "P(细胞)——细细的暗线就是学到的分隔",
     "The weight map (Eq. 2): why touching cells come apart": "权重图（公式 2）：相互接触的细胞为什么能分开",
     "Sample number": "样本编号",

@@ -102,10 +102,12 @@ from demos import unet as tab  # noqa: E402
 no_progress = lambda *args, **kwargs: None  # noqa: E731
 
 
-def test_segment_the_shipped_example_finds_cells():
-    (image, masks), probability, summary = tab.segment(tab.EXAMPLES[0], 0.5, False, progress=no_progress)
+@pytest.mark.parametrize("model", ["nuclei", "synthetic"])
+def test_segment_the_shipped_example_finds_cells_beside_the_baseline(model):
+    (image, masks), (_, baseline), probability, summary = tab.segment(tab.EXAMPLES[0], 0.5, False, model,
+                                                                      progress=no_progress)
     assert image.shape[2] == 3 and probability.shape == image.shape
-    assert len(masks) >= 5 and "cells" in summary
+    assert len(masks) >= 5 and len(baseline) >= 5 and "objects" in summary and "Otsu + watershed" in summary
 
 
 def test_shipped_model_re_measures_to_its_stored_claims():
@@ -115,7 +117,7 @@ def test_shipped_model_re_measures_to_its_stored_claims():
     from papers import results
 
     stored = {exp.id: results.claim("unet", exp.id) for exp in unet.EXPERIMENTS if exp.id.startswith("synthetic_")}
-    assert set(stored) == {"synthetic_iou", "synthetic_f1", "synthetic_recall", "synthetic_count_error"}
+    assert set(stored) == {"synthetic_iou", "synthetic_f1", "synthetic_recall", "synthetic_count_error", "synthetic_seg"}
     for exp in unet.EXPERIMENTS:
         if exp.id in stored:
             now = exp.measure(stored[exp.id]["seeds"][0], False)
@@ -150,13 +152,6 @@ def test_otsu_watershed_separates_two_touching_discs():
     assert found.max() == 2 and unet.instance_scores(found, truth)["f1"] == 1.0
 
 
-@pytest.mark.skipif(not (unet.U2OS_DIR / "image").is_dir(), reason="../shared/data/coelho_u2os is not here")
-def test_real_u2os_images_load_reduced_with_their_instance_labels():
-    (image, labels), = unet.u2os_pairs(0, n=1)
-    assert image.shape == labels.shape and image.dtype == np.float32 and 0 <= image.min() <= image.max() <= 1
-    assert labels.max() >= 10 and image[labels > 0].mean() > 3 * image[labels == 0].mean()  # bright nuclei
-
-
 @pytest.mark.parametrize("bad", [None, np.zeros((1, 1, 3), np.uint8)])
 def test_segment_bad_input_is_a_message(bad):
     with pytest.raises(gr.Error):
@@ -165,8 +160,9 @@ def test_segment_bad_input_is_a_message(bad):
 
 def test_segment_grey_16bit_input_and_extreme_threshold():
     grey16 = (np.random.default_rng(0).random((40, 50)) * 65535).astype(np.uint16)
-    (image, _), _, _ = tab.segment(grey16, 5.0, True, progress=no_progress)
-    assert image.shape == (40, 50, 3)
+    for model in ("nuclei", "synthetic", "no such model"):
+        (image, _), _, _, _ = tab.segment(grey16, 5.0, True, model, progress=no_progress)
+        assert image.shape == (40, 50, 3)
 
 
 def test_weight_map_and_elastic_handlers_survive_extremes():
