@@ -242,7 +242,6 @@ def test_shipped_confusions_and_error_shares_equal_a_brute_force_count():
     pairs, total = harmonic.rotated_test_confusions("hnet_upright", 0)
     assert dict(pairs) == dict(brute) and total == len(labels)
     errors = sum(brute.values())
-    assert 100 * errors / total == pytest.approx(harmonic.error_percent(model, images, labels), abs=0.01)
     shares = harmonic._measure_error_pairs(0, False)
     assert shares["ours"] == pytest.approx(100 * (brute[(6, 9)] + brute[(9, 6)]) / errors)
     assert shares["as_6_or_9"] == pytest.approx(
