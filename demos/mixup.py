@@ -44,7 +44,8 @@ At this tiny scale the differences vary with the seed; try several. Measured ove
 {comparison_table(SLUG, _CLAIM_IDS)}
 
 With corrupted labels and long training, mixup fits fewer of them and generalises better — the
-paper's §3.4 claim. At the 500 steps this tab trains, ERM has not yet fitted many flipped labels.
+paper's §3.4 claim (watch it happen in the memorisation curve below). At the 500 steps the Fig. 1(b)
+section trains, ERM has not yet fitted many flipped labels.
 Without label noise ERM is as good or better here, and mixup's soft targets make a small network
 *under*-confident, so its calibration is worse — unlike the paper's large networks."""
 
@@ -72,7 +73,7 @@ INTRO_ZH = f"""用样本的**混合**来训练：x̃ = λ·x_i + (1 − λ)·x_j
 {comparison_table_zh(SLUG, _CLAIM_IDS, _CLAIMS_ZH)}
 
 标签有噪声、训练时间又长时，mixup 记住的错误标签更少，泛化也更好——这正是论文 §3.4 的结论。
-本页只训练 500 步，此时 ERM 还没记住多少翻转标签。没有标签噪声时，这里 ERM 一样好甚至更好；
+（下面的记忆曲线可以现场观察这一过程。）图 1(b) 部分只训练 500 步，此时 ERM 还没记住多少翻转标签。没有标签噪声时，这里 ERM 一样好甚至更好；
 而 mixup 的软标签会让小网络*信心不足*，校准反而更差——这与论文中的大网络不同。"""
 
 _CLAIMS_ZH.update({
@@ -509,9 +510,9 @@ def build() -> None:
                           cjk_markdown(SWEEP_INTRO_ZH + "\n\n" + comparison_table_zh(SLUG, list(SWEEP_CLAIMS.values()),
                                                                                       _CLAIMS_ZH))))
     with gr.Row():
-        gr.BarPlot(sweep_frame("test_error"), x="α", y="%", sort=SWEEP_ORDER, height=260, x_title="α",
+        gr.BarPlot(sweep_frame("test_error"), x="α", y="%", sort=SWEEP_ORDER, y_lim=[0, None], height=260, x_title="α",
                    y_title=t("% test error"), title=t("Test error (clean test points), mean over seeds"))
-        gr.BarPlot(sweep_frame("memorised"), x="α", y="%", sort=SWEEP_ORDER, height=260, x_title="α",
+        gr.BarPlot(sweep_frame("memorised"), x="α", y="%", sort=SWEEP_ORDER, y_lim=[0, None], height=260, x_title="α",
                    y_title=t("% of flipped labels reproduced"),
                    title=t("Flipped training labels memorised, mean over seeds"))
 
