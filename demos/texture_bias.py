@@ -452,7 +452,7 @@ def _cc_unavailable(exc: Exception, request=None) -> str:
 def _cc_status(state: cc.Measurement, budget_s: float, request=None) -> str:
     n, total = max(map(state.evaluated, state.decisions)), len(state.stimuli)
     biases = say(request, ", ", "，").join(
-        f"{cc.MODELS[k].label} **{state.shape_bias(k):.1f} %**" for k in state.decisions)
+        f"{cc.MODELS[k].label} **{_percent(state.shape_bias(k))}**" for k in state.decisions)
     if state.done:
         return say(request,
                    f"Done ({state.reason}): {n} of {total} cue-conflict images classified in {state.elapsed_s:.0f} s "
@@ -463,6 +463,11 @@ def _cc_status(state: cc.Measurement, budget_s: float, request=None) -> str:
                f"{n} of {total} cue-conflict images classified, {state.elapsed_s:.0f} s of {budget_s:.0f} s. "
                f"Shape bias so far: {biases}.",
                f"{total} 张线索冲突图像中已分类 {n} 张，{state.elapsed_s:.0f} 秒 / {budget_s:.0f} 秒。目前的形状偏好：{biases}。")
+
+
+def _percent(bias: float) -> str:
+    """A measured shape bias for a status line ('—' before any shape or texture decision)."""
+    return "—" if np.isnan(bias) else f"{bias:.1f} %"
 
 
 def _cc_reason_zh(reason: str) -> str:
