@@ -277,3 +277,19 @@ def test_filters_handler():
     assert picture.ndim == 3 and picture.shape[2] == 3
     with pytest.raises(gr.Error):
         demo.filters(9, demo.REGIMES[0])
+
+
+@needs_weights
+def test_floor_note_holds_for_the_shipped_hnets():
+    """What the tab's note says: between quarter turns the H-Net's error is at or below the
+    check's own floor in the first layers and above it at the last layer (after two poolings)."""
+    images = harmonic.digits("test")[0][:demo.EQUIVARIANCE_DIGITS]
+    last = len(harmonic.Config().widths) - 1
+    for variant in ("hnet_upright", "hnet_rotated"):
+        model = harmonic.load_model(variant)
+        for angle in (20, 45, 70):
+            for layer in (0, 1):
+                measured = harmonic.equivariance_with_floor(model, images, angle, layer)
+                assert measured["network"] <= measured["floor"], (variant, angle, layer)
+            measured = harmonic.equivariance_with_floor(model, images, angle, last)
+            assert measured["network"] > measured["floor"], (variant, angle)
