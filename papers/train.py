@@ -22,7 +22,7 @@ from papers.checkpoints import cache_dir, sha256_file
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", help="PAPER or PAPER:VARIANT, e.g. stn or stn:st_cnn")
+    parser.add_argument("name", help="PAPER or PAPER:VARIANT, e.g. stn or stn:st_cnn_r")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: the cache's trained/ folder, not weights/)")
     args = parser.parse_args(argv)
