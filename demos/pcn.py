@@ -139,7 +139,26 @@ def detect(image, rotation=0, min_face=DEFAULTS.min_face, scale_factor=DEFAULTS.
     # OpenCV draws Latin text only: in Chinese the baseline's boxes go unlabelled (the panel says what they are)
     baseline = pcn.draw_faces(photo, upright, [say(request, "face", "")] * len(upright), colour=(255, 220, 0))
     summary = _summary(detection, upright, lbp_seconds, photo.shape, missing, request)
-    return final, baseline, *stage_images, summary
+    return final, baseline, *stage_images, summary, _views(photo, detection, request)
+
+
+VIEW_SCALE = 4  # the networks' 24 and 48 px inputs, enlarged for the page
+
+
+def _views(photo, detection, request=None) -> list[tuple] | None:
+    """The best face as each network saw it (its actual input crop), with the angle it decided."""
+    if detection is None or not detection.faces:
+        return None
+    import numpy as np
+
+    captions = (say(request, "PCN-1 input (24 px): up or down? θ1 = {:+.0f}°", "PCN-1 的输入（24 像素）：朝上还是朝下？θ1 = {:+.0f}°"),
+                say(request, "PCN-2 input (24 px, after θ1): θ2 = {:+.0f}°", "PCN-2 的输入（24 像素，按 θ1 转过）：θ2 = {:+.0f}°"),
+                say(request, "PCN-3 input (48 px, after θ1 + θ2): θ3 = {:+.1f}°",
+                    "PCN-3 的输入（48 像素，按 θ1 + θ2 转过）：θ3 = {:+.1f}°"))
+    views = pcn.stage_views(photo, detection)
+    scale = [VIEW_SCALE * 2, VIEW_SCALE * 2, VIEW_SCALE]  # all shown at the same size
+    return [(np.kron(v.crop, np.ones((k, k, 1), np.uint8)), caption.format(v.decided))
+            for v, k, caption in zip(views, scale, captions)]
 
 
 STAGES_NOTE = ("### The progressive calibration: what each stage kept and decided\n"
@@ -177,8 +196,12 @@ def build() -> None:
         stage_2 = gr.Image(label=t("② PCN-2: flipped ones upright; −90°, 0° or +90°?"), format="png")
         stage_3 = gr.Image(label=t("③ PCN-3: the last ≤45°, final angle = sum"), format="png")
 
+    views = gr.Gallery(label=t("The best face as each network saw it (its input) and the angle it decided"),
+                       columns=3, height="auto", object_fit="contain")
+    _build_sweep()
+
     inputs = [image, rotation, min_face, scale_factor, *thresholds]
-    outputs = [final, baseline, stage_1, stage_2, stage_3, summary]
+    outputs = [final, baseline, stage_1, stage_2, stage_3, summary, views]
     run.click(detect, inputs, outputs, api_name=f"{SLUG}_detect")
     on_tab_open(detect, outputs, inputs)  # the example photo at the defaults (~0.15 s on a CPU)
     rotation.input(detect, inputs, outputs, api_name=f"{SLUG}_turn", trigger_mode="always_last")
@@ -281,12 +304,54 @@ def _stop_when_tab_left(camera) -> None:
         tabs.select(None, js=STOP_WHEN_HIDDEN_JS)
 
 
+def sweep_frames(request=None):
+    """The rotation sweep from results/pcn.json: recall per angle (PCN and the upright cascade)
+    and PCN's angle error per angle, means over seeds."""
+    import pandas as pd
+
+    from papers.results import value
+
+    recall, error = [], []
+    for degrees in pcn.SWEEP_ANGLES:
+        key = pcn.sweep_key(degrees)
+        for claim, name in (("angle_sweep_recall", "PCN"), ("angle_sweep_cascade_recall", "LBP cascade")):
+            found = value(SLUG, claim, key)
+            if found is not None:
+                recall.append({"turn (°)": degrees, "faces found (%)": found, "detector": name})
+        found = value(SLUG, "angle_sweep_angle_error", key)
+        if found is not None:
+            error.append({"turn (°)": degrees, "median angle error (°)": found, "detector": "PCN"})
+    return (pd.DataFrame(recall, columns=["turn (°)", "faces found (%)", "detector"]),
+            pd.DataFrame(error, columns=["turn (°)", "median angle error (°)", "detector"]))
+
+
+def _build_sweep() -> None:
+    recall, error = sweep_frames()
+    with gr.Accordion(t("Rotation invariance: every turn from 0° to 345° (the paper's claim, measured)"), open=True):
+        gr.Markdown(localized(
+            f"{pcn.SWEEP_FACES[False]} LFW faces per seed, each turned by every angle in 15° steps "
+            f"(`python -m papers.reproduce {SLUG}`): PCN finds {figure(SLUG, 'angle_sweep_recall', unit=' %')} of "
+            f"them on average over the turns, the upright-only cascade "
+            f"{figure(SLUG, 'angle_sweep_cascade_recall', unit=' %')}; PCN's angle is off by a median "
+            f"{figure(SLUG, 'angle_sweep_angle_error', unit='°')}.",
+            f"每个随机种子取 {pcn.SWEEP_FACES[False]} 张 LFW 人脸，每张以 15° 为步长转过每个角度"
+            f"（`python -m papers.reproduce {SLUG}`）：按所有角度平均，PCN 找到 "
+            f"{zh_figure(figure(SLUG, 'angle_sweep_recall', unit=' %'))}，只认正立人脸的级联检测器找到 "
+            f"{zh_figure(figure(SLUG, 'angle_sweep_cascade_recall', unit=' %'))}；PCN 的角度误差中位数为 "
+            f"{zh_figure(figure(SLUG, 'angle_sweep_angle_error', unit='°'))}。"))
+        with gr.Row():
+            gr.LinePlot(recall, x="turn (°)", y="faces found (%)", color="detector", y_lim=[0, 100], height=260,
+                        title=t("Faces found at each turn"))
+            gr.LinePlot(error, x="turn (°)", y="median angle error (°)", color="detector", height=260,
+                        title=t("PCN's angle error at each turn"))
+
+
 def detect_new_image(image, rotation=0, min_face=DEFAULTS.min_face, scale_factor=DEFAULTS.scale_factor,
                      threshold_1=DEFAULTS.threshold_1, threshold_2=DEFAULTS.threshold_2,
                      threshold_3=DEFAULTS.threshold_3, request: gr.Request = None):
     """A new photo (upload, webcam, example) is detected at once; clearing it clears the results."""
     if image is None:
-        return None, None, None, None, None, ""
+        return None, None, None, None, None, "", None
     return detect(image, rotation, min_face, scale_factor, threshold_1, threshold_2, threshold_3, request)
 
 
@@ -327,4 +392,8 @@ ZH = {
     LIVE_NOTE: LIVE_NOTE_ZH,
     "Webcam": "摄像头",
     "PCN, live (thick edge = top of the head)": "PCN 实时检测（粗的一边 = 头顶）",
+    "The best face as each network saw it (its input) and the angle it decided": "每个网络看到的最佳人脸（它的输入）和它判断的角度",
+    "Rotation invariance: every turn from 0° to 345° (the paper's claim, measured)": "旋转不变性：从 0° 到 345° 的每个角度（实测论文的主张）",
+    "Faces found at each turn": "每个角度找到的人脸",
+    "PCN's angle error at each turn": "每个角度上 PCN 的角度误差",
 }

@@ -232,6 +232,11 @@ class Windows:
     angle: np.ndarray
     score: np.ndarray
     level: np.ndarray
+    uid: np.ndarray | None = None  # a window's identity through the stages (numbered after PCN-1)
+
+    def __post_init__(self):
+        if self.uid is None:
+            self.uid = np.arange(len(self.score))
 
     def __len__(self) -> int:
         return len(self.score)
@@ -266,7 +271,7 @@ def calibrate(windows: Windows, box: np.ndarray) -> Windows:
     shift_view = np.stack([dx, dy], axis=1) * (s * windows.size)[:, None]  # (N, 2)
     shift = np.einsum("nij,nj->ni", windows.view_matrices(), shift_view)  # (N, 2) in the image
     return Windows(windows.cx + shift[:, 0], windows.cy + shift[:, 1], windows.size * s,
-                   windows.angle, windows.score, windows.level)
+                   windows.angle, windows.score, windows.level, windows.uid)
 
 
 def inside_margin(windows: Windows, height: int, width: int) -> np.ndarray:
@@ -365,6 +370,7 @@ def stage1(net: PCN1, image: np.ndarray, settings: PCNSettings, device) -> Windo
         )
         parts.append(calibrate(found, box[:, rows, cols].T))
     windows = Windows.concat(parts) if parts else _empty_windows()
+    windows.uid = np.arange(len(windows))
     windows = windows.take(inside_margin(windows, height, width))
     return suppress(windows, settings.nms_1, per_level=True)
 
@@ -436,6 +442,7 @@ class Detection:
 
     stages: list[list[Face]]  # after PCN-1, PCN-2, PCN-3
     seconds: list[float] = field(default_factory=list)  # per stage
+    windows: list[Windows] = field(default_factory=list)  # what each stage kept, with their uids
 
     @property
     def faces(self) -> list[Face]:
@@ -456,7 +463,7 @@ def run_pcn(image_rgb: np.ndarray, settings: PCNSettings | None = None) -> Detec
     device = get_device()
     nets = networks(str(device))
     image = to_network_input(image_rgb)
-    stages, seconds, windows = [], [], None
+    stages, seconds, kept, windows = [], [], [], None
     with torch.inference_mode():
         for run_stage, net in zip((stage1, stage2, stage3), nets):
             start = time.perf_counter()
@@ -464,7 +471,38 @@ def run_pcn(image_rgb: np.ndarray, settings: PCNSettings | None = None) -> Detec
                        else run_stage(net, image, windows, settings, device))
             seconds.append(time.perf_counter() - start)
             stages.append(_faces(windows))
-    return Detection(stages, seconds)
+            kept.append(windows)
+    return Detection(stages, seconds, kept)
+
+
+@dataclass
+class StageView:
+    """What one network was shown for a face: its input crop (RGB uint8, the network's side)
+    and the angle it decided (θ1: 0 / 180; θ2: -90 / 0 / +90; θ3: the residual)."""
+
+    crop: np.ndarray
+    decided: float
+
+
+def stage_views(image_rgb: np.ndarray, detection: Detection, rank: int = 0) -> list[StageView]:
+    """The crops PCN-1, PCN-2 and PCN-3 saw for the `rank`-th best final face (Sec. 3): PCN-1 its
+    window upright at 24 px (as on its pyramid level), PCN-2 the window after θ1 (flipped when
+    upside down) at 24 px, PCN-3 after θ1 + θ2 (transposed for ±90°) at 48 px."""
+    final = detection.windows[-1]
+    uid = final.uid[np.argsort(-final.score, kind="stable")[rank]]
+    seen = [w.take(w.uid == uid) for w in detection.windows]  # the same window after each stage
+    image = to_network_input(image_rgb)
+    upright = Windows(seen[0].cx, seen[0].cy, seen[0].size, np.zeros(1), seen[0].score, seen[0].level, seen[0].uid)
+    inputs = [(upright, PCN1.INPUT), (seen[0], PCN2.INPUT), (seen[1], PCN3.INPUT)]
+    angles = [seen[0].angle[0], seen[1].angle[0], seen[2].angle[0]]
+    decided = [angles[0], float(wrap_angle(angles[1] - angles[0])), float(wrap_angle(angles[2] - angles[1]))]
+    return [StageView(_to_rgb(crop_views(image, w, side)[0]), d) for (w, side), d in zip(inputs, decided)]
+
+
+def _to_rgb(crop: torch.Tensor) -> np.ndarray:
+    """A network input (3, S, S) BGR minus the mean -> (S, S, 3) RGB uint8."""
+    bgr = crop.permute(1, 2, 0).numpy() + np.float32(MEAN_BGR)
+    return np.clip(bgr[..., ::-1] + 0.5, 0, 255).astype(np.uint8)
 
 
 def detect_faces(image_rgb: np.ndarray, **settings) -> list[Face]:
@@ -648,6 +686,56 @@ def lfw_trial(seed: int, quick: bool) -> dict:
     return result
 
 
+SWEEP_ANGLES = tuple(range(0, 360, 15))  # the rotation-invariance sweep, degrees counter-clockwise
+SWEEP_FACES = {False: 20, True: 4}  # LFW faces per seed (drawn from the first 100 by the seed)
+SWEEP_DETECTORS = ("ours", "lbp_cascade")
+
+
+def angle_sweep(seed: int, quick: bool) -> dict:
+    """Every face of a seeded draw turned by each angle of SWEEP_ANGLES: per detector and angle,
+    the share of faces found and (PCN) the median |angle error| of the hits."""
+    key = ("sweep", seed, quick)
+    if key in _CACHE:
+        return _CACHE[key]
+    from skimage.data import lfw_subset
+
+    patches = lfw_subset()[:100]
+    chosen = np.random.default_rng(seed).choice(len(patches), SWEEP_FACES[quick], replace=False)
+    found = {name: {a: 0 for a in SWEEP_ANGLES} for name in SWEEP_DETECTORS}
+    errors = {a: [] for a in SWEEP_ANGLES}
+    for index in chosen:
+        upright = lfw_photo(patches[index])
+        for degrees in SWEEP_ANGLES:
+            photo = rotate_image(upright, degrees)
+            centre = (photo.shape[1] / 2, photo.shape[0] / 2)
+            for name in SWEEP_DETECTORS:
+                hits = [f for f in DETECTORS[name](photo) if _is_hit(f, centre)]
+                found[name][degrees] += bool(hits)
+                if hits and name == "ours":
+                    errors[degrees].append(abs(float(wrap_angle(hits[0].angle - degrees))))
+    count = len(chosen)
+    _CACHE[key] = {"recall": {n: {a: 100 * v / count for a, v in per.items()} for n, per in found.items()},
+                   "angle_error": {a: float(np.median(e)) if e else None for a, e in errors.items()}}
+    return _CACHE[key]
+
+
+def sweep_key(degrees: int) -> str:
+    """The results key of one angle of the sweep ("deg_15")."""
+    return f"deg_{degrees}"
+
+
+def _sweep_recall(detector: str):
+    def measure(seed, quick):
+        by_angle = angle_sweep(seed, quick)["recall"][detector]
+        return {"ours": float(np.mean(list(by_angle.values()))), **{sweep_key(a): v for a, v in by_angle.items()}}
+    return measure
+
+
+def _sweep_angle_error(seed, quick):
+    by_angle = {a: e for a, e in angle_sweep(seed, quick)["angle_error"].items() if e is not None}
+    return {"ours": float(np.median(list(by_angle.values()))), **{sweep_key(a): e for a, e in by_angle.items()}}
+
+
 def _measure_recall(seed, quick):
     trial = lfw_trial(seed, quick)
     return {name: 100 * r["found"] / EXPERIMENT_FACES[quick] for name, r in trial.items()}
@@ -682,6 +770,16 @@ def _experiments():
                    higher_is_better=False, paper=Paper(None, "§4.2", "the paper shows calibration accuracy as "
                                                                      "curves, not one figure"),
                    checkable=True, tolerance=0.3, digits=1, labels=labels),
+        Experiment("angle_sweep_recall", "Rotation invariance: faces PCN finds at each turn from 0° to 345° in "
+                   f"15° steps ({SWEEP_FACES[False]} LFW faces per seed, each at every angle); ours = the mean over "
+                   "angles", "% of faces found", _sweep_recall("ours"), seeds=3, higher_is_better=True,
+                   paper=paper_recall, digits=1, labels={sweep_key(a): f"at {a}°" for a in SWEEP_ANGLES}),
+        Experiment("angle_sweep_cascade_recall", "The same sweep for the upright-only LBP cascade; ours = its mean "
+                   "over angles", "% of faces found", _sweep_recall("lbp_cascade"), seeds=3, higher_is_better=True,
+                   digits=1, labels={sweep_key(a): f"at {a}°" for a in SWEEP_ANGLES}),
+        Experiment("angle_sweep_angle_error", "PCN's angle error at each turn of the sweep (faces it found); ours = "
+                   "the median over angles", "median |angle error| (degrees)", _sweep_angle_error, seeds=3,
+                   higher_is_better=False, digits=1, labels={sweep_key(a): f"at {a}°" for a in SWEEP_ANGLES}),
         Experiment("nonface_false_alarms", "Detections on scikit-image's 100 LFW non-face patches, each turned by a "
                    "random angle (any detection is false)", "detections on 100 non-face images",
                    _measure_false_alarms, seeds=5, higher_is_better=False, checkable=True, tolerance=1.0, digits=1,

@@ -275,7 +275,7 @@ def _png_bytes(array) -> bytes:
 
 
 def test_tab_shows_every_stage_and_the_baseline(pcn_weights):
-    final, baseline, first, second, third, summary = demo.detect(ASTRONAUT, 90)
+    final, baseline, first, second, third, summary, views = demo.detect(ASTRONAUT, 90)
     assert final.shape == baseline.shape == first.shape == (512, 512, 3)
     assert "PCN found 1 face(s)" in summary and "+9" in summary and "LBP cascade" in summary
     assert not np.array_equal(first, second)
@@ -289,7 +289,7 @@ def test_tab_shows_every_stage_and_the_baseline(pcn_weights):
 ])
 def test_tab_handles_unusual_images(pcn_weights, value):
     outputs = demo.detect(value, 33)
-    assert outputs[0].ndim == 3 and "PCN found" in outputs[-1]
+    assert outputs[0].ndim == 3 and "PCN found" in outputs[-2]
 
 
 @pytest.mark.parametrize("value, message", [
@@ -314,11 +314,11 @@ def test_tab_explains_a_corrupt_file(tmp_path):
 ])
 def test_tab_survives_sliders_at_their_extremes(pcn_weights, settings):
     outputs = demo.detect(np.asarray(Image.open(ASTRONAUT).convert("RGB").resize((160, 160))), **settings)
-    assert "PCN found" in outputs[-1]
+    assert "PCN found" in outputs[-2]
 
 
 def test_clearing_the_image_clears_the_results():
-    assert demo.detect_new_image(None, 0) == (None, None, None, None, None, "")
+    assert demo.detect_new_image(None, 0) == (None, None, None, None, None, "", None)
 
 
 def test_without_weights_the_tab_explains_and_still_runs_the_baseline(monkeypatch, tmp_path):
@@ -331,7 +331,7 @@ def test_without_weights_the_tab_explains_and_still_runs_the_baseline(monkeypatc
         raise OSError("offline")
 
     monkeypatch.setattr(checkpoints.urllib.request, "urlopen", offline)
-    final, baseline, *_, summary = demo.detect(ASTRONAUT)
+    final, baseline, *_, summary, views = demo.detect(ASTRONAUT)
     assert "PCN could not run" in summary and "pcn1_sd.pth" in summary
     assert "LBP cascade" in summary and baseline.shape == final.shape
 
@@ -369,7 +369,7 @@ def test_a_fresh_clone_detects_the_turned_faces_offline(pcn_weights, monkeypatch
     monkeypatch.setattr(checkpoints, "_from_upstream", no_network)
     for ckpt in pcn.CHECKPOINTS:
         assert checkpoints.sha256_file(checkpoints.REPO_WEIGHTS_DIR / ckpt.filename) == ckpt.sha256
-    final, baseline, first, second, third, summary = demo.detect(example_paths("pcn_turned_faces.jpg")[0])
+    final, baseline, first, second, third, summary, views = demo.detect(example_paths("pcn_turned_faces.jpg")[0])
     assert "PCN found 4 face(s)" in summary and "could not run" not in summary
     faces = pcn.detect_faces(np.asarray(Image.open(example_paths("pcn_turned_faces.jpg")[0]).convert("RGB")))
     assert len(faces) == 4 and min(f.score for f in faces) > pcn.PCNSettings().threshold_3
@@ -490,3 +490,34 @@ def test_in_a_crowd_batching_gives_the_one_batch_pipelines_detections(pcn_weight
     assert len(batched) == len(whole) > 50
     np.testing.assert_allclose([(f.x, f.y, f.size, f.angle, f.score) for f in batched],
                                [(f.x, f.y, f.size, f.angle, f.score) for f in whole], rtol=1e-4, atol=1e-3)
+
+
+def test_each_networks_input_for_the_best_face_follows_its_lineage_and_the_angles_add_up(pcn_weights):
+    photo = pcn.rotate_image(np.asarray(Image.open(ASTRONAUT).convert("RGB")), 100)
+    detection = pcn.run_pcn(photo)
+    for windows in detection.windows:
+        assert len(set(windows.uid.tolist())) == len(windows)  # one identity per window
+    views = pcn.stage_views(photo, detection)
+    assert [v.crop.shape for v in views] == [(24, 24, 3), (24, 24, 3), (48, 48, 3)]
+    assert views[0].decided in (0.0, 180.0) and views[1].decided in (-90.0, 0.0, 90.0) and abs(views[2].decided) <= 45
+    total = pcn.wrap_angle(sum(v.decided for v in views))
+    assert total == pytest.approx(detection.faces[0].angle, abs=1e-4)
+    assert abs(pcn.wrap_angle(detection.faces[0].angle - 100)) < 20  # the turn it was given
+    final = detection.windows[-1].take([np.argmax(detection.windows[-1].score)])
+    first = detection.windows[0].take(detection.windows[0].uid == final.uid[0])
+    assert abs(final.cx[0] - first.cx[0]) < first.size[0] / 2 and abs(final.cy[0] - first.cy[0]) < first.size[0] / 2
+
+
+def test_the_tab_shows_what_each_network_saw(pcn_weights):
+    *_, views = demo.detect(ASTRONAUT, 90)
+    assert len(views) == 3 and all(image.shape == (192, 192, 3) for image, _ in views)
+    assert "θ1" in views[0][1] and "θ3" in views[2][1]
+
+
+def test_the_rotation_sweep_in_results_shows_pcn_ahead_of_the_upright_cascade_at_quarter_turns():
+    recall, error = demo.sweep_frames()
+    by = recall.pivot(index="turn (°)", columns="detector", values="faces found (%)")
+    assert list(by.index) == list(pcn.SWEEP_ANGLES)
+    for quarter in (90, 180, 270):
+        assert by.loc[quarter, "PCN"] > by.loc[quarter, "LBP cascade"] + 50
+    assert len(error) > 0 and error["median angle error (°)"].max() < 45
