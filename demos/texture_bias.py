@@ -593,8 +593,12 @@ def build() -> None:
         with gr.Row():
             cc_btn = gr.Button(t("Measure the shape bias"), variant="primary")
             cc_stop = gr.Button(t("Stop the measurement"))
-        cc_status = gr.Markdown(t("Needs the authors' images and the ImageNet weights (see above); the plot "
-                                  "shows the authors' figures until then."))
+        stored = any(value(CC_SLUG, f"{k}_shape_bias") is not None for k in cc.MODELS)
+        cc_status = gr.Markdown(t(
+            "Shown: the measurement stored in results/ (`python -m papers.reproduce cue-conflict`) beside the "
+            "authors' figures." if stored else
+            "Not measured here yet: it needs the authors' images and the ImageNet weights (see above); the plot "
+            "shows the authors' figures until then."))
         cc_plot = gr.ScatterPlot(cc_frame(), x="category", y="shape bias (%)", color="model", y_lim=[0, 100],
                                  height=320, title=t("Shape bias per shape category (as Fig. 4) and over all of them"))
         cc_results = gr.Dataframe(cc_table(), label=t("Decisions on cue-conflict images"), interactive=False)
@@ -669,8 +673,11 @@ ZH = {
     "Time budget for the measurement (seconds)": "测量的时间预算（秒）",
     "Measure the shape bias": "测量形状偏好",
     "Stop the measurement": "停止测量",
-    "Needs the authors' images and the ImageNet weights (see above); the plot shows the authors' figures until then.":
-        "需要作者的图像和 ImageNet 权重（见上文）；在那之前，图中显示的是作者给出的数值。",
+    "Not measured here yet: it needs the authors' images and the ImageNet weights (see above); the plot shows the "
+    "authors' figures until then.":
+        "本页尚未测量：需要作者的图像和 ImageNet 权重（见上文）；在那之前，图中显示的是作者给出的数值。",
+    "Shown: the measurement stored in results/ (`python -m papers.reproduce cue-conflict`) beside the authors' figures.":
+        "显示的是 results/ 中保存的测量结果（`python -m papers.reproduce cue-conflict`），旁边是作者给出的数值。",
     "Shape bias per shape category (as Fig. 4) and over all of them": "各形状类别的形状偏好（如图 4）以及全部类别的结果",
     "Decisions on cue-conflict images": "线索冲突图像上的判断",
 }
