@@ -197,7 +197,7 @@ def build() -> None:
         stage_3 = gr.Image(label=t("③ PCN-3: the last ≤45°, final angle = sum"), format="png")
 
     views = gr.Gallery(label=t("The best face as each network saw it (its input) and the angle it decided"),
-                       columns=3, height="auto", object_fit="contain")
+                       columns=3, height=300, object_fit="contain")
     _build_sweep()
 
     inputs = [image, rotation, min_face, scale_factor, *thresholds]
