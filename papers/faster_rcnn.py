@@ -21,7 +21,9 @@ Two families of models use the same code here:
 What the tiny detector achieves is measured by `python -m papers.reproduce faster-rcnn` into
 results/faster-rcnn.json: shipped_map50 and shipped_map_coco (held-out mAP), proposal_recall and
 proposal_average_recall (its RPN's 300 proposals against two non-learned proposal methods: the
-same anchors picked at random, and Felzenszwalb segment boxes as Selective Search starts from).
+same anchors picked at random, and Felzenszwalb segment boxes as Selective Search starts from),
+proposal_recall_at_N (the same against the number of proposals, 10 to 200), and
+rpn_ablation_map50 (Table 2's test-time ablation: the RPN without its cls or its reg layer).
 
 **Deviations from the paper**
 - Backbones: torchvision's MobileNetV3-Large/ResNet-50 with a Feature Pyramid Network (Lin et
@@ -1022,6 +1024,63 @@ def _shipped_trial(seed: int, quick: bool) -> dict:
     return result
 
 
+RPN_ABLATIONS = {  # Table 2's test-time ablations of the RPN: name -> (which proposals, how many)
+    "rpn_100": ("full", 100), "no_cls_300": ("no_cls", PROPOSALS), "no_cls_100": ("no_cls", 100),
+    "no_reg_300": ("no_reg", PROPOSALS)}
+# The paper's figures for them (Table 2: ZF, PASCAL VOC 2007 test, mAP %, a Fast R-CNN detector
+# trained on Selective Search proposals, tested on RPN+ZF proposals); "ours" = RPN, 300.
+TABLE_2 = {"ours": 56.8, "rpn_100": 55.1, "no_cls_300": 51.4, "no_cls_100": 44.6, "no_reg_300": 52.1}
+
+
+@torch.inference_mode()
+def detect_with_ablated_rpn(model: FasterRCNN, image: torch.Tensor, mode: str = "full", count: int = PROPOSALS,
+                            generator: torch.Generator | None = None):
+    """One image through the detector with the RPN's test-time ablations of §4.1 (Table 2):
+    "full" = the RPN's proposals (objectness ranking, NMS, the best `count`); "no_cls" = the
+    cls layer removed: no ranking and no NMS, `count` of the regressed anchors drawn at random;
+    "no_reg" = the reg layer removed: the anchors themselves, ranked by objectness, NMS, the best
+    `count`. -> (boxes (D, 4) in the image's pixels, scores (D,), labels (D,))."""
+    cfg, rpn = model.config, model.rpn
+    batch, sizes = model.preprocess([image])
+    features = model.backbone(batch)
+    maps = list(features.values())
+    anchors = rpn.anchors(maps, batch.shape[-2:])
+    logits, deltas = flatten_head_outputs(*rpn.head(maps))  # (1, A), (1, A, 4)
+    all_anchors = torch.cat(anchors)
+    levels = torch.cat([torch.full((len(a),), i, device=a.device) for i, a in enumerate(anchors)])
+    if mode == "no_cls":
+        boxes = clip_boxes(decode_boxes(deltas[0], all_anchors, RPN_DELTA_WEIGHTS), sizes[0])
+        boxes = boxes[keep_big_boxes(boxes, cfg.rpn_min_size)]
+        proposals = boxes[torch.randperm(len(boxes), generator=generator)[:count].to(boxes.device)]
+    elif mode in ("full", "no_reg"):
+        boxes = decode_boxes(deltas[0], all_anchors, RPN_DELTA_WEIGHTS) if mode == "full" else all_anchors
+        proposals = select_proposals(boxes, logits[0], levels, sizes[0], cfg.rpn_pre_nms_top_n, count,
+                                     cfg.rpn_nms_thresh, cfg.rpn_score_thresh, cfg.rpn_min_size, rpn.fast).boxes
+    else:
+        raise ValueError(f"Unknown RPN ablation {mode!r}")
+    class_logits, box_deltas = model.roi_heads(features, [proposals], sizes)
+    boxes, scores, labels = model.roi_heads.postprocess(class_logits, box_deltas, proposals, sizes[0])
+    ratio = torch.tensor([image.shape[2] / sizes[0][1], image.shape[1] / sizes[0][0]] * 2, device=boxes.device)
+    return boxes * ratio, scores, labels
+
+
+def _ablation_trial(seed: int, quick: bool) -> dict:
+    """mAP@0.5 (%) of the shipped detector on the held-out scenes with each RPN ablation."""
+    key = ("ablation", seed, quick)
+    if key not in _CACHE:
+        scenes = synthetic_scenes(EXPERIMENT_SCENES[quick], EXPERIMENT_SCENE_SEED + seed)
+        model = load_detector("shapes", torch.device("cpu"))
+        generator = torch.Generator().manual_seed(seed)
+        truth = [(boxes, labels) for _, boxes, labels in scenes]
+        result = {}
+        for name, (mode, count) in RPN_ABLATIONS.items():
+            predictions = [detect_with_ablated_rpn(model, image_to_tensor(image), mode, count, generator)
+                           for image, _, _ in scenes]
+            result[name] = 100 * mean_average_precision(predictions, truth, 0.5, model.config.num_classes)
+        _CACHE[key] = result
+    return _CACHE[key]
+
+
 def _experiments():
     from papers.results import Experiment, Paper
 
@@ -1055,6 +1114,19 @@ def _experiments():
                                                          "proposals drop from 2000 to 300; Selective Search's and "
                                                          "EdgeBoxes' fall faster"))
           for n in PROPOSAL_COUNTS],
+        Experiment("rpn_ablation_map50", f"The RPN's two outputs at test time (Table 2's ablation): held-out mAP@0.5 "
+                   f"of the shipped detector with its RPN's {PROPOSALS} proposals vs the same detector with the cls "
+                   "layer removed (no ranking, no NMS: regressed anchors drawn at random) or the reg layer removed "
+                   "(the anchors themselves, ranked and NMS'd), and with fewer proposals (" + scenes + ")",
+                   "mAP@0.5 (%, 3 classes)",
+                   lambda s, q: {"ours": _shipped_trial(s, q)["mAP@0.5"], **_ablation_trial(s, q)}, seeds=5,
+                   higher_is_better=True, checkable=True, tolerance=0.5, digits=1,
+                   labels={"ours": f"RPN, {PROPOSALS} proposals", "rpn_100": "RPN, 100 proposals",
+                           "no_cls_300": f"no cls, {PROPOSALS} random", "no_cls_100": "no cls, 100 random",
+                           "no_reg_300": f"no reg (anchors), {PROPOSALS}"},
+                   paper=Paper(TABLE_2["ours"], "Table 2", "ZF, VOC 2007 test, detector trained on Selective "
+                               "Search proposals: " + ", ".join(f"{k} {v:g}" for k, v in TABLE_2.items())
+                               + " (ours: the detector was trained with its own RPN's proposals)")),
         Experiment("proposal_average_recall", f"Average recall of {PROPOSALS} proposals per image over IoU "
                    "0.5:0.95 (how tightly they fit): the learned RPN vs two non-learned methods (" + scenes + ")",
                    "AR (%, IoU 0.5:0.95)", lambda s, q: dict(_shipped_trial(s, q)["average_recall"]), seeds=5,

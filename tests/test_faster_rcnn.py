@@ -286,9 +286,8 @@ def test_resnet50_fpn_top_level_shows_its_512_px_anchors(monkeypatch):
     monkeypatch.setattr(frcnn, "load_detector", lambda variant, device=None: model)
     resnet = [name for name, variant in demo.MODELS.items() if variant == "resnet50_fpn"][0]
     image = np.full((256, 256, 3), 128, np.uint8)
-    *_, info = demo.detect(image, resnet, 0.5, 0.5, 0.5, demo.MAX_LEVEL, 10)
+    _, anchors_image, _, _, info = demo.detect(image, resnet, 0.5, 0.5, 0.5, demo.MAX_LEVEL, 10)
     assert "level 4 of 0…4, scales 512 px at stride 64 px" in info
-    _, anchors_image, *_ = demo.detect(image, resnet, 0.5, 0.5, 0.5, 4, 10)
     # the 512 px anchors centred in a 256 px image are drawn whole, on a margin around it
     outline = np.argwhere((anchors_image == demo.ANCHOR_COLOUR).all(axis=2))  # (n, 2) rows, columns
     extent = outline.max(axis=0) - outline.min(axis=0) + 1
@@ -319,3 +318,25 @@ def test_recall_by_count_takes_each_methods_first_proposals(monkeypatch):
     trial = frcnn._shipped_trial(0, True)
     curve = [trial["recall_by_count"][n]["ours"] for n in frcnn.PROPOSAL_COUNTS] + [trial["recall"]["ours"]]
     assert curve == sorted(curve) and curve[0] < curve[-1]  # 10 ranked proposals miss what 300 find
+
+
+def test_rpn_ablations_feed_the_box_head_what_table_2_says(shapes_detector, monkeypatch):
+    """"full" is the detector's own path; "no_reg" hands it bare anchors (ranked, NMS'd);
+    "no_cls" hands it `count` regressed anchors in random order (no ranking)."""
+    image = frcnn.image_to_tensor(frcnn.synthetic_scenes(1, 5)[0][0])
+    found = shapes_detector.detect(image)
+    boxes, scores, labels = frcnn.detect_with_ablated_rpn(shapes_detector, image, "full", frcnn.PROPOSALS)
+    assert torch.equal(boxes, found.boxes) and torch.equal(labels, found.labels)
+    seen = []
+    forward = shapes_detector.roi_heads.forward
+    monkeypatch.setattr(shapes_detector.roi_heads, "forward",
+                        lambda features, proposals, sizes: seen.append(proposals[0]) or forward(features, proposals, sizes))
+    frcnn.detect_with_ablated_rpn(shapes_detector, image, "no_reg", 50)
+    anchors = torch.cat(found.anchors) / found.scale  # on the resized image, where proposals live
+    clipped = frcnn.clip_boxes(anchors, (128, 128))
+    assert len(seen[-1]) == 50 and all((clipped == box).all(dim=1).any() for box in seen[-1])
+    frcnn.detect_with_ablated_rpn(shapes_detector, image, "no_cls", 50, torch.Generator().manual_seed(0))
+    ranked = found.proposals.boxes[:50] / found.scale
+    assert len(seen[-1]) == 50 and not torch.allclose(seen[-1], ranked)
+    with pytest.raises(ValueError):
+        frcnn.detect_with_ablated_rpn(shapes_detector, image, "no_rpn")
