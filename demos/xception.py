@@ -1,14 +1,18 @@
 """Xception tab: classify at 299×299, measure the Inception hypothesis, look at separable filters."""
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
+import time
 
 import gradio as gr
 import pandas as pd
 
-from demos.common import (example_paths, friendly_errors, header, heavy_id, on_tab_open, read_image, weights_note,
-                          weights_note_zh)
+from demos.common import (ASSETS, comparison_table_zh, example_paths, friendly_errors, header, heavy_id, on_tab_open,
+                          read_image, weights_note, weights_note_zh)
 from demos.i18n import localized, request_locale, say, t, zh_figure
+from papers.results import comparison_table
 from papers import xception as X
 from papers.checkpoints import WeightsUnavailable, get_device, gpu, is_available_locally
 
@@ -171,6 +175,188 @@ def bench_default():
     return measure(192, 3, 28)
 
 
+# --------------------------------------------------------------------------- §4.7 at small scale
+CURVES_ASSET = ASSETS / "xception_curves.json"  # seed 0 of the results' run: `python -m demos.xception`
+CURVE_COLUMNS = ["step", "% validation accuracy", "network"]
+GROUPS = {"fig10": X.FIG10_VARIANTS, "fig9": ("no intermediate activation", "no residual connections"),
+          "matched": ("no intermediate activation", "regular convolutions", "Inception-style (Fig. 3)")}
+LIVE_BUDGET_S = 120  # a live run stops here, with what it has measured
+LIVE_MAX_STEPS = X.TrainSettings().steps
+VARIANTS_ZH = {"no intermediate activation": "中间无激活（Xception）", "ReLU in between": "中间加 ReLU",
+               "ELU in between": "中间加 ELU", "no residual connections": "无残差连接",
+               "regular convolutions": "普通卷积", "Inception-style (Fig. 3)": "Inception 式（图 3）"}
+DIGITS_CLAIMS = ["fig10_early_val", "fig10_test", "fig9_early_val", "fig9_test", "matched_early_val", "matched_test",
+                 "matched_params"]
+_WHAT_ZH = {"fig10": "深度卷积与逐点卷积之间不加激活 vs ReLU vs ELU", "fig9": "有残差连接 vs 无残差连接",
+            "matched": "可分离卷积 vs 普通卷积 vs Inception 式卷积（参数量对齐）"}
+
+
+def _claims_zh() -> dict[str, str]:
+    s = X.TrainSettings()
+    out = {"matched_params": "数字任务上三个小网络的参数量：可分离、普通、Inception 式，宽度按参数量对齐（可学习参数）"}
+    for c, what in _WHAT_ZH.items():
+        out[f"{c}_early_val"] = (f"14×14 手写数字上的小 Xception，{what}：整条训练曲线上验证准确率的平均（训练得多快）"
+                                 f"（% 留出的训练数字上的准确率，{s.steps} 步 Adam 中每 {s.every} 步测一次，取平均，"
+                                 f"即曲线下面积；批大小 {s.batch}）")
+        out[f"{c}_test"] = (f"14×14 手写数字上的小 Xception，{what}：训练 {s.steps} 步后的测试准确率"
+                            f"（% 449 个测试数字上的准确率，Adam，批大小 {s.batch}）")
+    return out
+
+
+def _labels_zh() -> dict[str, str]:
+    return {k: VARIANTS_ZH[v] for k, v in X.METHOD_KEYS.items()}
+
+
+_COMPARISON_NAMES = {"fig10": ("Fig. 10 (nothing vs ReLU vs ELU in between)", "图 10（中间不放 vs ReLU vs ELU）"),
+                     "fig9": ("Fig. 9 (with vs without residuals)", "图 9（有无残差）"),
+                     "matched": ("Same parameters (separable vs regular vs Inception-style)",
+                                 "同样参数量（可分离 vs 普通 vs Inception 式）")}
+_METRIC_NAMES = {"early_val": ("how fast it trains (validation, mean of the curve)", "训练得多快（验证，曲线平均）"),
+                 "test": ("test accuracy at the end", "最后的测试准确率")}
+_RELATIONS = {"ahead": ("ahead of {}", "领先于{}"), "behind": ("behind {}", "落后于{}"),
+              "tie": ("within the seed-to-seed spread of {}", "与{}相差在随机种子间的波动以内")}
+
+
+def relation(comparison: str, metric: str, key: str) -> str | None:
+    """Xception's choice against baseline `key` on a stored claim: "ahead" / "behind" when the
+    means differ by more than the larger of the two standard deviations over seeds, else "tie"."""
+    from papers import results
+
+    found = results.claim(SLUG, f"{comparison}_{metric}")
+    if not found or key not in found["baselines"]:
+        return None
+    ours, base = found["ours"], found["baselines"][key]
+    diff, spread = ours["mean"] - base["mean"], max(ours["sd"], base["sd"])
+    return "tie" if abs(diff) <= spread else "ahead" if diff > 0 else "behind"
+
+
+def verdict(chinese: bool = False) -> str:
+    """What the digits runs show against the paper's direction, one line per comparison, from results/."""
+    lang = 1 if chinese else 0
+    lines = []
+    for comparison, keys in X.COMPARISONS.items():
+        parts, ahead_all = [], True
+        for metric, metric_name in _METRIC_NAMES.items():
+            rel = {k: relation(comparison, metric, k) for k in keys}
+            if None in rel.values():
+                return ""
+            ahead_all &= all(r == "ahead" for r in rel.values())
+            names = (VARIANTS_ZH if chinese else {v: v for v in VARIANTS_ZH})
+            parts.append(metric_name[lang] + ("：" if chinese else ": ") + ("，" if chinese else ", ").join(
+                _RELATIONS[r][lang].format(names[X.METHOD_KEYS[k]]) for k, r in rel.items()))
+        if chinese:
+            outcome = "论文的方向在这里出现了" if ahead_all else "论文的方向在这个规模上没有清楚地出现"
+            lines.append(f"- **{_COMPARISON_NAMES[comparison][1]}**：Xception 的选择——" + "；".join(parts) + f"。{outcome}。")
+        else:
+            outcome = "the paper's direction shows here" if ahead_all else "the paper's direction does not show clearly at this scale"
+            lines.append(f"- **{_COMPARISON_NAMES[comparison][0]}**: Xception's choice is " + "; ".join(parts)
+                         + f" — {outcome}.")
+    head = ("在这个规模上（每个比较：两边的均值差是否大于较大的标准差）：" if chinese else
+            "At this scale (each comparison: do the means differ by more than the larger standard deviation?):")
+    return head + "\n" + "\n".join(lines)
+
+
+def _name(method: str, request=None) -> str:
+    return VARIANTS_ZH.get(method, method) if request_locale(request) == "zh-CN" else method
+
+
+def _curve_frame(points: list[X.CurvePoint], group: str, request=None) -> pd.DataFrame:
+    return pd.DataFrame([(p.step, 100 * p.val_acc, _name(p.method, request)) for p in points
+                         if p.method in GROUPS[group]], columns=CURVE_COLUMNS)
+
+
+def _final_table(points: list[X.CurvePoint], test: dict[str, float] | None, request=None) -> str:
+    """Validation accuracy averaged over the curve and at its last step (and test accuracy when finished)."""
+    last = max(p.step for p in points)
+    val = {(p.step, p.method): p.val_acc for p in points}
+    methods = list(dict.fromkeys(p.method for p in points))
+    head = say(request, f"| network | validation, mean of the curve (how fast) | validation at step {last} |",
+               f"| 网络 | 验证准确率，曲线平均（训练得多快） | 第 {last} 步的验证准确率 |")
+    rows = [head + (say(request, " test |", " 测试 |") if test else ""), "|---|---|---|" + ("---|" if test else "")]
+    for m in methods:
+        mean = X.curve_mean(points, m) if last > 0 else val[(last, m)]
+        rows.append(f"| {_name(m, request)} | {mean:.1%} | {val[(last, m)]:.1%} |"
+                    + (f" {test[m]:.1%} |" if test else ""))
+    return "\n".join(rows)
+
+
+def curves_opening(request: gr.Request = None):
+    """The precomputed curves (seed 0 of the results' run), or the prompt to train."""
+    if not CURVES_ASSET.is_file():
+        return None, None, None, say(request, LIVE_MESSAGE, ZH[LIVE_MESSAGE])
+    saved = json.loads(CURVES_ASSET.read_text())
+    points = [X.CurvePoint(**p) for p in saved["points"]]
+    settings = saved["settings"]
+    intro = say(request, f"Trained ahead of time (seed {settings['seed']}, {settings['steps']} steps, the same run as "
+                         "seed 0 of the table above).\n\n",
+                f"预先训练好的结果（随机种子 {settings['seed']}，{settings['steps']} 步，与上表随机种子 0 的那次相同）。\n\n")
+    return (*(_curve_frame(points, g, request) for g in GROUPS), intro + _final_table(points, saved["test"], request))
+
+
+@gpu(duration=LIVE_BUDGET_S + 30)
+@friendly_errors
+def train_live(seed, steps, request: gr.Request = None):
+    """Fig. 10 live: the three variants (no activation, ReLU, ELU between depthwise and pointwise)
+    trained side by side on the same minibatches; streams their validation curves."""
+    seed, steps = int(seed) % 2**31, int(steps)
+    if not 20 <= steps <= LIVE_MAX_STEPS:
+        raise gr.Error(say(request, f"Choose 20–{LIVE_MAX_STEPS} steps.", f"请选择 20–{LIVE_MAX_STEPS} 步。"))
+    settings = X.TrainSettings(steps=steps)
+    began, points = time.perf_counter(), []
+    run = X.train_together(X.FIG10_VARIANTS, seed, settings)
+    with contextlib.closing(run):
+        while True:
+            try:
+                points = next(run)
+            except StopIteration as done:
+                test = {name: acc for name, (_, acc) in done.value.items()}
+                yield _curve_frame(points, "fig10", request), _final_table(points, test, request)
+                return
+            step = points[-1].step
+            if time.perf_counter() - began > LIVE_BUDGET_S:
+                yield _curve_frame(points, "fig10", request), _final_table(points, None, request) + say(
+                    request, f"\n\nStopped at the time budget ({LIVE_BUDGET_S} s) at step {step}.",
+                    f"\n\n已到时间预算（{LIVE_BUDGET_S} 秒），停在第 {step} 步。")
+                return
+            yield _curve_frame(points, "fig10", request), say(
+                request, f"Training the three networks on the same minibatches: step {step} / {steps}…",
+                f"三个网络在同样的小批次上训练：第 {step} / {steps} 步…")
+
+
+def precompute() -> None:
+    """Seed 0 of the results' digits run (all six networks), saved for the tab to open on."""
+    import torch
+
+    torch.set_num_threads(1)
+    points, test = X.digits_run(0, False)
+    CURVES_ASSET.write_text(json.dumps({"settings": {"seed": 0, "steps": X.TrainSettings().steps}, "test": test,
+                                        "points": [{**vars(p), "val_acc": round(p.val_acc, 5)} for p in points]},
+                                       indent=0, ensure_ascii=False) + "\n")
+
+
+def _digits_section() -> None:
+    gr.Markdown(t(DIGITS_HEADING))
+    gr.Markdown(localized(DIGITS_TEXT + "\n\n" + comparison_table(SLUG, DIGITS_CLAIMS) + "\n\n" + verdict(),
+                          DIGITS_TEXT_ZH + "\n\n" + comparison_table_zh(SLUG, DIGITS_CLAIMS, _claims_zh(), _labels_zh())
+                          + "\n\n" + verdict(chinese=True)))
+    plot = functools.partial(gr.LinePlot, x=CURVE_COLUMNS[0], y=CURVE_COLUMNS[1], color=CURVE_COLUMNS[2], height=280,
+                             x_title=t("training step"), y_title=t("% validation accuracy"), color_title=t("network"))
+    with gr.Row():
+        fig10 = plot(title=t("Fig. 10: between depthwise and pointwise"))
+        fig9 = plot(title=t("Fig. 9: with and without residuals"))
+        matched = plot(title=t("Same parameters, three convolutions"))
+    table = gr.Markdown(t(LIVE_MESSAGE))
+    on_tab_open(curves_opening, [fig10, fig9, matched, table])
+    with gr.Row():
+        seed = gr.Number(0, precision=0, label=t("Seed"))
+        steps = gr.Slider(20, LIVE_MAX_STEPS, value=LIVE_MAX_STEPS, step=10, label=t("Steps"))
+        go = gr.Button(t("Train the three variants yourself"), variant="primary")
+        stop = gr.Button(t("Stop"))
+    live = go.click(train_live, [seed, steps], [fig10, table], api_name=f"{SLUG}_train",
+                    concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    stop.click(None, None, None, cancels=[live], api_visibility="private")
+
+
 # --------------------------------------------------------------------------- UI
 def short_weights_note():
     """One line below the main content: whether the ImageNet weights are here."""
@@ -187,6 +373,7 @@ def short_weights_note():
 def build() -> None:
     header(TITLE, PAPER_URL, localized(INTRO, INTRO_ZH))
     gr.Markdown(counts_note())
+    _digits_section()
     with gr.Tabs():
         _explorer()
         _classifier()
@@ -243,7 +430,36 @@ FILTERS_TEXT = ("### The first separable block's filters\nLeft: 64 depthwise 3×
                 "(spatial patterns). Right: the 128×64 pointwise matrix (how channels are mixed). "
                 "Red positive, blue negative.")
 
+DIGITS_HEADING = "### §4.7 at small scale: Fig. 10, Fig. 9 and parameter-matched convolutions, trained here"
+DIGITS_TEXT = ("A small Xception (a regular stem, two downsampling modules, two residual middle modules of three "
+               "separable units; global average pooling) trained from scratch on 14×14 scikit-learn digits, every "
+               "network on the same minibatches. **Fig. 10**: only what sits between the depthwise and the pointwise "
+               "convolution changes — nothing (Xception's choice), ReLU or ELU. **Fig. 9**: the same network without "
+               "its shortcuts. **Same parameters**: every separable unit replaced by a regular 3×3 convolution or by "
+               "Fig. 3's Inception-style unit (1×1, then 3×3 over 3 channel segments), widths set to match the "
+               "parameter count. Curves: accuracy on training digits held out for validation; the table: mean ± sd "
+               "over seeds (`python -m papers.reproduce xception`).")
+DIGITS_TEXT_ZH = ("一个小 Xception（普通卷积的主干、两个下采样模块、两个各含三个可分离单元的残差中间模块，全局平均池化），"
+                  "在 14×14 的 scikit-learn 手写数字上从头训练，所有网络用同样的小批次。**图 10**：只改变深度卷积与逐点卷积"
+                  "之间放的东西——什么都不放（Xception 的选择）、ReLU 或 ELU。**图 9**：同一网络去掉捷径连接。"
+                  "**同样的参数量**：把每个可分离单元换成普通 3×3 卷积，或换成图 3 的 Inception 式单元（先 1×1，再在 3 段通道上"
+                  "各做 3×3），宽度按参数量对齐。曲线：留作验证的训练数字上的准确率；表格：多个随机种子的均值 ± 标准差"
+                  "（`python -m papers.reproduce xception`）。")
+LIVE_MESSAGE = "Press **Train the three variants yourself**: the three Fig. 10 networks train for up to two minutes."
+
 ZH = {
+    DIGITS_HEADING: "### 小规模的 §4.7：图 10、图 9 与参数量对齐的卷积，在这里训练",
+    LIVE_MESSAGE: "按 **自己训练这三个变体**：图 10 的三个网络最多训练两分钟。",
+    "training step": "训练步数",
+    "% validation accuracy": "% 验证准确率",
+    "network": "网络",
+    "Fig. 10: between depthwise and pointwise": "图 10：深度卷积与逐点卷积之间",
+    "Fig. 9: with and without residuals": "图 9：有无残差连接",
+    "Same parameters, three convolutions": "同样的参数量，三种卷积",
+    "Seed": "随机种子",
+    "Steps": "步数",
+    "Train the three variants yourself": "自己训练这三个变体",
+    "Stop": "停止",
     "The Inception hypothesis, measured": "实测 Inception 假设",
     EXPLORER_TEXT: "一个把 C 个通道映射到 C 个通道的层，三种做法（论文图 1–4）：普通卷积（空间和通道一起处理）、"
                    "按图 3 改写的 Inception 式模块（先 1×1 卷积，再在 3 段互不相交的通道上各做 k×k 卷积），以及 Xception 的"
@@ -267,3 +483,7 @@ ZH = {
     "depthwise filters": "逐通道（depthwise）滤波器",
     "pointwise weights (out × in)": "逐点（pointwise）权重（输出 × 输入）",
 }
+
+
+if __name__ == "__main__":
+    precompute()

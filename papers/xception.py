@@ -12,7 +12,10 @@ last: an entry flow, a middle flow repeated 8 times, and an exit flow. It beats 
 ImageNet with about as many parameters (Tables 1 and 3) while doing more multiply-adds. Counted
 here (results/xception.json): xception_params, inception_v3_params, xception_macs,
 inception_v3_macs, conv_layers, stem_convs, separable_convs, residual_modules; measured:
-latency_ratio.
+latency_ratio. §4.7's ablations rerun at small scale on the offline digits, 3 seeds each
+(`SmallXception`): fig10_* (nothing vs ReLU vs ELU between depthwise and pointwise, Fig. 10),
+fig9_* (with vs without residual connections, Fig. 9), matched_* (separable vs regular vs
+Inception-style convolutions at the same parameter count, cf. Tables 1 and 3), matched_params.
 
 **Deviations from the paper**
 - Batch-norm ε is PyTorch's 1e-5, as in the PyTorch port whose converted Keras weights we load
@@ -26,9 +29,25 @@ latency_ratio.
   machine; the paper compares whole networks on 60 K80 GPUs (Table 3, steps/second).
 - On CUDA, classification runs in bf16 (autocast), the softmax in fp32 (tests/test_gpu.py:
   logits within 5 % of fp32, relative L2). The explorer and timings stay fp32.
+- Fig. 9 and Fig. 10 are curves of the full Xception on ImageNet / JFT (RMSprop or SGD, days on
+  60 GPUs). Here they are rerun on a CPU budget: scikit-learn's digits averaged to 14×14 (the
+  8×8 originals hold no more detail), 1,078 training / 270 validation (held-out training
+  digits, for the curves) / 449 test digits; a small `SmallXception` (matched_params: a regular 3×3
+  stem, 2 downsampling entry modules, 2 middle modules of 3 units, no exit flow); 150 Adam steps
+  of 32 (lr 2e-3 decayed linearly to 0), every network on the same minibatches. The settings
+  were fixed before any run and not selected on the test digits; the digits are easy, so every
+  network ends close to the same accuracy and the differences, where any, are in how fast it
+  gets there.
+- Fig. 9's non-residual network drops every shortcut, the 1×1 strided ones included (the paper
+  does not say how it handled those).
+- The parameter-matched comparison is ours, not a figure of the paper: every separable unit of
+  `SmallXception` replaced by a regular 3×3 convolution or by Fig. 3's Inception-style unit
+  (1×1, ReLU, 3×3 over 3 channel segments), widths set to the same parameter count. The paper
+  compares Xception with Inception V3, whose modules also mix 1×1, 3×3, 5×5 and pooling towers.
 """
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import time
@@ -64,27 +83,33 @@ class XceptionConfig:
 
 
 # --------------------------------------------------------------------------- building blocks
+INTERMEDIATE = {"none": nn.Identity, "ReLU": nn.ReLU, "ELU": nn.ELU}  # §4.7, Fig. 10's three variants
+
+
 class SeparableConv2d(nn.Module):
     """§1.2: a depthwise k×k convolution (one filter per input channel, `groups=in`) followed by
-    a pointwise 1×1 convolution; no non-linearity in between (§4.7 found it best)."""
+    a pointwise 1×1 convolution; no non-linearity in between (§4.7 found it best). `intermediate`
+    ("none", "ReLU", "ELU") is what sits between the two: Fig. 10's ablation."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, intermediate: str = "none"):
         super().__init__()
         self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2,
                                    groups=in_channels, bias=False)
+        self.intermediate = INTERMEDIATE[intermediate]()  # parameter-free: the state dict is unchanged
         self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(x))
+        return self.pointwise(self.intermediate(self.depthwise(x)))
 
 
 class SeparableUnit(nn.Module):
-    """Fig. 5's "ReLU → SeparableConv → BatchNorm" (every convolution is followed by BN, §3)."""
+    """Fig. 5's "ReLU → SeparableConv → BatchNorm" (every convolution is followed by BN, §3).
+    `conv` builds the convolution (in, out) -> module; Xception's is `SeparableConv2d`."""
 
-    def __init__(self, in_channels: int, out_channels: int, relu_first: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, relu_first: bool = True, conv=SeparableConv2d):
         super().__init__()
         self.relu_first = relu_first
-        self.conv = SeparableConv2d(in_channels, out_channels)
+        self.conv = conv(in_channels, out_channels)
         self.bn = nn.BatchNorm2d(out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,23 +119,29 @@ class SeparableUnit(nn.Module):
 
 class XceptionModule(nn.Module):
     """One residual module of Fig. 5: separable units, a 3×3 stride-2 max-pool when the module
-    downsamples, plus a linear shortcut (identity, or 1×1 stride-2 conv + BN when shapes change)."""
+    downsamples, plus a linear shortcut (identity, or 1×1 stride-2 conv + BN when shapes change).
+    `residual=False` drops the shortcut (Fig. 9's non-residual Xception); nothing else changes."""
 
-    def __init__(self, in_channels: int, widths: tuple[int, ...], stride: int = 1, relu_first: bool = True):
+    def __init__(self, in_channels: int, widths: tuple[int, ...], stride: int = 1, relu_first: bool = True,
+                 conv=SeparableConv2d, residual: bool = True):
         super().__init__()
         ins = (in_channels,) + widths[:-1]
-        self.units = nn.ModuleList(SeparableUnit(i, o, relu_first or n > 0)
+        self.units = nn.ModuleList(SeparableUnit(i, o, relu_first or n > 0, conv)
                                    for n, (i, o) in enumerate(zip(ins, widths)))
         self.pool = nn.MaxPool2d(3, stride, padding=1) if stride > 1 else nn.Identity()
         out_channels = widths[-1]
-        self.shortcut = nn.Identity() if (in_channels, stride) == (out_channels, 1) else nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
+        if not residual:
+            self.shortcut = None
+        else:
+            self.shortcut = nn.Identity() if (in_channels, stride) == (out_channels, 1) else nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x
         for unit in self.units:
             y = unit(y)
-        return self.pool(y) + self.shortcut(x)
+        y = self.pool(y)
+        return y if self.shortcut is None else y + self.shortcut(x)
 
 
 def separable_bn_relu(in_channels: int, out_channels: int) -> list[tuple[str, nn.Module]]:
@@ -332,10 +363,12 @@ class InceptionStyle(nn.Module):
     convolutions over `segments` non-overlapping segments of its output channels (with the
     ReLU Inception puts between them). segments=channels gives Fig. 4's "extreme" Inception."""
 
-    def __init__(self, channels: int, kernel_size: int, segments: int = INCEPTION_SEGMENTS):
+    def __init__(self, channels: int, kernel_size: int, segments: int = INCEPTION_SEGMENTS,
+                 out_channels: int | None = None):
         super().__init__()
-        self.pointwise = nn.Conv2d(channels, channels, 1, bias=False)
-        self.spatial = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2,
+        out_channels = out_channels or channels  # the 1×1 maps channels -> out, the k×k segments keep out
+        self.pointwise = nn.Conv2d(channels, out_channels, 1, bias=False)
+        self.spatial = nn.Conv2d(out_channels, out_channels, kernel_size, padding=kernel_size // 2,
                                  groups=segments, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -436,6 +469,221 @@ def pointwise_image(model: Xception, scale: int = 4) -> np.ndarray:
     return diverging_rgb(w / max(np.abs(w).max(), 1e-12)).repeat(scale, 0).repeat(scale, 1)
 
 
+# --------------------------------------------------------------------------- §4.7 at small scale
+# The paper's ablations (Fig. 9, Fig. 10) and its parameter-matched comparison with Inception V3
+# (Tables 1 and 3), rerun on the offline digits (papers.data) with a small Xception of the same
+# kind: a regular stem, downsampling modules with 1×1 stride-2 shortcuts, identity-shortcut
+# middle modules, global average pooling and logistic regression.
+@dataclass(frozen=True)
+class SmallConfig:
+    """A small Xception-style network for 14×14 digits. `conv` is what every unit's convolution
+    is ("separable", "inception" = Fig. 3's 1×1 then 3 segments of 3×3, "regular" 3×3);
+    `intermediate` what sits between depthwise and pointwise (separable only, Fig. 10);
+    `residual` whether modules have their shortcut (Fig. 9)."""
+    conv: str = "separable"
+    intermediate: str = "none"
+    residual: bool = True
+    stem: int = 16
+    entry: tuple[int, ...] = (32, 64)  # each entry module halves the size: 14 -> 7 -> 4
+    middle_repeats: int = 2
+    middle_units: int = 3
+    in_channels: int = 1
+    classes: int = 10
+
+
+def _unit_conv(config: SmallConfig):
+    """(in, out) -> the convolution module of one unit, for config.conv."""
+    if config.conv == "separable":
+        return lambda i, o: SeparableConv2d(i, o, intermediate=config.intermediate)
+    if config.conv == "inception":
+        return lambda i, o: InceptionStyle(i, 3, INCEPTION_SEGMENTS, out_channels=o)
+    if config.conv == "regular":
+        return lambda i, o: nn.Conv2d(i, o, 3, padding=1, bias=False)
+    raise ValueError(f"unknown convolution {config.conv!r}")
+
+
+class SmallXception(nn.Module):
+    """Fig. 5 shrunk to digits: stem (regular 3×3 conv, BN, ReLU), entry modules (two units and a
+    stride-2 max-pool each), middle modules (three units, identity shortcut), global average
+    pooling, logistic regression."""
+
+    def __init__(self, config: SmallConfig = SmallConfig()):
+        super().__init__()
+        self.config = config
+        conv = _unit_conv(config)
+        self.stem = nn.Sequential(OrderedDict(conv=nn.Conv2d(config.in_channels, config.stem, 3, padding=1, bias=False),
+                                              bn=nn.BatchNorm2d(config.stem), relu=nn.ReLU()))
+        modules, width = [], config.stem
+        for n, out in enumerate(config.entry):  # the stem already ends with a ReLU
+            modules.append(XceptionModule(width, (out, out), stride=2, relu_first=n > 0, conv=conv,
+                                          residual=config.residual))
+            width = out
+        modules += [XceptionModule(width, (width,) * config.middle_units, conv=conv, residual=config.residual)
+                    for _ in range(config.middle_repeats)]
+        self.modules_ = nn.Sequential(*modules)
+        self.fc = nn.Linear(width, config.classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, 14, 14)
+        y = F.relu(self.modules_(self.stem(x)))  # (B, C, 4, 4); the last unit ends in BN, so ReLU first
+        return self.fc(y.mean((2, 3)))  # global average pooling -> (B, classes)
+
+
+@functools.cache
+def matched_config(conv: str, budget: int | None = None, **kwargs) -> SmallConfig:
+    """The SmallConfig with convolution `conv` whose module widths come closest in parameters to
+    `budget` (default: the separable network's): first all entry widths scaled together, then the
+    first and the last one alone. Inception-style widths stay multiples of INCEPTION_SEGMENTS so its
+    segments are equal; the stem is unchanged."""
+    base = SmallConfig(**kwargs)
+    budget = budget or count_params(SmallXception(base))
+    step = INCEPTION_SEGMENTS if conv == "inception" else 1
+
+    def gap(entry: tuple[int, ...]) -> int:
+        with torch.device("meta"):  # shapes only: counting needs no weights
+            model = SmallXception(SmallConfig(**{**vars(base), "conv": conv, "entry": entry}))
+        return abs(count_params(model) - budget)
+
+    scaled = [tuple(max(step, round(w * scale / step) * step) for w in base.entry) for scale in np.arange(0.2, 3, 0.05)]
+    entry = min(scaled, key=gap)
+    for i in (0, len(entry) - 1, 0):  # then the first width, the last, the first again, one at a time
+        entry = min((entry[:i] + (w,) + entry[i + 1:] for w in range(step, 2 * entry[i] + 1, step)), key=gap)
+    return SmallConfig(**{**vars(base), "conv": conv, "entry": entry})
+
+
+# Fig. 10 (intermediate activation), Fig. 9 (residual) and the parameter-matched nets, by name.
+VARIANTS = {
+    "no intermediate activation": dict(conv="separable", intermediate="none"),
+    "ReLU in between": dict(conv="separable", intermediate="ReLU"),
+    "ELU in between": dict(conv="separable", intermediate="ELU"),
+    "no residual connections": dict(conv="separable", residual=False),
+    "regular convolutions": dict(conv="regular"),
+    "Inception-style (Fig. 3)": dict(conv="inception"),
+}
+FIG10_VARIANTS = ("no intermediate activation", "ReLU in between", "ELU in between")
+
+
+def variant_config(name: str) -> SmallConfig:
+    spec = dict(VARIANTS[name])
+    conv = spec.pop("conv")
+    return matched_config(conv, **spec) if conv != "separable" else SmallConfig(conv=conv, **spec)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """One budget for every variant: Adam (the paper uses RMSprop on JFT, SGD on ImageNet), the
+    learning rate decayed linearly to 0 over the budget, the same minibatches in the same order
+    for every network."""
+    steps: int = 150
+    batch: int = 32
+    lr: float = 2e-3
+    every: int = 10  # validation accuracy measured every this many steps
+    validation_fraction: float = 0.2  # of the training digits, held out for the curves and choices
+
+
+QUICK = TrainSettings(steps=40, every=10)
+
+
+@dataclass
+class CurvePoint:
+    step: int
+    method: str
+    val_acc: float  # held-out training digits
+
+
+@dataclass
+class DigitsSplit:
+    x_train: torch.Tensor  # (N, 1, 14, 14)
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def _half(pair: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 1, 28, 28) digits -> (N, 1, 14, 14) by 2×2 averaging (a CPU-sized input; the 8×8 originals
+    hold no more detail), labels unchanged."""
+    images, labels = pair
+    return F.avg_pool2d(images, 2), labels
+
+
+def digits_split(validation_fraction: float = TrainSettings.validation_fraction) -> DigitsSplit:
+    """papers.data's train digits split (fixed seed) into train and validation; the test digits apart."""
+    from papers import data
+
+    x, y = _half(data.digits("train"))
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(data.SPLIT_SEED))
+    n_val = int(round(len(y) * validation_fraction))
+    val, train = order[:n_val], order[n_val:]
+    x_test, y_test = _half(data.digits("test"))
+    return DigitsSplit(x[train], y[train], x[val], y[val], x_test, y_test)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
+    was = model.training
+    model.eval()
+    correct = sum(int((model(x[i:i + batch]).argmax(1) == y[i:i + batch]).sum()) for i in range(0, len(y), batch))
+    model.train(was)
+    return correct / len(y)
+
+
+def train_together(names: tuple[str, ...], seed: int, settings: TrainSettings = TrainSettings(),
+                   split: DigitsSplit | None = None):
+    """Train the named VARIANTS side by side on the same minibatches, each initialised from `seed`.
+    A generator: yields the list of CurvePoints so far after every `settings.every` steps (and at
+    step 0); returns {name: (model, test accuracy)} (StopIteration.value) when done. Touches no
+    global RNG state (seeded_init, a torch.Generator for the batches)."""
+    from papers.checkpoints import seeded_init
+
+    split = split or digits_split(settings.validation_fraction)
+    models = {}
+    for name in names:
+        with seeded_init(seed):  # every variant starts from the seed's initialisation
+            models[name] = SmallXception(variant_config(name))
+    optimisers = {name: torch.optim.Adam(m.parameters(), lr=settings.lr) for name, m in models.items()}
+    schedules = [torch.optim.lr_scheduler.LambdaLR(o, lambda s: 1 - s / settings.steps) for o in optimisers.values()]
+    generator = torch.Generator().manual_seed(seed)
+    points = [CurvePoint(0, name, accuracy(m, split.x_val, split.y_val)) for name, m in models.items()]
+    yield points
+    n = len(split.y_train)
+    order, position = torch.randperm(n, generator=generator), 0
+    for step in range(1, settings.steps + 1):
+        if position + settings.batch > n:  # a new epoch
+            order, position = torch.randperm(n, generator=generator), 0
+        idx = order[position:position + settings.batch]
+        position += settings.batch
+        x, y = split.x_train[idx], split.y_train[idx]  # (B, 1, 14, 14), (B,)
+        for name, model in models.items():
+            loss = F.cross_entropy(model(x), y)
+            optimisers[name].zero_grad()
+            loss.backward()
+            optimisers[name].step()
+        for schedule in schedules:
+            schedule.step()
+        if step % settings.every == 0 or step == settings.steps:
+            points += [CurvePoint(step, name, accuracy(m, split.x_val, split.y_val)) for name, m in models.items()]
+            yield points
+    return {name: (m.eval(), accuracy(m, split.x_test, split.y_test)) for name, m in models.items()}
+
+
+def run_to_end(names: tuple[str, ...], seed: int, settings: TrainSettings = TrainSettings()):
+    """(curve points, {name: test accuracy}) of a finished train_together run."""
+    run, points = train_together(names, seed, settings), []
+    while True:
+        try:
+            points = next(run)
+        except StopIteration as done:
+            return points, {name: acc for name, (_, acc) in done.value.items()}
+
+
+def curve_mean(points: list[CurvePoint], method: str) -> float:
+    """How fast a network trains, in one number: its validation accuracy averaged over the curve's
+    points after step 0 (the area under the curve over the budget, divided by its length)."""
+    values = [p.val_acc for p in points if p.method == method and p.step > 0]
+    return sum(values) / len(values)
+
+
 # ---- experiments behind the claims
 # Counted from the models themselves (deterministic, one seed, checkable), and one measured
 # latency ratio (seeded weights; the clock varies with the machine, so not checkable).
@@ -481,8 +729,65 @@ def measure_latency_ratio(seed: int, quick: bool) -> dict[str, float]:
     return {"ours": xception_row.seconds / inception_row.seconds}
 
 
+@functools.cache
+def digits_run(seed: int, quick: bool) -> tuple[list[CurvePoint], dict[str, float]]:
+    """All VARIANTS trained together from `seed` (one run serves every digits claim of that seed)."""
+    return run_to_end(tuple(VARIANTS), seed, QUICK if quick else TrainSettings())
+
+
+# claim key -> variant name; "ours" is Xception's choice in every comparison
+METHOD_KEYS = {"ours": "no intermediate activation", "relu": "ReLU in between", "elu": "ELU in between",
+               "no_residual": "no residual connections", "regular": "regular convolutions",
+               "inception": "Inception-style (Fig. 3)"}
+COMPARISONS = {"fig10": ("relu", "elu"), "fig9": ("no_residual",), "matched": ("regular", "inception")}
+
+
+def _digits_measure(comparison: str, when: str):
+    """Mean validation accuracy (%) over the curve, or test accuracy (%) at the end, for one comparison."""
+    keys = ("ours",) + COMPARISONS[comparison]
+
+    def measure(seed: int, quick: bool) -> dict[str, float]:
+        points, test = digits_run(seed, quick)
+        if when == "test":
+            return {k: 100 * test[METHOD_KEYS[k]] for k in keys}
+        return {k: 100 * curve_mean(points, METHOD_KEYS[k]) for k in keys}
+    return measure
+
+
+def measure_matched_params(seed: int, quick: bool) -> dict[str, float]:
+    return {k: count_params(SmallXception(variant_config(METHOD_KEYS[k]))) for k in ("ours",) + COMPARISONS["matched"]}
+
+
 def _experiments():
     from papers.results import Experiment, Paper
+
+    settings = TrainSettings()
+    steps, every = settings.steps, settings.every
+    labels = {k: v for k, v in METHOD_KEYS.items()}
+    digits_claims = []
+    for comparison, paper in {
+        "fig10": Paper(None, "Fig. 10", "JFT: with no intermediate non-linearity training converges fastest and "
+                       "ends best; ELU, then ReLU, are slower and worse"),
+        "fig9": Paper(None, "Fig. 9", "ImageNet: with residual connections Xception converges much faster and "
+                      "ends better"),
+        "matched": Paper(None, "Table 1, Table 3", "ImageNet: Xception beats Inception V3 (79.0 vs 78.2 % top-1) "
+                         "with about as many parameters"),
+    }.items():
+        what = {"fig10": "no activation vs ReLU vs ELU between depthwise and pointwise",
+                "fig9": "with vs without residual connections",
+                "matched": "separable vs regular vs Inception-style convolutions, parameter-matched"}[comparison]
+        keep = {k: labels[k] for k in ("ours",) + COMPARISONS[comparison]}
+        digits_claims += [
+            Experiment(f"{comparison}_early_val", f"Small Xception on 14×14 digits, {what}: validation accuracy "
+                       f"averaged over the training curve (how fast it trains)",
+                       f"% accuracy on held-out training digits, mean of the curve every {every} of {steps} Adam "
+                       "steps of 32 (area under the curve)", _digits_measure(
+                           comparison, "early"), seeds=3, higher_is_better=True, paper=paper, digits=1, labels=keep),
+            Experiment(f"{comparison}_test", f"Small Xception on 14×14 digits, {what}: test accuracy after "
+                       f"{steps} steps", f"% accuracy on the 449 test digits after {steps} Adam steps of 32",
+                       _digits_measure(comparison, "test"), seeds=3, higher_is_better=True, paper=paper, digits=1,
+                       labels=keep),
+        ]
 
     def counted(claim: str, statement: str, metric: str, paper: Paper | None = None, digits: int = 0):
         return Experiment(claim, statement, metric, _count(claim), seeds=1, checkable=True, digits=digits,
@@ -508,6 +813,10 @@ def _experiments():
                    "results file's `threads`", measure_latency_ratio, seeds=3, higher_is_better=False, digits=2,
                    paper=Paper(round(31 / 28, 2), "Table 3",
                                "training steps/second on 60 K80 GPUs: 28 for Xception, 31 for Inception V3")),
+        Experiment("matched_params", "Parameters of the small digits networks: separable, regular and "
+                   "Inception-style, widths chosen to match", "learnable parameters", measure_matched_params, seeds=1,
+                   checkable=True, digits=0, labels={k: labels[k] for k in ("ours",) + COMPARISONS["matched"]}),
+        *digits_claims,
     ]
 
 
