@@ -18,14 +18,15 @@ SLUG = "siamese"
 TITLE = "Siamese similarity network"
 PAPER_URL = "https://ieeexplore.ieee.org/document/1467314"
 INTRO = """Two copies of one convnet G_W map two images to vectors; their **L1 distance E_W is
-the energy**: low for *genuine* pairs (same class), high for *impostor* pairs. The paper trains
-on some people and verifies **people it never saw**. Here you train on some digit classes (or on
-30 of the 40 ORL faces, the paper's own data, when they are installed) and verify the held-out
-ones. Label convention, as in the paper: **Y = 0 genuine, Y = 1 impostor**."""
+the energy**: low for *genuine* pairs (same person), high for *impostor* pairs. The paper trains
+on some people and verifies **people it never saw**. Here, as in the paper, G_W trains on 30 of the
+40 ORL faces and verifies the other 10 (when the faces are installed); without them, it trains on
+some digit classes and verifies the held-out ones. Label convention, as in the paper:
+**Y = 0 genuine, Y = 1 impostor**."""
 INTRO_ZH = cjk_markdown("""同一个卷积网络 G_W 的两份拷贝把两张图像映射成两个向量；它们之间的 **L1 距离 E_W 就是能量**：
-*真配对*（同一类）能量低，*冒充配对*（不同类）能量高。论文在一部分人身上训练，去验证**从没见过的人**。
-这里你在一部分数字类别上训练（装有 ORL 人脸——论文自己的数据——时，也可以在 40 人中的 30 人上训练），
-再验证留出的那些类别。标签约定与论文相同：**Y = 0 为真配对，Y = 1 为冒充配对**。""")
+*真配对*（同一个人）能量低，*冒充配对*（不同的人）能量高。论文在一部分人身上训练，去验证**从没见过的人**。
+这里和论文一样，G_W 在 40 个 ORL 人脸中的 30 人上训练，验证另外 10 人（装有人脸数据时）；没有人脸数据时，
+它在一部分数字类别上训练，验证留出的类别。标签约定与论文相同：**Y = 0 为真配对，Y = 1 为冒充配对**。""")
 
 
 def _versus(claim_id: str, method: str, zh: bool = False) -> str:
@@ -45,23 +46,57 @@ def _versus(claim_id: str, method: str, zh: bool = False) -> str:
     return "**worse** than" if gap > 0 else "**better** than"
 
 
+def _faces_note() -> str:
+    """The ORL faces part of the honest note ('' where the faces were never measured)."""
+    if not results.claim(SLUG, "orl_unseen_eer"):
+        return ""
+    fig = functools.partial(results.figure, SLUG)
+    text = (f"**ORL faces, the paper's setting** (train on people 1–30, verify people 31–40, whom neither "
+            f"training nor the choice of the recipe ever saw; {siamese.FACE_STEPS} steps with random rotations, "
+            f"scalings and shifts): the learned metric reaches {fig('orl_unseen_eer')}, "
+            f"{_versus('orl_unseen_eer', 'pixels')} raw pixels ({fig('orl_unseen_eer', 'pixels', spread=False)}) "
+            f"and {_versus('orl_unseen_eer', 'untrained')} the same network untrained "
+            f"({fig('orl_unseen_eer', 'untrained')}).")
+    if results.claim(SLUG, "shipped_faces_unseen_eer"):
+        text += f" The shipped faces checkpoint (seed 0): {fig('shipped_faces_unseen_eer')}."
+    if results.claim(SLUG, "orl_live_eer"):
+        text += (f" Training live for {siamese.LIVE_FACE_STEPS} steps (about what the default {BUDGET_S[2]} s budget reaches on a CPU): "
+                 f"{fig('orl_live_eer')}, {_versus('orl_live_eer', 'pixels')} raw pixels.")
+    return text + " "
+
+
+def _faces_note_zh() -> str:
+    if not results.claim(SLUG, "orl_unseen_eer"):
+        return ""
+
+    def fig(claim_id, method="ours", **kwargs):
+        return zh_figure(results.figure(SLUG, claim_id, method, **kwargs))
+
+    text = (f"**ORL 人脸——论文的设定**（在第 1–30 人上训练，验证第 31–40 人：训练和挑选训练方案时都没见过他们；"
+            f"{siamese.FACE_STEPS} 步，带随机旋转、缩放和平移）：学到的度量达到 {fig('orl_unseen_eer')}，"
+            f"{_versus('orl_unseen_eer', 'pixels', zh=True)}原始像素（{fig('orl_unseen_eer', 'pixels', spread=False)}），"
+            f"也{_versus('orl_unseen_eer', 'untrained', zh=True)}未经训练的同一个网络（{fig('orl_unseen_eer', 'untrained')}）。")
+    if results.claim(SLUG, "shipped_faces_unseen_eer"):
+        text += f"随附的人脸检查点（种子 0）：{fig('shipped_faces_unseen_eer')}。"
+    if results.claim(SLUG, "orl_live_eer"):
+        text += (f"在页面里现场训练 {siamese.LIVE_FACE_STEPS} 步（大约是 CPU 上默认 {BUDGET_S[2]} 秒预算能跑到的步数）："
+                 f"{fig('orl_live_eer')}，{_versus('orl_live_eer', 'pixels', zh=True)}原始像素。")
+    return text
+
+
 def honest_note() -> str:
     """What the measurements say (results/siamese.json; mean ± sd over seeds), a loss included."""
     fig = functools.partial(results.figure, SLUG)
-    text = (f"*Honest note* (equal error rate, EER, lower is better; each seed trains G_W from scratch for "
-            f"{siamese.TRAIN_STEPS} steps on digits 0–6): on the **unseen** digits 7–9 the learned metric "
+    text = ("*Honest note* (equal error rate, EER, lower is better; each seed trains G_W from scratch). "
+            + _faces_note() +
+            f"**Digits** ({siamese.TRAIN_STEPS} steps on digits 0–6, no distortions): on the **unseen** digits 7–9 the learned metric "
             f"reaches {fig('unseen_digits_eer')}, {_versus('unseen_digits_eer', 'pixels')} raw pixels "
             f"({fig('unseen_digits_eer', 'pixels', spread=False)}, no randomness) and {_versus('unseen_digits_eer', 'untrained')} the same "
             f"network untrained ({fig('unseen_digits_eer', 'untrained')}). On the **trained** classes 0–6 (their "
             f"test images) it reaches {fig('seen_digits_eer')}, {_versus('seen_digits_eer', 'pixels')} raw "
             f"pixels ({fig('seen_digits_eer', 'pixels', spread=False)}): seven training classes teach it those classes, "
             "not a metric that transfers.")
-    if results.claim(SLUG, "orl_unseen_eer"):
-        text += (f" **ORL faces** (train on 30 people, verify the 10 others; {siamese.FACE_STEPS} steps): "
-                 f"learned {fig('orl_unseen_eer')}, {_versus('orl_unseen_eer', 'pixels')} raw pixels "
-                 f"({fig('orl_unseen_eer', 'pixels', spread=False)}); untrained {fig('orl_unseen_eer', 'untrained')}.")
-    return text + (" The paper trained far longer, with distorted copies, on more people. Regenerate: "
-                   "`python -m papers.reproduce siamese`.")
+    return text + " Regenerate: `python -m papers.reproduce siamese`."
 
 
 def honest_note_zh() -> str:
@@ -69,7 +104,8 @@ def honest_note_zh() -> str:
     def fig(claim_id, method="ours", **kwargs):
         return zh_figure(results.figure(SLUG, claim_id, method, **kwargs))
 
-    text = (f"*如实说明*（等错误率 EER，越低越好；每个随机种子都在数字 0–6 上从头训练 G_W {siamese.TRAIN_STEPS} 步）："
+    text = ("*如实说明*（等错误率 EER，越低越好；每个随机种子都从头训练 G_W）。" + _faces_note_zh() +
+            f"**数字**（在数字 0–6 上训练 {siamese.TRAIN_STEPS} 步，不加变形）："
             f"在**没见过**的数字 7–9 上，学到的度量达到 {fig('unseen_digits_eer')}，"
             f"{_versus('unseen_digits_eer', 'pixels', zh=True)}原始像素（{fig('unseen_digits_eer', 'pixels', spread=False)}，"
             f"没有随机性），也{_versus('unseen_digits_eer', 'untrained', zh=True)}未经训练的同一个网络"
@@ -77,15 +113,12 @@ def honest_note_zh() -> str:
             f"{fig('seen_digits_eer')}，{_versus('seen_digits_eer', 'pixels', zh=True)}原始像素"
             f"（{fig('seen_digits_eer', 'pixels', spread=False)}）：七个训练类别教会它的是这些类别本身，"
             "而不是一个能迁移的度量。")
-    if results.claim(SLUG, "orl_unseen_eer"):
-        text += (f"**ORL 人脸**（在 30 人上训练，验证另外 10 人；{siamese.FACE_STEPS} 步）：学到的度量 "
-                 f"{fig('orl_unseen_eer')}，{_versus('orl_unseen_eer', 'pixels', zh=True)}原始像素"
-                 f"（{fig('orl_unseen_eer', 'pixels', spread=False)}）；未经训练的网络 {fig('orl_unseen_eer', 'untrained')}。")
-    return text + "论文训练的时间长得多，用了变形的副本，人也更多。重新生成：`python -m papers.reproduce siamese`。"
+    return text + "重新生成：`python -m papers.reproduce siamese`。"
 
 
 DIGITS, FACES = "digits", "ORL faces"
-SHIPPED_KEY = (DIGITS, tuple(range(7)), "chopra2005")  # what the shipped checkpoint was trained on
+SHIPPED_KEYS = {DIGITS: (DIGITS, tuple(range(7)), "chopra2005"),  # what each shipped checkpoint was trained on
+                FACES: (FACES, (), "chopra2005")}
 LOSS_CHOICES = [(text, key) for key, text in siamese.LOSSES.items()]
 PREVIEW_SIDE = 112  # held-out images are shown enlarged
 MAX_CURVE_POINTS = 300
@@ -105,16 +138,27 @@ def _baseline(dataset: str, train_digits: tuple) -> siamese.Roc:
     return siamese.pixel_baseline(_data(dataset, train_digits))
 
 
+def default_dataset() -> str:
+    """Faces (the paper's setting) when the ORL faces are here; the digits otherwise."""
+    return FACES if siamese.faces_available() else DIGITS
+
+
+def _shipped_model(dataset: str) -> siamese.SiameseNet:
+    return siamese.pretrained(dataset="faces" if dataset == FACES else "digits")
+
+
 @functools.cache
-def _shipped_evaluation() -> siamese.Evaluation:
-    return siamese.evaluate(siamese.pretrained(), _data(*SHIPPED_KEY[:2]), SHIPPED_KEY[2])
+def _shipped_evaluation(dataset: str | None = None) -> siamese.Evaluation:
+    key = SHIPPED_KEYS[dataset or default_dataset()]
+    return siamese.evaluate(_shipped_model(key[0]), _data(*key[:2]), key[2])
 
 
 def _current(state: dict | None):
-    """(model, data, loss, evaluation, key): the visitor's trained model, else the shipped one."""
+    """(model, data, loss, evaluation, key): the visitor's trained model, else the shipped one
+    of the default data set."""
     if not state:
-        return (siamese.pretrained(), _data(*SHIPPED_KEY[:2]), SHIPPED_KEY[2],
-                _shipped_evaluation(), SHIPPED_KEY)
+        key = SHIPPED_KEYS[default_dataset()]
+        return _shipped_model(key[0]), _data(*key[:2]), key[2], _shipped_evaluation(key[0]), key
     dataset, train_digits, loss = state["key"]
     data = _data(dataset, train_digits)
     model = siamese.SiameseNet(data.config)
@@ -281,18 +325,22 @@ def opening_pair(request: gr.Request = None):
     try:
         ev = _shipped_evaluation()
     except WeightsUnavailable:
-        return None, None, "", None, None
+        return None, None, "", None, None, None
     a, b = _pair(_current(None)[1], True, np.random.default_rng(OPENING_PAIR_SEED))
     return (a, b, *_verify(a, b, round(ev.roc.eer_threshold, 2), None, request))
 
 
-def _pair(data: siamese.VerificationData, genuine: bool, rng: np.random.Generator):
+def _pair_indices(data: siamese.VerificationData, genuine: bool, rng: np.random.Generator) -> tuple[int, int]:
+    """Two held-out images (of one class when `genuine`), as indices into data.heldout_images."""
     labels = data.heldout_labels.numpy()
-    first = rng.integers(len(labels))
+    first = int(rng.integers(len(labels)))
     pool = np.flatnonzero((labels == labels[first]) if genuine else (labels != labels[first]))
     pool = pool[pool != first]
-    second = rng.choice(pool)
-    return tuple(_display(data.heldout_images[i]) for i in (first, second))
+    return first, int(rng.choice(pool))
+
+
+def _pair(data: siamese.VerificationData, genuine: bool, rng: np.random.Generator):
+    return tuple(_display(data.heldout_images[i]) for i in _pair_indices(data, genuine, rng))
 
 
 def _display(image: torch.Tensor) -> np.ndarray:  # (1, H, W) in [0, 1] -> (h, w) uint8, enlarged
@@ -308,7 +356,9 @@ def verify(image_a, image_b, threshold, state, request: gr.Request = None):
     return _verify(image_a, image_b, threshold, state, request)
 
 
-def _verify(image_a, image_b, threshold, state, request=None):
+def pair_energy(image_a, image_b, state, request=None) -> tuple[float, list[torch.Tensor]]:
+    """E_W of two images as Verify computes it, and the model inputs it computed it from. A
+    held-out image as the tab shows it goes back to exactly the tensor the evaluation used."""
     model, data, loss, _, _ = _current(state)
     try:
         inputs = [siamese.to_model_input(read_image(img).rgb, data.config) for img in (image_a, image_b)]
@@ -317,18 +367,42 @@ def _verify(image_a, image_b, threshold, state, request=None):
     except ValueError:  # an image without ink
         raise gr.Error(say(request, "The digit image is empty: draw or upload a digit.",
                            "数字图像是空的：请画一个或上传一个数字。")) from None
-    e_w = siamese.pair_energy(model, *inputs, loss=loss)
+    return siamese.pair_energy(model, *inputs, loss=loss), inputs
+
+
+def _verify(image_a, image_b, threshold, state, request=None):
+    dataset = state["key"][0] if state else default_dataset()
+    faces = dataset == FACES
+    e_w, inputs = pair_energy(image_a, image_b, state, request)
     same, threshold = e_w <= float(threshold), float(threshold)
     shown = [_display(x[0]) for x in inputs]
     text = say(request,
                f"E_W = **{e_w:.2f}** {'≤' if same else '>'} threshold {threshold:.2f} → "
-               f"{'✓ **genuine**: the same class' if same else '✗ **impostor**: different classes'}. "
-               f"(Model: {'your trained one' if state else 'the shipped digits 0–6 checkpoint'}; "
+               + (('✓ **genuine**: the same person' if same else '✗ **impostor**: different people') if faces else
+                  ('✓ **genuine**: the same class' if same else '✗ **impostor**: different classes'))
+               + f". (Model: {'your trained one' if state else SHIPPED_NAMES[dataset]}; "
                "inputs are shown below as the network sees them.)",
                f"E_W = **{e_w:.2f}** {'≤' if same else '>'} 阈值 {threshold:.2f} → "
-               f"{'✓ **真配对**：同一类' if same else '✗ **冒充配对**：不同类'}。"
-               f"（模型：{'你训练的模型' if state else '随附的数字 0–6 检查点'}；下面显示的是网络看到的输入。）")
-    return text, shown[0], shown[1]
+               + (('✓ **真配对**：同一个人' if same else '✗ **冒充配对**：不同的人') if faces else
+                  ('✓ **真配对**：同一类' if same else '✗ **冒充配对**：不同类'))
+               + f"。（模型：{'你训练的模型' if state else SHIPPED_NAMES_ZH[dataset]}；下面显示的是网络看到的输入。）")
+    return text, shown[0], shown[1], _loss_terms_frame(
+        siamese.FACES_CONFIG if faces else siamese.DIGITS_CONFIG, _current_loss(state), e_w, request)
+
+
+def _current_loss(state: dict | None) -> str:
+    return state["key"][2] if state else "chopra2005"
+
+
+def _loss_terms_frame(config: siamese.SiameseConfig, loss: str, e_w: float, request=None) -> pd.DataFrame:
+    """L_G and L_I against E_W, and a vertical line at this pair's E_W."""
+    e, genuine, impostor = siamese.loss_terms(config, loss, upto=1.1 * e_w)
+    top = float(max(genuine.max(), impostor.max()))
+    frames = [pd.DataFrame({"E_W": e, "loss": values, "curve": name}) for name, values in (
+        (say(request, "L_G: genuine pair (Y=0)", "L_G：真配对（Y=0）"), genuine),
+        (say(request, "L_I: impostor pair (Y=1)", "L_I：冒充配对（Y=1）"), impostor))]
+    frames.append(pd.DataFrame({"E_W": [e_w, e_w], "loss": [0.0, top], "curve": say(request, "this pair", "这一对")}))
+    return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- UI
@@ -336,10 +410,12 @@ def build() -> None:
     header(TITLE, PAPER_URL, t(INTRO))
     gr.Markdown(localized(honest_note(), honest_note_zh()))
     state = gr.State(None)
-    datasets = [DIGITS] + ([FACES] if siamese.faces_available() else [])
+    datasets = ([FACES] if siamese.faces_available() else []) + [DIGITS]
+    opening = default_dataset()  # the data set the tab opens on
+    opening_config = siamese.FACES_CONFIG if opening == FACES else siamese.DIGITS_CONFIG
     with gr.Row():
         with gr.Column(scale=1):
-            dataset = gr.Radio([(t(name), name) for name in datasets], value=DIGITS, label=t("Data"),
+            dataset = gr.Radio([(t(name), name) for name in datasets], value=opening, label=t("Data"),
                                info=None if FACES in datasets else t(NO_FACES))
             train_digits = gr.CheckboxGroup([str(d) for d in range(10)], value=[str(d) for d in range(7)],
                                             label=t("Digit classes to train on (the others are held out)"))
@@ -354,7 +430,7 @@ def build() -> None:
                 train_btn = gr.Button(t("Train"), variant="primary")
                 stop_btn = gr.Button(t("Stop"))
         with gr.Column(scale=2):
-            status = gr.Markdown(t(SHOWING_SHIPPED))
+            status = gr.Markdown(t(SHOWING_SHIPPED[opening]))
             with gr.Row():
                 loss_plot = gr.LinePlot(x="step", y="loss", title=t("Training loss"), height=260,
                                         visible=False)  # shown on Train, by show_loss_plot
@@ -368,7 +444,7 @@ def build() -> None:
                                x_title=t("false accept rate"), y_title=t("genuine accept rate"),
                                color_title=t("metric"),
                                title=t("ROC on held-out classes (accept when E_W ≤ threshold)"))
-    threshold = gr.Slider(0, siamese.max_energy(siamese.DIGITS_CONFIG, SHIPPED_KEY[2]),
+    threshold = gr.Slider(0, siamese.max_energy(opening_config, SHIPPED_KEYS[opening][2]),
                           step=0.01, label=t("Decision threshold on E_W"))
     rates = gr.Markdown()
     on_tab_open(_shipped_view, [embed_plot, hist_plot, roc_plot, threshold, rates])
@@ -384,9 +460,12 @@ def build() -> None:
     with gr.Row():
         seen_a = gr.Image(label=t("Image 1 as the network sees it"), height=140, interactive=False)
         seen_b = gr.Image(label=t("Image 2 as the network sees it"), height=140, interactive=False)
-    on_tab_open(opening_pair, [image_a, image_b, verdict, seen_a, seen_b])  # a held-out pair, verified
-    gr.Markdown(localized(weights_note(siamese.DIGITS_CHECKPOINT, adds=ADDS),
-                          weights_note_zh(siamese.DIGITS_CHECKPOINT, adds=ADDS_ZH)))  # below the content
+        terms_plot = gr.LinePlot(x="E_W", y="loss", color="curve", height=220, x_title=t("energy E_W"),
+                                 y_title=t("loss"), color_title=t("curve"),
+                                 title=t("The loss's two halves against E_W, this pair marked"))
+    on_tab_open(opening_pair, [image_a, image_b, verdict, seen_a, seen_b, terms_plot])  # a held-out pair, verified
+    checkpoint = siamese.FACES_CHECKPOINT if opening == FACES else siamese.DIGITS_CHECKPOINT
+    gr.Markdown(localized(weights_note(checkpoint, adds=ADDS), weights_note_zh(checkpoint, adds=ADDS_ZH)))
 
     result_outputs = [hist_plot, roc_plot, threshold, rates]
     run = train_btn.click(train, [dataset, train_digits, loss, budget_s, seed, state],
@@ -399,7 +478,7 @@ def build() -> None:
                       api_name=f"{SLUG}_genuine_pair")
     impostor_btn.click(functools.partial(random_pair, genuine=False), state, [image_a, image_b],
                        api_name=f"{SLUG}_impostor_pair")
-    verify_btn.click(verify, [image_a, image_b, threshold, state], [verdict, seen_a, seen_b],
+    verify_btn.click(verify, [image_a, image_b, threshold, state], [verdict, seen_a, seen_b, terms_plot],
                      api_name=f"{SLUG}_verify")
 
 
@@ -410,10 +489,14 @@ def show_loss_plot(request: gr.Request = None):
 
 
 NO_FACES = "ORL faces: not installed (set GALLERY_ORL_DIR, see the paper module)."
-SHOWING_SHIPPED = ("Showing the shipped checkpoint (digits 0–6, the paper's loss). "
-                   "Press **Train** to train your own.")
-VERIFY_INTRO = ("### Verify two images\nPick a held-out pair, or upload / draw a digit "
-                "(dark ink on white) in each box.")
+SHOWING_SHIPPED = {
+    FACES: "Showing the shipped checkpoint (ORL people 1–30, the paper's loss) on the 10 people it never saw. "
+           "Press **Train** to train your own.",
+    DIGITS: "Showing the shipped checkpoint (digits 0–6, the paper's loss). Press **Train** to train your own."}
+SHIPPED_NAMES = {FACES: "the shipped ORL faces checkpoint, people 1–30", DIGITS: "the shipped digits 0–6 checkpoint"}
+SHIPPED_NAMES_ZH = {FACES: "随附的 ORL 人脸检查点（第 1–30 人）", DIGITS: "随附的数字 0–6 检查点"}
+VERIFY_INTRO = ("### Verify two images\nPick a held-out pair, or upload your own: a face photo (ORL faces), "
+                "or a digit drawn as dark ink on white (digits).")
 ADDS = "verification before any training"
 ADDS_ZH = "无需训练即可验证"
 
@@ -438,7 +521,9 @@ ZH = {
     "Seed": "随机种子",
     "Train": "训练",
     "Stop": "停止",
-    SHOWING_SHIPPED: "正在显示随附的检查点（数字 0–6，论文的损失函数）。按**训练**可以训练你自己的模型。",
+    SHOWING_SHIPPED[FACES]: "正在显示随附的检查点（ORL 第 1–30 人，论文的损失函数）在它从没见过的 10 个人上的表现。"
+                            "按**训练**可以训练你自己的模型。",
+    SHOWING_SHIPPED[DIGITS]: "正在显示随附的检查点（数字 0–6，论文的损失函数）。按**训练**可以训练你自己的模型。",
     "Training loss": "训练损失",
     "class": "类别",
     "Held-out classes in G_W's space (2 principal components)": "留出类别在 G_W 空间中的分布（前 2 个主成分）",
@@ -451,12 +536,15 @@ ZH = {
     "metric": "度量",
     "ROC on held-out classes (accept when E_W ≤ threshold)": "留出类别上的 ROC（E_W ≤ 阈值时接受）",
     "Decision threshold on E_W": "E_W 的判定阈值",
-    VERIFY_INTRO: "### 验证两张图像\n挑一对留出的图像，或在每个框里上传 / 画一个数字（白底黑字）。",
+    VERIFY_INTRO: "### 验证两张图像\n挑一对留出的图像，或上传你自己的：一张人脸照片（ORL 人脸），或一个白底黑字的数字（数字）。",
     "Image 1": "图像 1",
     "Image 2": "图像 2",
     "Random genuine pair": "随机真配对",
     "Random impostor pair": "随机冒充配对",
     "Verify": "验证",
     "Image 1 as the network sees it": "网络看到的图像 1",
+    "loss": "损失",
+    "curve": "曲线",
+    "The loss's two halves against E_W, this pair marked": "损失的两半随 E_W 的变化（标出了这一对）",
     "Image 2 as the network sees it": "网络看到的图像 2",
 }

@@ -14,22 +14,29 @@ Y = 1 impostor (different classes)**. Many libraries use the opposite; `GENUINE`
 name the two values.
 
 Deviations from the paper:
-- Optimiser: Adam on minibatches of random pairs (half genuine, half impostor) for a time
-  budget of seconds, instead of stochastic gradient descent for many epochs.
+- Optimiser: Adam for hundreds of steps (CPU minutes), not SGD for many epochs. Digits: minibatches
+  of 64 independently drawn pairs, half genuine. Faces: each step takes 4 images of each of 8 random
+  training people and uses *every* pair among them (48 genuine, 448 impostor), the genuine and the
+  impostor pairs weighing half each: the expected loss of half-genuine pair sampling, with more
+  pairs per image embedded; the learning rate decays to 0 (cosine) over the steps or seconds allowed.
 - Subsampling layers S2/S4 are plain average pooling (LeNet's have a trainable coefficient and
   bias); every C3 map sees every S2 map (no partial connection table); the output F6 goes
-  through tanh so that E_W has a true upper bound Q = 2 · (output size) (§3 assumes one).
-- Data: the paper trains on the AT&T/ORL and AR/Purdue faces, holding out some subjects of
-  each. Here: scikit-learn's 8x8 digits at 28x28 (train on some classes, verify on the
-  others) and, when present, the ORL faces at the paper's 56x46 (first 30 subjects for training,
-  the other 10 held out). No geometric distortions are added to the training set.
+  through tanh so that E_W has a true upper bound 2 · (output size) (§3 assumes one).
+- Faces: each image is standardised (zero mean, unit variance) inside G_W, and the loss's Q is 20
+  (a margin chosen on validation people) rather than the bound 2 · 50 = 100 of E_W: with Q = 100
+  the impostor term dominates and the metric did not improve on the validation people.
+- Data: the paper trains on the AT&T/ORL and AR/Purdue faces, holding out some subjects. Here:
+  ORL at the paper's 56x46, people 1-30 for training and 31-40 held out; the recipe (Q, batch,
+  distortions, number of steps) was chosen training on people 1-20 and validating on 21-30, never
+  on 31-40. Training faces get random geometric distortions (§5): rotations ±10°, scalings ±10 %,
+  shifts ±3 px. Digits (the fallback without the faces): scikit-learn's 8x8 digits at 28x28,
+  train on some classes and verify the others, no distortions (the shipped digits checkpoint).
 - Results (results/siamese.json, `python -m papers.reproduce siamese`; each seed trains G_W from
-  scratch): on held-out digit classes (`unseen_digits_eer`) the learned metric is *worse* than the
-  L1 distance between raw pixels and than the same network untrained: with seven training classes
-  it learns those classes (`seen_digits_eer`), not a metric that transfers. On the ORL faces
-  (`orl_unseen_eer`, measured where the faces are present) compare it with raw pixels there.
-  `shipped_*` re-measure the shipped checkpoint. The paper's error rates, after long SGD training
-  with distorted copies on more faces, are far lower.
+  scratch): on the ORL faces (`orl_unseen_eer`) compare the learned metric with raw pixels and the
+  untrained network there; `orl_validation_eer` is the split the recipe was chosen on. On held-out
+  digit classes (`unseen_digits_eer`) the learned metric is *worse* than raw pixels and than the
+  same network untrained: with seven training classes it learns those classes
+  (`seen_digits_eer`), not a metric that transfers. `shipped_*` re-measure the shipped checkpoints.
 - Option: the margin contrastive loss of Hadsell, Chopra & LeCun 2006 (Euclidean distance),
   which is not in this paper.
 """
@@ -56,6 +63,7 @@ EXPONENT = 2.77  # §3: L_I = 2Q exp(-2.77 E_W / Q)
 FACE_HW = (56, 46)  # the paper's face input size (ORL 112x92 halved)
 ORL_SUBJECTS = 40
 ORL_TRAIN_SUBJECTS = 30
+ORL_VALIDATION_SPLIT = 20  # model selection: train on people 1-20, validate on 21-30
 
 
 # --------------------------------------------------------------------------- config
@@ -72,6 +80,7 @@ class SiameseConfig:
     c3_kernel: int = 6
     c5_maps: int = 250
     out_dim: int = 50
+    standardise: bool = False  # per-image zero mean, unit variance before C1 (the faces)
 
     def c5_kernel(self) -> tuple[int, int]:
         h, w = self.input_hw
@@ -86,10 +95,17 @@ class SiameseConfig:
 
 
 DIGITS_CONFIG = SiameseConfig()
-FACES_CONFIG = SiameseConfig(input_hw=FACE_HW, s4_pool=(4, 3))
+FACES_CONFIG = SiameseConfig(input_hw=FACE_HW, s4_pool=(4, 3), standardise=True)
 
 
 # --------------------------------------------------------------------------- model
+def standardise(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Each image to zero mean and unit standard deviation: (B, 1, H, W) -> same."""
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    std = x.std(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) / (std + eps)
+
+
 class SiameseNet(nn.Module):
     """G_W of §4; the two branches of the siamese architecture are this one module."""
 
@@ -102,6 +118,8 @@ class SiameseNet(nn.Module):
         self.f6 = nn.Linear(config.c5_maps, config.out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, out_dim)
+        if self.config.standardise:  # lighting and contrast differ between ORL photographs
+            x = standardise(x)
         x = F.avg_pool2d(torch.tanh(self.c1(x)), 2)  # C1, S2
         x = F.avg_pool2d(torch.tanh(self.c3(x)), self.config.s4_pool)  # C3, S4
         x = torch.tanh(self.c5(x)).flatten(1)  # C5: (B, 250, 1, 1) -> (B, 250)
@@ -143,11 +161,17 @@ def max_energy(config: SiameseConfig, loss: str) -> float:
     return config.Q if norm_of(loss) == 1 else 2.0 * config.out_dim ** 0.5
 
 
-def pair_loss(model: SiameseNet, x1, x2, y, loss: str) -> torch.Tensor:
-    e_w = energy(model(x1), model(x2), p=norm_of(loss))
+def energy_loss(e_w: torch.Tensor, y: torch.Tensor, loss: str, config: SiameseConfig,
+                recipe: "Recipe | None" = None) -> torch.Tensor:
+    """The chosen loss of energies `e_w` with labels `y` (0 genuine, 1 impostor)."""
     if loss == "chopra2005":
-        return chopra_loss(e_w, y, model.config.Q)
-    return contrastive_loss(e_w, y, margin=0.5 * max_energy(model.config, loss))
+        return chopra_loss(e_w, y, recipe.Q(config) if recipe else config.Q)
+    return contrastive_loss(e_w, y, margin=0.5 * max_energy(config, loss))
+
+
+def pair_loss(model: SiameseNet, x1, x2, y, loss: str, recipe: "Recipe | None" = None) -> torch.Tensor:
+    e_w = energy(model(x1), model(x2), p=norm_of(loss))
+    return energy_loss(e_w, y, loss, model.config, recipe)
 
 
 # --------------------------------------------------------------------------- data
@@ -177,8 +201,8 @@ def digit_data(train_classes=range(7)) -> VerificationData:
     if len(train_classes) < 2 or len(heldout) < 2:
         raise ValueError("Pick at least two digit classes to train on and leave at least two "
                          "out (verification needs genuine and impostor pairs of unseen classes).")
-    tr_x, tr_y = digits("train")
-    te_x, te_y = digits("test")
+    (tr_x, tr_y), (te_x, te_y) = digits("train"), digits("test")
+    te_x = quantise(te_x)  # the images verified are 8-bit, as the tab shows them (see to_model_input)
     seen, unseen = torch.isin(tr_y, torch.tensor(train_classes)), torch.isin(te_y, torch.tensor(heldout))
     return VerificationData(f"digits {train_classes} → {heldout}", tr_x[seen], tr_y[seen],
                             te_x[unseen], te_y[unseen], DIGITS_CONFIG)
@@ -195,7 +219,14 @@ def orl_dir() -> Path | None:
 
 
 def _resize_faces(images: torch.Tensor) -> torch.Tensor:  # (N, 1, h, w) -> (N, 1, 56, 46)
-    return F.interpolate(images, size=FACE_HW, mode="area")
+    """Halve to the paper's size and keep 8-bit grey levels, so a face shown in the tab (as
+    uint8) and read back by Verify is exactly the image that was evaluated."""
+    return quantise(F.interpolate(images, size=FACE_HW, mode="area"))
+
+
+def quantise(images: torch.Tensor) -> torch.Tensor:
+    """Round to the 256 grey levels of an 8-bit image (values in [0, 1])."""
+    return (images.clamp(0, 1) * 255).round() / 255
 
 
 def _orl_from_folder(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,8 +258,10 @@ def faces_available() -> bool:
     return orl_dir() is not None or _olivetti_cached() is not None
 
 
-def face_data(train_subjects: int = ORL_TRAIN_SUBJECTS) -> VerificationData:
-    """ORL faces at 56x46: the first `train_subjects` people for training, the rest held out."""
+def face_data(validation: bool = False) -> VerificationData:
+    """ORL faces at 56x46: people 1-30 for training, 31-40 held out (the test people). With
+    `validation`, only the training people: 1-20 to train on, 21-30 held out, for choosing the
+    recipe without looking at the test people."""
     folder = orl_dir()
     found = _orl_from_folder(folder) if folder else _olivetti_cached()
     if found is None:
@@ -236,11 +269,10 @@ def face_data(train_subjects: int = ORL_TRAIN_SUBJECTS) -> VerificationData:
                          "(the AT&T 'Database of Faces'), or run sklearn.datasets."
                          "fetch_olivetti_faces() once while online.")
     x, y = found
-    if not 2 <= train_subjects <= ORL_SUBJECTS - 2:
-        raise ValueError(f"Train on 2 to {ORL_SUBJECTS - 2} of the {ORL_SUBJECTS} people.")
-    seen = y < train_subjects
-    return VerificationData(f"ORL faces: people 1-{train_subjects} → {train_subjects + 1}-{ORL_SUBJECTS}",
-                            x[seen], y[seen], x[~seen], y[~seen], FACES_CONFIG)
+    train, heldout = (ORL_VALIDATION_SPLIT, ORL_TRAIN_SUBJECTS) if validation else (ORL_TRAIN_SUBJECTS, ORL_SUBJECTS)
+    seen, unseen = y < train, (y >= train) & (y < heldout)
+    return VerificationData(f"ORL faces: people 1-{train} → {train + 1}-{heldout}",
+                            x[seen], y[seen], x[unseen], y[unseen], FACES_CONFIG)
 
 
 # --------------------------------------------------------------------------- training
@@ -263,6 +295,30 @@ def sample_pairs(labels: torch.Tensor, n: int, generator: torch.Generator):
     return first, second, y
 
 
+@dataclass(frozen=True)
+class Distortions:
+    """Random geometric distortions of each training image (§5 trains on distorted copies):
+    a rotation, an isotropic scaling and a shift, each drawn uniformly within these bounds."""
+
+    rotation_deg: float = 10.0
+    scale: float = 0.1  # zoom factor in [1 - scale, 1 + scale]
+    shift_px: float = 3.0
+
+
+def distort(images: torch.Tensor, d: Distortions, generator: torch.Generator) -> torch.Tensor:
+    """Each image of (B, 1, H, W) rotated, scaled and shifted at random (bilinear, edges
+    repeated), with the rotation in pixel space so that a non-square face is not sheared."""
+    b, _, h, w = images.shape
+    u = torch.rand(4, b, generator=generator) * 2 - 1  # (4, B) in [-1, 1]
+    angle, zoom = u[0] * np.deg2rad(d.rotation_deg), 1 + u[1] * d.scale
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin * h / w, u[2] * 2 * d.shift_px / w], 1),
+                         torch.stack([sin * w / h, cos, u[3] * 2 * d.shift_px / h], 1)], 1)  # (B, 2, 3)
+    theta = theta.to(images)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+
+
 @dataclass
 class Progress:
     step: int
@@ -271,23 +327,86 @@ class Progress:
     done: bool = False
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How G_W is trained. `people` > 0: each step embeds `per_person` images of `people`
+    training classes and uses every pair among them (the genuine and the impostor pairs each
+    weigh half, as with half-genuine pair sampling); `people` = 0: `pairs` independently drawn
+    pairs, half genuine. `energy_bound` is Q in the loss (None: the true bound 2·out_dim)."""
+
+    lr: float = 3e-3
+    pairs: int = 64
+    people: int = 0
+    per_person: int = 4
+    energy_bound: float | None = None
+    distortions: Distortions | None = None
+    lr_decay: bool = False  # cosine decay of the learning rate to 0 over the steps (or seconds) allowed
+
+    def Q(self, config: SiameseConfig) -> float:
+        return config.Q if self.energy_bound is None else self.energy_bound
+
+
+DIGITS_RECIPE = Recipe()  # what the shipped digits checkpoint was trained with
+# The faces: chosen on held-out *training* people (train on 1-20, validate on 21-30; see
+# `face_data(validation=True)`), never on the test people 31-40.
+FACES_RECIPE = Recipe(lr=1e-3, people=8, per_person=4, energy_bound=20.0, distortions=Distortions(), lr_decay=True)
+
+
+def recipe_for(config: SiameseConfig) -> Recipe:
+    return FACES_RECIPE if config.input_hw == FACE_HW else DIGITS_RECIPE
+
+
+def sample_people(labels: torch.Tensor, people: int, per_person: int, generator: torch.Generator) -> torch.Tensor:
+    """Indices of `per_person` images (without repetition) of each of `people` random classes."""
+    classes = labels.unique()
+    chosen = classes[torch.randperm(len(classes), generator=generator)[:people]]
+    picks = []
+    for c in chosen:
+        pool = (labels == c).nonzero().flatten()
+        picks.append(pool[torch.randperm(len(pool), generator=generator)[:per_person]])
+    return torch.cat(picks)
+
+
+def batch_loss(model: SiameseNet, images: torch.Tensor, labels: torch.Tensor, recipe: Recipe,
+               loss: str, generator: torch.Generator) -> torch.Tensor:
+    """One step's loss: on independent pairs, or on every pair of a batch of people."""
+    distorted = (lambda x: distort(x, recipe.distortions, generator)) if recipe.distortions else (lambda x: x)
+    device = images.device
+    if recipe.people == 0:
+        i, j, y = sample_pairs(labels, recipe.pairs, generator)
+        return pair_loss(model, distorted(images[i]), distorted(images[j]), y.to(device), loss, recipe)
+    idx = sample_people(labels, recipe.people, recipe.per_person, generator)
+    g = model(distorted(images[idx]))  # (B, out_dim)
+    a, b = torch.triu_indices(len(idx), len(idx), offset=1)
+    y = (labels[idx][a] != labels[idx][b]).long().to(device)  # GENUINE 0 / IMPOSTOR 1
+    e_w = energy(g[a.to(device)], g[b.to(device)], p=norm_of(loss))
+    genuine, impostor = y == GENUINE, y == IMPOSTOR
+    return 0.5 * (energy_loss(e_w[genuine], y[genuine], loss, model.config, recipe)
+                  + energy_loss(e_w[impostor], y[impostor], loss, model.config, recipe))
+
+
 def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", budget_s: float = 20.0,
-        max_steps: int | None = None, batch_pairs: int = 64, lr: float = 3e-3, seed: int = 0,
-        report_every_s: float = 1.0) -> Iterator[Progress]:
-    """Train `model` in place on pairs of the training classes; yields progress about every
-    `report_every_s` seconds and once at the end (stop by closing the generator)."""
+        max_steps: int | None = None, seed: int = 0, report_every_s: float = 1.0,
+        recipe: Recipe | None = None) -> Iterator[Progress]:
+    """Train `model` in place on pairs of the training classes with `recipe` (default: the data
+    set's); yields progress about every `report_every_s` seconds and once at the end (stop by
+    closing the generator)."""
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss '{loss}'; choose one of {list(LOSSES)}.")
+    recipe = recipe or recipe_for(data.config)
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     device = next(model.parameters()).device
     images, labels = data.train_images.to(device), data.train_labels
     model.train()
     start = last_report = time.perf_counter()
     step, recent, last = 0, [], float("nan")
     while time.perf_counter() - start < budget_s and (max_steps is None or step < max_steps):
-        i, j, y = sample_pairs(labels, batch_pairs, generator)
-        value = pair_loss(model, images[i], images[j], y.to(device), loss)
+        if recipe.lr_decay:  # cosine, over whichever runs out first: the steps or the seconds
+            done = max(step / max_steps if max_steps else 0.0, (time.perf_counter() - start) / budget_s)
+            for group in optimiser.param_groups:
+                group["lr"] = recipe.lr * 0.5 * (1 + np.cos(np.pi * min(done, 1.0)))
+        value = batch_loss(model, images, labels, recipe, loss, generator)
         optimiser.zero_grad()
         value.backward()
         optimiser.step()
@@ -376,12 +495,35 @@ def project_2d(embeddings: torch.Tensor) -> np.ndarray:
     return (centred @ v[:2].T).numpy()  # (N, 2)
 
 
+def loss_terms(config: SiameseConfig, loss: str = "chopra2005", upto: float = 0.0, points: int = 200):
+    """The two halves of the loss as functions of the energy, for plotting: (E, L_G(E), L_I(E))
+    with the Q (or margin) the data set's recipe trains with, over 0 … 1.5 Q (or `upto`, if larger;
+    never past the largest possible energy)."""
+    if loss == "chopra2005":
+        scale = recipe_for(config).Q(config)
+    else:
+        scale = 0.5 * max_energy(config, loss)  # the margin
+    e = torch.linspace(0, min(max(1.5 * scale, upto), max_energy(config, loss)), points)
+    if loss == "chopra2005":
+        genuine, impostor = (2.0 / scale) * e ** 2, 2.0 * scale * torch.exp(-EXPONENT * e / scale)  # §3
+    else:
+        genuine, impostor = 0.5 * e ** 2, 0.5 * F.relu(scale - e) ** 2  # Hadsell et al. 2006, Eq. 4
+    return e.numpy(), genuine.numpy(), impostor.numpy()
+
+
 # --------------------------------------------------------------------------- input images
 def to_model_input(rgb: np.ndarray, config: SiameseConfig) -> torch.Tensor:
-    """A visitor's RGB uint8 image -> (1, 1, H, W) in [0, 1] the way the training data looks:
-    digits are light ink on black, cropped to their ink and centred in a 20x20 box (MNIST);
-    faces are grey, centre-cropped to the 56:46 aspect and resized."""
+    """A visitor's RGB uint8 image -> (1, 1, H, W) in [0, 1], the way the data set's images are.
+
+    An image whose size is a whole multiple of the model's input (a held-out image as the tab
+    shows it, enlarged k times) is only shrunk back by k (mean of each k x k block), so Verify
+    sees exactly the tensor the evaluation saw. Other images: digits are turned into light ink
+    on black, cropped to their ink and centred in a 20x20 box (MNIST); faces are grey,
+    centre-cropped to the 56:46 aspect and resized."""
     grey = torch.from_numpy(rgb).float().mean(dim=2) / 255.0  # (H, W)
+    (h, w), (mh, mw) = grey.shape, config.input_hw
+    if h % mh == 0 and w % mw == 0 and h // mh == w // mw:  # the model's format, enlarged k times
+        return quantise(F.avg_pool2d(grey[None, None], h // mh))  # (1, 1, H, W)
     if config.input_hw == FACE_HW:
         return _fit_aspect(grey, FACE_HW)
     if grey.mean() > 0.5:  # dark ink on a light page (a drawing): invert to light on dark
@@ -435,38 +577,75 @@ DIGITS_CHECKPOINT = Checkpoint(
 )
 
 
+FACES_CHECKPOINT = Checkpoint(
+    name="siamese-faces",
+    filename="siamese_faces.safetensors",
+    sha256="732ac1ea96d4a5969a7dc0bc47b135b362b1116c4f69b765a6f862e09abdcffa",
+    size_bytes=1_277_172,
+    num_params=319_145,
+    license="MIT (this project's weights); data: the ORL Database of Faces, credit: Olivetti Research "
+            "Laboratory (Samaria & Harter, IEEE WACV 1994)",
+    source="self-trained: Chopra et al. 2005 loss, ORL faces people 1-30",
+    reproduce="python -m papers.train siamese:faces",
+    description="G_W trained on ORL people 1-30 with FACES_RECIPE, seed 0; its equal error rate on people "
+                "31-40: results/siamese.json (shipped_faces_unseen_eer).",
+)
+CHECKPOINTS = {"digits": DIGITS_CHECKPOINT, "faces": FACES_CHECKPOINT}
+CONFIGS = {"digits": DIGITS_CONFIG, "faces": FACES_CONFIG}
+
+
 @cached_model
-def pretrained(device=None) -> SiameseNet:
+def pretrained(device=None, dataset: str = "digits") -> SiameseNet:
+    """The shipped G_W for `dataset` ("digits": trained on 0-6; "faces": on ORL people 1-30)."""
     device = device or get_device()
-    model = SiameseNet(DIGITS_CONFIG)
-    model.load_state_dict(load_state_dict(DIGITS_CHECKPOINT, device))
+    model = SiameseNet(CONFIGS[dataset])
+    model.load_state_dict(load_state_dict(CHECKPOINTS[dataset], device))
     return model.to(device).eval()
 
 
-TRAIN_STEPS = 1000
+TRAIN_STEPS = 1000  # the digits checkpoint
+
+
+def train_faces(seed: int, steps: int | None = None, validation: bool = False) -> tuple[SiameseNet, VerificationData]:
+    """G_W trained on the ORL training people with FACES_RECIPE (seeded before building it)."""
+    data = face_data(validation=validation)
+    torch.manual_seed(seed)
+    model = SiameseNet(data.config)
+    for _ in fit(model, data, budget_s=float("inf"), max_steps=steps or FACE_STEPS, seed=seed,
+                 report_every_s=float("inf")):
+        pass
+    return model, data
 
 
 def train(variant: str | None, out_dir: Path) -> dict:
-    """The shipped checkpoint: digits 0-6, the paper's loss, a fixed number of steps, seeded."""
+    """A shipped checkpoint, seeded: "digits" (the default; digits 0-6, TRAIN_STEPS steps) or
+    "faces" (ORL people 1-30, FACES_RECIPE for FACE_STEPS steps, seed 0)."""
     from safetensors.torch import save_file
 
-    if variant not in (None, "digits"):
-        raise ValueError(f"Unknown variant '{variant}' (only 'digits').")
-    torch.manual_seed(0)
-    data, model = digit_data(range(7)), SiameseNet(DIGITS_CONFIG)
-    for progress in fit(model, data, budget_s=float("inf"), max_steps=TRAIN_STEPS, report_every_s=10):
-        print(f"step {progress.step}  loss {progress.loss:.4f}  {progress.seconds:.0f}s", flush=True)
+    variant = variant or "digits"
+    if variant not in CHECKPOINTS:
+        raise ValueError(f"Unknown variant '{variant}' (choose one of {list(CHECKPOINTS)}).")
+    if variant == "faces":
+        model, data = train_faces(seed=0)
+        steps = FACE_STEPS
+    else:
+        torch.manual_seed(0)
+        data, model = digit_data(range(7)), SiameseNet(DIGITS_CONFIG)
+        for progress in fit(model, data, budget_s=float("inf"), max_steps=TRAIN_STEPS, report_every_s=10):
+            print(f"step {progress.step}  loss {progress.loss:.4f}  {progress.seconds:.0f}s", flush=True)
+        steps = TRAIN_STEPS
     result = evaluate(model, data)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()},
-              str(Path(out_dir) / DIGITS_CHECKPOINT.filename))
-    return {"heldout_eer": round(result.roc.eer, 4), "steps": TRAIN_STEPS, "data": data.describe(),
+              str(Path(out_dir) / CHECKPOINTS[variant].filename))
+    return {"heldout_eer": round(result.roc.eer, 4), "steps": steps, "data": data.describe(),
             "params": sum(p.numel() for p in model.parameters())}
 
 
 # --------------------------------------------------------------------------- experiments behind the claims
 # `python -m papers.reproduce siamese` runs these into results/siamese.json; the tab, this module's
 # docstring and weights/README.md read their figures from there.
-FACE_STEPS = 250  # Adam steps per seed on the ORL faces (the digits use TRAIN_STEPS, as shipped)
+FACE_STEPS = 400  # steps per seed on the ORL faces, chosen on the validation people (the shipped checkpoint)
+LIVE_FACE_STEPS = 150  # about what the tab's default 20 s reach on a CPU (129 on one busy core here)
 SHIPPED_CLASSES = tuple(range(7))  # what the shipped checkpoint was trained on
 
 
@@ -475,6 +654,7 @@ def seen_class_data(train_classes=SHIPPED_CLASSES) -> VerificationData:
     images not): how well G_W separates what it was trained on."""
     data = digit_data(train_classes)
     te_x, te_y = digits("test")
+    te_x = quantise(te_x)
     seen = torch.isin(te_y, torch.tensor(sorted(train_classes)))
     return VerificationData(f"digits {sorted(train_classes)}, test images", data.train_images, data.train_labels,
                             te_x[seen], te_y[seen], data.config)
@@ -483,9 +663,12 @@ def seen_class_data(train_classes=SHIPPED_CLASSES) -> VerificationData:
 @functools.cache
 def _seeded_eers(dataset: str, seed: int, quick: bool) -> dict[str, dict[str, float]]:
     """Seed torch, build G_W (its untrained copy is the 'untrained' baseline), train it with the
-    paper's loss from `seed`; EER of learned G_W, the untrained G_W and raw-pixel L1 on each split."""
-    if dataset == "faces":
-        splits, steps = {"unseen": face_data()}, FACE_STEPS
+    paper's loss from `seed`; EER of learned G_W, the untrained G_W and raw-pixel L1 on each split.
+    `dataset`: "digits", "faces" (people 1-30 -> 31-40), "faces-validation" (1-20 -> 21-30) or
+    "faces-live" (the faces with LIVE_FACE_STEPS, what the tab's default budget reaches)."""
+    if dataset.startswith("faces"):
+        data = face_data(validation=dataset == "faces-validation")
+        splits, steps = {"unseen": data}, LIVE_FACE_STEPS if dataset == "faces-live" else FACE_STEPS
     else:
         splits, steps = {"unseen": digit_data(SHIPPED_CLASSES), "seen": seen_class_data()}, TRAIN_STEPS
     steps = steps // 5 if quick else steps
@@ -502,8 +685,17 @@ def _seeded_eers(dataset: str, seed: int, quick: bool) -> dict[str, dict[str, fl
 
 @functools.cache
 def _shipped_eer(split: str) -> float:
+    if split == "faces":
+        return evaluate(pretrained(torch.device("cpu"), dataset="faces"), face_data()).roc.eer
     data = digit_data(SHIPPED_CLASSES) if split == "unseen" else seen_class_data()
     return evaluate(pretrained(torch.device("cpu")), data).roc.eer
+
+
+def describe_recipe(recipe: Recipe = FACES_RECIPE) -> str:
+    d = recipe.distortions
+    return (f"Adam (learning rate {recipe.lr:g}), each step every pair among {recipe.per_person} images of "
+            f"{recipe.people} people, Q = {recipe.energy_bound:g}, random rotations ±{d.rotation_deg:g}°, "
+            f"scalings ±{d.scale:.0%} and shifts ±{d.shift_px:g} px")
 
 
 def _experiments():
@@ -533,16 +725,40 @@ def _experiments():
                    higher_is_better=False, checkable=True, tolerance=0.005, digits=3),
     ]
     if orl_dir() is not None:  # the faces are not part of the repository: measured where they are present
-        experiments.append(Experiment(
-            "orl_unseen_eer",
-            "ORL faces: train on people 1-30, verify people 31-40 (the paper's protocol; needs the ORL "
-            "faces, e.g. ../shared/data/orl_faces, else this claim keeps its stored measurement)",
-            f"equal error rate on all pairs of the 100 images of people 31-40; {FACE_STEPS} Adam steps "
-            "of 64 pairs, each seed from scratch",
-            lambda seed, quick: _seeded_eers("faces", seed, quick)["unseen"], seeds=5,
-            higher_is_better=False, digits=3, labels=labels,
-            paper=Paper(None, "§5, AT&T/ORL", "the paper reports ROC curves after long SGD training with "
-                        "distorted copies; no EER is quoted here")))
+        faces_budget = f"{FACE_STEPS} steps, each seed from scratch; " + describe_recipe()
+        paper = Paper(None, "§5, AT&T/ORL", "the paper reports ROC curves after long SGD training with "
+                      "distorted copies; no EER is quoted here")
+        experiments += [
+            Experiment(
+                "orl_unseen_eer",
+                "ORL faces: train on people 1-30, verify people 31-40, never seen in training nor used to "
+                "choose the recipe (needs the ORL faces, e.g. ../shared/data/orl_faces, else this claim keeps "
+                "its stored measurement)",
+                "equal error rate on all pairs of the 100 images of people 31-40 (lower is better); " + faces_budget,
+                lambda seed, quick: _seeded_eers("faces", seed, quick)["unseen"], seeds=3,
+                higher_is_better=False, digits=3, labels=labels, paper=paper),
+            Experiment(
+                "orl_validation_eer",
+                "ORL faces, model selection: train on people 1-20, verify people 21-30 (the split the recipe "
+                "and its number of steps were chosen on)",
+                "equal error rate on all pairs of the 100 images of people 21-30 (lower is better); " + faces_budget,
+                lambda seed, quick: _seeded_eers("faces-validation", seed, quick)["unseen"], seeds=3,
+                higher_is_better=False, digits=3, labels=labels),
+            Experiment(
+                "orl_live_eer",
+                f"ORL faces with the tab's live training: {LIVE_FACE_STEPS} steps (about what the default "
+                "20 s budget reaches on a CPU), people 1-30 -> 31-40",
+                f"equal error rate on all pairs of the 100 images of people 31-40; {LIVE_FACE_STEPS} steps, "
+                "each seed from scratch; " + describe_recipe(),
+                lambda seed, quick: _seeded_eers("faces-live", seed, quick)["unseen"], seeds=3,
+                higher_is_better=False, digits=3, labels=labels),
+            Experiment(
+                "shipped_faces_unseen_eer",
+                f"The shipped faces checkpoint ({FACE_STEPS} steps, seed 0, people 1-30) on people 31-40",
+                "equal error rate on all pairs of the 100 images of people 31-40",
+                lambda seed, quick: {"ours": _shipped_eer("faces")}, seeds=1,
+                higher_is_better=False, checkable=True, tolerance=0.005, digits=3),
+        ]
     return experiments
 
 
