@@ -76,7 +76,9 @@ Measured (`python -m papers.reproduce unet`; U-Net first, the baselines beside i
 
 On the 8 held-out U2OS test images the nuclei U-Net's instance F1 is {figure(SLUG, "nuclei_f1")},
 against {figure(SLUG, "nuclei_f1", _BEST_OTSU)} for Otsu + watershed with its settings chosen on the
-same validation images, and {figure(SLUG, "nuclei_f1", "synthetic")} for the synthetic-cell U-Net.
+same validation images ({figure(SLUG, "nuclei_f1", "otsu_watershed_default")} with fixed settings), and
+{figure(SLUG, "nuclei_f1", "synthetic")} for the synthetic-cell U-Net; in SEG, which also scores how
+well each nucleus is outlined, {figure(SLUG, "nuclei_seg")} against {figure(SLUG, "nuclei_seg", _BEST_OTSU)}.
 Foreground IoU hides merged cells: a merge covers both cells' pixels but counts as a miss of both
 in instance F1 (a match needs IoU > 0.5). Trained briefly from scratch on synthetic cells, the
 Eq. 2 weight map changes instance F1 by {_weight_map_effect()}."""
@@ -93,8 +95,10 @@ INTRO_ZH = f"""Ronneberger、Fischer 与 Brox（2015）用一个全部由 **vali
 {comparison_table_zh(SLUG, _CLAIMS, _CLAIMS_ZH, _LABELS_ZH)}
 
 在 8 张留出的 U2OS 测试图像上，细胞核 U-Net 的实例 F1 为 {zh_figure(figure(SLUG, "nuclei_f1"))}，
-设置同样在验证图像上选定的 Otsu + 分水岭为 {zh_figure(figure(SLUG, "nuclei_f1", _BEST_OTSU))}，
-合成细胞 U-Net 为 {zh_figure(figure(SLUG, "nuclei_f1", "synthetic"))}。前景 IoU 会掩盖粘连：两个细胞被合成一个时，
+设置同样在验证图像上选定的 Otsu + 分水岭为 {zh_figure(figure(SLUG, "nuclei_f1", _BEST_OTSU))}
+（固定设置时为 {zh_figure(figure(SLUG, "nuclei_f1", "otsu_watershed_default"))}），
+合成细胞 U-Net 为 {zh_figure(figure(SLUG, "nuclei_f1", "synthetic"))}；在同时衡量每个细胞核轮廓准确度的 SEG 上，
+U-Net 为 {zh_figure(figure(SLUG, "nuclei_seg"))}，Otsu + 分水岭为 {zh_figure(figure(SLUG, "nuclei_seg", _BEST_OTSU))}。前景 IoU 会掩盖粘连：两个细胞被合成一个时，
 像素上都覆盖了，但在实例 F1 中算作两个都漏检（匹配要求 IoU > 0.5）。在合成细胞上从头短时间训练时，
 公式 2 的权重图对实例 F1 的影响{_weight_map_effect(zh=True)}。"""
 
