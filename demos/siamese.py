@@ -54,8 +54,8 @@ def _faces_note() -> str:
     text = (f"**ORL faces, the paper's setting** (train on people 1–30, verify people 31–40, whom neither "
             f"training nor the choice of the recipe ever saw; {siamese.FACE_STEPS} steps with random rotations, "
             f"scalings and shifts): the learned metric reaches {fig('orl_unseen_eer')}, "
-            f"{_versus('orl_unseen_eer', 'pixels')} raw pixels ({fig('orl_unseen_eer', 'pixels', spread=False)}) "
-            f"and {_versus('orl_unseen_eer', 'untrained')} the same network untrained "
+            f"{_versus('orl_unseen_eer', 'pixels')} raw pixels ({fig('orl_unseen_eer', 'pixels', spread=False)}); "
+            f"it is {_versus('orl_unseen_eer', 'untrained')} the same network untrained "
             f"({fig('orl_unseen_eer', 'untrained')}).")
     if results.claim(SLUG, "shipped_faces_unseen_eer"):
         text += f" The shipped faces checkpoint (seed 0): {fig('shipped_faces_unseen_eer')}."
@@ -74,8 +74,8 @@ def _faces_note_zh() -> str:
 
     text = (f"**ORL 人脸——论文的设定**（在第 1–30 人上训练，验证第 31–40 人：训练和挑选训练方案时都没见过他们；"
             f"{siamese.FACE_STEPS} 步，带随机旋转、缩放和平移）：学到的度量达到 {fig('orl_unseen_eer')}，"
-            f"{_versus('orl_unseen_eer', 'pixels', zh=True)}原始像素（{fig('orl_unseen_eer', 'pixels', spread=False)}），"
-            f"也{_versus('orl_unseen_eer', 'untrained', zh=True)}未经训练的同一个网络（{fig('orl_unseen_eer', 'untrained')}）。")
+            f"{_versus('orl_unseen_eer', 'pixels', zh=True)}原始像素（{fig('orl_unseen_eer', 'pixels', spread=False)}）；"
+            f"而它{_versus('orl_unseen_eer', 'untrained', zh=True)}未经训练的同一个网络（{fig('orl_unseen_eer', 'untrained')}）。")
     if results.claim(SLUG, "shipped_faces_unseen_eer"):
         text += f"随附的人脸检查点（种子 0）：{fig('shipped_faces_unseen_eer')}。"
     if results.claim(SLUG, "orl_live_eer"):
@@ -171,11 +171,13 @@ def _loss_frame(history: list[siamese.Progress]) -> pd.DataFrame:
     return pd.DataFrame({"step": [p.step for p in history], "loss": [p.loss for p in history]})
 
 
-def _embedding_frame(embeddings: torch.Tensor, labels: torch.Tensor, request=None) -> pd.DataFrame:
+def _embedding_frame(embeddings: torch.Tensor, data: siamese.VerificationData, request=None) -> pd.DataFrame:
     xy = siamese.project_2d(embeddings)
-    name = say(request, "class", "类别")
-    return pd.DataFrame({"PC 1": xy[:, 0], "PC 2": xy[:, 1],
-                         "class": [f"{name} {c}" for c in labels.tolist()]})
+    if data.config.input_hw == siamese.FACE_HW:  # ORL people are numbered from 1
+        names = [say(request, f"person {c + 1}", f"第 {c + 1} 人") for c in data.heldout_labels.tolist()]
+    else:
+        names = [f"{say(request, 'class', '类别')} {c}" for c in data.heldout_labels.tolist()]
+    return pd.DataFrame({"PC 1": xy[:, 0], "PC 2": xy[:, 1], "class": names})
 
 
 def _histogram_frame(ev: siamese.Evaluation, request=None) -> pd.DataFrame:
@@ -249,7 +251,7 @@ def _shipped_embedding(request=None):
         _, data, _, ev, _ = _current(None)
     except WeightsUnavailable:
         return None
-    return _embedding_frame(ev.embeddings, data.heldout_labels, request)
+    return _embedding_frame(ev.embeddings, data, request)
 
 
 @gpu(duration=60)
@@ -287,7 +289,7 @@ def train(dataset, train_digits, loss, budget_s, seed, state, request: gr.Reques
                      f"{progress.seconds:.0f} / {budget_s:.0f} 秒")
         if not progress.done:
             embeddings = siamese.embed(model, data.heldout_images)
-            yield (status, _loss_frame(history), _embedding_frame(embeddings, data.heldout_labels, request)) + unchanged
+            yield (status, _loss_frame(history), _embedding_frame(embeddings, data, request)) + unchanged
     ev = siamese.evaluate(model, data, loss)
     state = {"key": key, "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
              "evaluation": ev}
@@ -297,7 +299,7 @@ def train(dataset, train_digits, loss, budget_s, seed, state, request: gr.Reques
                f"(raw pixels: {pixels:.3f}). Verification below now uses this model.",
                f"训练了 {steps} 步（{seconds:.0f} 秒）。留出集上的等错误率 **{ev.roc.eer:.3f}**"
                f"（原始像素：{pixels:.3f}）。下面的验证现在使用这个模型。")
-    yield (done, _loss_frame(history), _embedding_frame(ev.embeddings, data.heldout_labels, request)) \
+    yield (done, _loss_frame(history), _embedding_frame(ev.embeddings, data, request)) \
         + _results(state, request) + (state,)
 
 
