@@ -108,3 +108,19 @@ def test_u2os_split_is_fixed_and_disjoint_and_the_images_load_reduced():
     grey, labels = unet.u2os_image(split["test"][0])
     assert grey.shape == labels.shape == (1030 // unet.U2OS_SCALE, 1349 // unet.U2OS_SCALE)
     assert labels.max() >= 10 and grey[labels > 0].mean() > 3 * grey[labels == 0].mean()  # bright nuclei
+
+
+def test_shipped_post_processing_is_one_of_the_validation_grid_choices():
+    _, post = unet.nuclei_pretrained("cpu")
+    assert min(abs(post["threshold"] - t) for t in unet.THRESHOLDS) < 1e-6  # stored as float32
+    assert post["min_area"] in unet.MIN_AREAS
+    assert post["min_distance"] in unet.MIN_DISTANCES
+    assert post["baseline_min_distance"] in unet.BASELINE_MIN_DISTANCES and post["baseline_min_area"] in unet.BASELINE_MIN_AREAS
+
+
+def test_split_instances_cuts_two_overlapping_discs_only_with_a_watershed():
+    yy, xx = np.mgrid[:60, :100]
+    probability = (((yy - 30) ** 2 + (xx - 35) ** 2 < 18 ** 2) | ((yy - 30) ** 2 + (xx - 65) ** 2 < 18 ** 2)).astype(float)
+    assert unet.split_instances(probability, 0.5, 10, 0).max() == 1  # connected components: one blob
+    assert unet.split_instances(probability, 0.5, 10, 12).max() == 2  # the distance-transform watershed cuts it
+    assert unet.split_instances(probability, 0.5, 5000, 12).max() == 0  # both below the minimum size
