@@ -26,7 +26,9 @@ INTRO_ZH = """Grad-CAM 按类别得分的梯度给某个卷积层的每张特征
 再只保留加权和中为正的部分（公式 2）：得到一张粗略的图，标出支持该类别的证据。与 Guided Backpropagation
 相乘后就变得精细（Guided Grad-CAM）；把梯度取反，则显示反对该类别的证据（反事实解释）。
 试试“3”和“7”并排的双数字示例（相当于论文里猫和狗同框的那张图）。"""
-LABELS_ZH = {"ours": "conv4（最后一个卷积层）上的 Grad-CAM", "conv3": "conv3 上的 Grad-CAM",
+LABELS_ZH = {"ours": "conv4（最后一个卷积层）上的 Grad-CAM", "conv1": "conv1 上的 Grad-CAM", "conv2": "conv2 上的 Grad-CAM",
+             "conv3": "conv3 上的 Grad-CAM", "guided_grad_cam": "Guided Grad-CAM（conv4）",
+             "image": "图像本身（不看类别）",
              "guided_backprop": "Guided Backprop（|梯度|，模糊后）", "blurred_image": "模糊图像的最亮点（不看类别）",
              "chance": "随机一点（数字框占画布的平均比例）"}
 
@@ -39,15 +41,73 @@ def measured_note():
     return localized(measured_note_en(), measured_note_zh())
 
 
-def _row(claim: str, zh: bool = False) -> str:
-    """One claim's figures (results/gradcam.json): each method's name and its share of hits."""
+def _row(claim: str, zh: bool = False, unit: str = " %") -> str:
+    """One claim's figures (results/gradcam.json): each method's name and its figure."""
     from papers import results
 
     found = results.claim(SLUG, claim) or {}
-    labels = LABELS_ZH if zh else found.get("labels", {})
-    cells = [f"{labels.get(key, key)}{'：' if zh else ': '}**{results.figure(SLUG, claim, key, ' %')}**"
+    labels = {**LABELS_ZH, **FAITHFULNESS_LABELS_ZH} if zh and claim == "faithfulness" else \
+        LABELS_ZH if zh else found.get("labels", {})
+    cells = [f"{labels.get(key, key)}{'：' if zh else ': '}**{results.figure(SLUG, claim, key, unit)}**"
              for key in ["ours", *found.get("baselines", {})]]
     return zh_figure(("；" if zh else "; ").join(cells)) if zh else "; ".join(cells)
+
+
+FAITHFULNESS_LABELS_ZH = {"guided_backprop": "Guided Backprop（|梯度|）"}
+LAYER_ROWS = ("conv1", "conv2", "conv3", "ours", "guided_backprop", "blurred_image", "chance")
+
+
+def layer_table(zh: bool = False) -> str:
+    """Class discrimination at every conv layer (results/gradcam.json -> class_discrimination):
+    one row per map, its share of requests whose peak lands on the requested digit."""
+    from papers import results
+
+    found = results.claim(SLUG, "class_discrimination") or {}
+    labels = LABELS_ZH if zh else found.get("labels", {})
+    rows = (["| 图 | 峰值落在所问数字上 |", "| --- | --- |"] if zh else
+            ["| map | peak on the requested digit |", "| --- | --- |"])
+    for key in LAYER_ROWS:
+        if key == "ours" or key in found.get("baselines", {}):
+            rows.append(f"| {labels.get(key, key).replace('|', chr(92) + '|')} | {results.figure(SLUG, 'class_discrimination', key, ' %')} |")
+    table = "\n".join(rows)
+    return zh_figure(table) if zh else table
+
+
+def _depth_verdict(zh: bool = False) -> str:
+    """Whether the share rises with depth, read from the stored figures."""
+    from papers import results
+
+    rates = [results.value(SLUG, "class_discrimination", key) for key in ("conv1", "conv2", "conv3", "ours")]
+    if None in rates:
+        return ""
+    rising = all(a < b for a, b in zip(rates, rates[1:]))
+    if zh:
+        return ("越深的层越能区分类别：从 conv1 到 conv4 逐层上升。" if rising else
+                "越深的层大体上越能区分类别（conv1、conv2 远低于 conv3、conv4），但不是逐层上升："
+                + ("conv3 高于最后一个卷积层 conv4。" if rates[2] > rates[3] else "中间有一层下降。"))
+    return ("Deeper layers are more class-discriminative: the share rises layer by layer from conv1 to conv4." if rising
+            else "Deeper layers are broadly more class-discriminative (conv1 and conv2 far below conv3 and conv4), "
+            "but not layer by layer: " + ("conv3 beats the last conv layer, conv4." if rates[2] > rates[3] else
+                                          "one deeper layer drops."))
+
+
+def faithfulness_text(zh: bool = False) -> str:
+    """§5.3's rank correlation with occlusion maps (results/gradcam.json -> faithfulness)."""
+    from papers import results
+
+    found = results.claim(SLUG, "faithfulness")
+    if found is None:
+        return ""
+    paper = results.paper_figure(SLUG, "faithfulness", digits=3)
+    if zh:
+        return (f"*忠实度（§5.3）* —— 热力图与遮挡敏感度图（用灰色方块挡住每一处，所问类别得分下降多少）的 Spearman 秩相关，"
+                f"在双数字测试画布上对两个数字分别计算：{_row('faithfulness', True, '')}。"
+                + (f"论文（VGG16，PASCAL VOC 2007 验证集）：Grad-CAM {paper}，Guided Backprop 更低"
+                   "（论文数字凭记忆引用，未与论文原文核对）。" if paper else ""))
+    return ("*Faithfulness (§5.3)* — Spearman rank correlation between a map and the occlusion-sensitivity map "
+            "(how much the requested class's score drops when a grey square covers each place), for both digits of "
+            f"two-digit test canvases: {_row('faithfulness', unit='')}. "
+            + (f"The paper ({found['paper']['where']}): Grad-CAM {paper} {found['paper']['note']}." if paper else ""))
 
 
 def measured_note_zh() -> str:
@@ -67,8 +127,9 @@ def measured_note_zh() -> str:
         "双数字测试才显示出 Grad-CAM 多做了什么。")
     return ("**在随附的数字 CNN 上实测**（`python -m papers.reproduce gradcam`；每个随机种子抽一批新的测试画布）。\n\n"
             "*类别区分* —— 每张画布上有两个数字，指定其中一个：热力图的峰值落在被指定数字上的比例。"
-            f"{_row('class_discrimination', True)}。不看类别的图无论问哪个数字都指向同一处，所以过不了一半的提问。"
-            f"{guided_text}{human}\n\n"
+            "每一层的 Grad-CAM（论文用最后一个卷积层），以及 Guided Backprop 和不看类别的基线：\n\n"
+            f"{layer_table(True)}\n\n{_depth_verdict(True)}不看类别的图无论问哪个数字都指向同一处，所以过不了一半的提问。"
+            f"{guided_text}{human}\n\n{faithfulness_text(True)}\n\n"
             f"*指点游戏* —— 杂乱背景中只有一个数字：峰值是否落在它上面？{_row('pointing_game', True)}。{blind_text}")
 
 
@@ -85,8 +146,10 @@ def measured_note_en() -> str:
     return ("**Measured on the shipped digits CNN** (`python -m papers.reproduce gradcam`; each seed draws new test "
             "canvases).\n\n"
             "*Class discrimination* — two digits per canvas, ask for one: how often the map's peak lands on the digit "
-            f"asked for. {row('class_discrimination')}. A class-blind map points at the same spot whichever digit is "
-            f"asked, so it cannot pass half of the requests. {guided}{human}\n\n"
+            "asked for, with Grad-CAM at every conv layer (the paper uses the last), beside Guided Backprop and "
+            f"class-blind baselines:\n\n{layer_table()}\n\n{_depth_verdict()} "
+            "A class-blind map points at the same spot whichever digit is "
+            f"asked, so it cannot pass half of the requests. {guided}{human}\n\n{faithfulness_text()}\n\n"
             f"*Pointing game* — one digit among clutter: is the peak on it? {row('pointing_game')}. {blind}")
 
 
@@ -132,18 +195,27 @@ def explain(image, key: str, layer: str, class_choice: str, second_choice: str, 
     maps = gradcam.grad_cam_maps(model, target, x, class_idx)
     other = gradcam.grad_cam_maps(model, target, x, other_idx)
     guided = gradcam.guided_backprop(model, x, class_idx)
+    guided_other = gradcam.guided_backprop(model, x, other_idx)
+    same_guided = float(gradcam.rank_correlation(guided.abs().sum(0)[None], guided_other.abs().sum(0)[None])[0])
+    same_cam = float(gradcam.rank_correlation(maps.cam[None], other.cam[None])[0])
+    alike = same_guided > 0.5 and same_guided > same_cam + 0.2  # Fig. 1's point holds on this image
     top = [int(i) for i in probs.argsort(descending=True)[:TOP_K]]
     this, that = class_name(names[class_idx], request), class_name(names[other_idx], request)
     p_this, p_that = float(probs[class_idx]), float(probs[other_idx])
     info = say(request, f"Explaining **{this}** (p = {p_this:.3f}) at **{layer}**; compared with **{that}** "
-               f"(p = {p_that:.3f}). Red = strong evidence, blue = none.",
+               f"(p = {p_that:.3f}). Red = strong evidence, blue = none. How alike the two classes' maps are "
+               f"(Spearman rank correlation, 1 = the same ranking of pixels): Grad-CAM ρ = {same_cam:.2f}, Guided "
+               f"Backprop ρ = {same_guided:.2f}"
+               + (" — the paper's Fig. 1 point: Guided Backprop barely changes with the class." if alike else "."),
                f"在 **{layer}** 解释 **{this}**（p = {p_this:.3f}），对照 **{that}**（p = {p_that:.3f}）。"
-               "红 = 证据强，蓝 = 没有证据。")
+               "红 = 证据强，蓝 = 没有证据。两个类别的图有多相像（Spearman 秩相关，1 = 像素排序完全相同）："
+               f"Grad-CAM ρ = {same_cam:.2f}，Guided Backprop ρ = {same_guided:.2f}"
+               + ("——论文图 1 的要点：Guided Backprop 几乎不随类别变化。" if alike else "。"))
     return (top_labels(probs, names, TOP_K, request), overlay(view, maps.cam, opacity),
             overlay(view, maps.counterfactual, opacity),
             enlarge(gradcam.gradient_image(guided)),
             enlarge(gradcam.gradient_image(gradcam.guided_grad_cam(guided, maps.cam))),
-            overlay(view, other.cam, opacity), info,
+            overlay(view, other.cam, opacity), enlarge(gradcam.gradient_image(guided_other)), info,
             gr.Dropdown(choices=class_choices(key, top), value=class_choice or TOP_CLASS),
             gr.Dropdown(choices=second_choices(key, top), value=second_choice or SECOND_BEST))
 
@@ -173,14 +245,15 @@ def build() -> None:
                 counter = gr.Image(label=t("Counterfactual (evidence against)"), height=260)
             with gr.Row():
                 guided = gr.Image(label=t("Guided Backpropagation"), height=260)
+                guided_other = gr.Image(label=t("Guided Backpropagation for the second class"), height=260)
                 guided_cam = gr.Image(label=t("Guided Grad-CAM"), height=260)
-                labels = gr.Label(num_top_classes=TOP_K, label=t("Top 10"))
+            labels = gr.Label(num_top_classes=TOP_K, label=t("Top 10"))
     note = gr.Markdown(backbone_note_value(DEFAULT_BACKBONE))  # below the main content
 
     net.change(on_backbone_change, net, [note, layer, target], api_visibility="private")
     net.change(lambda key: gr.Dropdown(choices=second_choices(key), value=SECOND_BEST), net, second, api_visibility="private")
     inputs = [image, net, layer, target, second, opacity]
-    outputs = [labels, cam, counter, guided, guided_cam, other, info, target, second]
+    outputs = [labels, cam, counter, guided, guided_cam, other, guided_other, info, target, second]
     on_tab_open(explain, outputs, inputs)
     run.click(explain, inputs, outputs, api_name=f"{SLUG}_explain", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     for control in (target, second, layer):
@@ -207,6 +280,7 @@ ZH = {
     "Grad-CAM for the second class": "第二个类别的 Grad-CAM",
     "Counterfactual (evidence against)": "反事实（反对该类别的证据）",
     "Guided Backpropagation": "Guided Backpropagation",
+    "Guided Backpropagation for the second class": "第二个类别的 Guided Backpropagation",
     "Guided Grad-CAM": "Guided Grad-CAM",
     "Top 10": "前 10 名",
 }
