@@ -105,17 +105,62 @@ def frequency_maps(image, alpha, request: gr.Request = None):
     rgb = read_image(image).rgb
     model = O.sweep_models()[float(alpha)]
     high, low = O.frequency_maps(model, rgb)
+    energy = {k: _share(v) for k, v in O.group_energy(model, O.grey_input(rgb)).items()}  # this image, same layer
     side = max(high.shape[1:])
     if request_locale(request) == "zh-CN":
         return O.maps_grid(high, side), O.maps_grid(low, side), (
             f"α = {float(alpha):g} 网络的第一个 OctConv 层：{len(high)} 张 {high.shape[2]}×{high.shape[1]} 的高频特征图和 "
             f"{len(low)} 张 {low.shape[2]}×{low.shape[1]} 的低频特征图（放大到同样大小显示）。低频组看到的是经 2 倍平均池化的"
-            "图像：它保留形状和明暗，高频组保留边缘和细密的纹理。")
+            "图像：它保留形状和明暗，高频组保留边缘和细密的纹理。\n\n"
+            f"**在这张图像上实测**：高于 {O.HF_CUT:g} 周期/像素的频谱能量占比（各通道平均，先减去每张图的均值）——"
+            f"高频组 **{energy['high']}**，低频组 **{energy['low']}**；只算两组都能容纳的频带"
+            f"（两个方向都低于 {O.COMMON_BAND:g} 周期/像素）：高频组 {energy['high_common_band']}，"
+            f"低频组 {energy['low_common_band']}。")
     note = (f"The first OctConv layer of the α = {float(alpha):g} network: {len(high)} high-frequency maps at "
             f"{high.shape[2]}×{high.shape[1]} and {len(low)} low-frequency maps at {low.shape[2]}×{low.shape[1]} "
             "(shown enlarged to the same size). The low group sees the image average-pooled by 2: it keeps "
-            "shapes and shading, the high group keeps edges and fine texture.")
+            "shapes and shading, the high group keeps edges and fine texture.\n\n"
+            f"**Measured on this image**: the share of spectral energy above {O.HF_CUT:g} cycles per pixel "
+            f"(averaged over channels, each map's mean removed) — high group **{energy['high']}**, low group "
+            f"**{energy['low']}**; counting only the band both groups can hold (below {O.COMMON_BAND:g} cycles "
+            f"per pixel in both directions): high {energy['high_common_band']}, low "
+            f"{energy['low_common_band']}.")
     return O.maps_grid(high, side), O.maps_grid(low, side), note
+
+
+def _share(value: float) -> str:
+    """A measured share as a percentage; '—' for a flat image (no map has any energy)."""
+    return "—" if value != value else f"{value:.0%}"
+
+
+def energy_note():
+    """energy_note_en and its Chinese, shown in the visitor's language."""
+    return localized(energy_note_en(), energy_note_en(zh=True))
+
+
+def energy_note_en(zh: bool = False) -> str:
+    """§3.1's premise measured with seeds on test digits (results/octconv.json -> group_energy)."""
+    from papers import results
+
+    claim, unit = "group_energy", " %"
+    keys = ("ours", "high", "low_common_band", "high_common_band")
+    figures = {key: results.figure(SLUG, claim, key, unit) for key in keys}
+    values = [results.value(SLUG, claim, key) for key in keys]
+    resolution = None not in values and values[3] - values[2] < (values[1] - values[0]) / 2
+    if zh:
+        return zh_figure(
+            f"**论文的前提（§3.1，图 1）实测**（`python -m papers.reproduce octconv`；随附的 α = {O.ENERGY_ALPHA:g} 网络的"
+            f"第一个 OctConv 层，每个随机种子抽 {O.ENERGY_DIGITS} 个测试数字）：高于 {O.HF_CUT:g} 周期/像素的频谱能量占比，"
+            f"低频组 **{figures['ours']}**，高频组 **{figures['high']}**。只算两组都能容纳的频带时："
+            f"低频组 {figures['low_common_band']}，高频组 {figures['high_common_band']}"
+            + ("——差距小得多：大部分差别来自低频组的分辨率（它容纳不了更高的频率），而不是它学到的内容。" if resolution else "。"))
+    return (f"**The paper's premise (§3.1, Fig. 1), measured** (`python -m papers.reproduce octconv`; first OctConv layer "
+            f"of the shipped α = {O.ENERGY_ALPHA:g} network, {O.ENERGY_DIGITS} test digits drawn per seed): the share of "
+            f"spectral energy above {O.HF_CUT:g} cycles per pixel is **{figures['ours']}** in the low-frequency group "
+            f"and **{figures['high']}** in the high-frequency group. Counting only the band both groups can hold: low "
+            f"{figures['low_common_band']}, high {figures['high_common_band']}"
+            + (" — a much smaller gap: most of the difference comes from the low group's resolution (it cannot hold "
+               "higher frequencies), not from what it learned." if resolution else "."))
 
 
 def retrained_table():
@@ -193,6 +238,7 @@ def build() -> None:
                     show = gr.Button(t("Show the frequency maps"), variant="primary")
             gr.Examples(example_paths("chelsea.jpg", "astronaut.jpg", "coins.png", "camera.png"), inputs=image,
                         label=t("Examples"))
+            gr.Markdown(energy_note())
             with gr.Row():
                 high = gr.Image(label=t("high frequency (full resolution)"), interactive=False)
                 low = gr.Image(label=t("low frequency (half resolution)"), interactive=False)

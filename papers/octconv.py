@@ -17,6 +17,11 @@ with the same parameters, and the paper reports equal or better accuracy on Imag
   ImageNet: the paper's Fig. 4 at toy scale. Its figures are in results/octconv.json
   (`python -m papers.reproduce octconv`): retrained_accuracy_alpha_* (every α retrained from
   scratch per seed, against α = 0), shipped_accuracy_alpha_*, macs_alpha_* and params.
+- §3.1's premise (the low-frequency group holds less high-frequency content, Fig. 1) is measured, not
+  shown as the paper's spectra: `group_energy` gives each group's share of spectral energy above
+  0.125 cycles per input pixel in the first OctConv layer, over its whole spectrum and over the band
+  both groups can hold (claim `group_energy`). The first layer's low group is computed from the
+  average-pooled image, so part of its smoothness is by construction.
 - Strided OctConv (our downsampling layers) applies the stride in each path's convolution, so
   α = 0 is exactly a strided Conv2d; the authors' code average-pools both groups first, and the
   paper shows only stride 1 in §3.2.
@@ -362,6 +367,45 @@ def frequency_maps(model: OctNet, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return stretch(y_high), (stretch(y_low) if y_low is not None else None)
 
 
+# --------------------------------------------------------------------------- the premise (§3.1, Fig. 1)
+HF_CUT = 0.125  # cycles per input pixel: half the low group's Nyquist frequency, 1 / (2·OCTAVE) = 0.25
+COMMON_BAND = 1 / (2 * OCTAVE)  # |f| below this in both axes: the frequencies both groups can hold
+
+
+def high_frequency_share(maps: torch.Tensor, pixel: int, cut: float = HF_CUT,
+                         band: float | None = None) -> torch.Tensor:
+    """The share of each map's spectral energy (its mean removed) at radial frequencies above
+    `cut`, in cycles per *input* pixel (`pixel` input pixels per map pixel: 1 for X^H, 2 for
+    X^L). With `band`, only frequencies below it in both axes count, above and below the cut.
+    (B, C, h, w) -> (B, C), NaN for a map with no energy (constant)."""
+    h, w = maps.shape[-2:]
+    fy, fx = torch.fft.fftfreq(h, d=pixel), torch.fft.fftfreq(w, d=pixel)  # cycles per input pixel
+    radius = (fy[:, None] ** 2 + fx[None] ** 2).sqrt()  # (h, w)
+    keep = torch.ones_like(radius, dtype=torch.bool) if band is None else \
+        (fy.abs()[:, None] < band) & (fx.abs()[None] < band)
+    power = torch.fft.fft2(maps.double() - maps.double().mean((2, 3), keepdim=True)).abs() ** 2 * keep  # (B, C, h, w)
+    total = power.sum((2, 3))
+    high = (power * (radius > cut)).sum((2, 3))
+    return torch.where(total > 1e-12 * total.max().clamp(min=1e-30), high / total.clamp(min=1e-30),
+                       torch.full_like(total, float("nan")))
+
+
+@torch.inference_mode()
+def group_energy(model: OctNet, images: torch.Tensor) -> dict[str, float]:
+    """The first OctConv layer's high-frequency share (`high_frequency_share`) per group, averaged
+    over channels and images: over each group's whole spectrum ("high", "low"), and over the band
+    both groups can hold ("high_common_band", "low_common_band"), where resolution alone cannot
+    decide it. (B, 1, H, W) images with even sides."""
+    y_high, y_low = model.first_layer(images.to(next(model.parameters()).device))
+    if y_low is None:
+        raise ValueError("This network has no low-frequency group (α = 0).")
+    y_high, y_low = y_high.float().cpu(), y_low.float().cpu()
+    shares = {"high": high_frequency_share(y_high, 1), "low": high_frequency_share(y_low, OCTAVE),
+              "high_common_band": high_frequency_share(y_high, 1, band=COMMON_BAND),
+              "low_common_band": high_frequency_share(y_low, OCTAVE, band=COMMON_BAND)}
+    return {name: float(torch.nanmean(s)) for name, s in shares.items()}
+
+
 # --------------------------------------------------------------------------- training
 def train_one(alpha: float, config: TrainConfig = TrainConfig(), log=print) -> tuple[OctNet, float]:
     """Adam with a cosine schedule on the 1,348 training digits; returns (model, test accuracy)."""
@@ -460,6 +504,19 @@ def _measure_mac_fraction(alpha: float):
     return measure
 
 
+ENERGY_ALPHA = 0.5  # the tab's default network
+ENERGY_DIGITS = 200  # test digits drawn per seed (of 449)
+
+
+def measure_group_energy(seed: int, quick: bool) -> dict[str, float]:
+    """§3.1's premise on the shipped α = 0.5 network: % of spectral energy above HF_CUT in each
+    group of the first OctConv layer, over `ENERGY_DIGITS` test digits drawn with `seed`."""
+    images, _ = digits16("test")
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    found = group_energy(sweep_models("cpu")[ENERGY_ALPHA], images[pick[:ENERGY_DIGITS // (4 if quick else 1)]])
+    return {"ours": 100 * found["low"], **{k: 100 * v for k, v in found.items() if k != "low"}}
+
+
 def measure_params(seed: int, quick: bool) -> dict[str, float]:
     counts = {count_params(OctNet(alpha)) for alpha in SWEEP_ALPHAS}
     if len(counts) != 1:
@@ -474,6 +531,18 @@ def _experiments() -> list[Experiment]:
     experiments = [Experiment("params", "Every network of the sweep has the same parameters (OctConv reuses a "
                               "convolution's weight tensor, §3.2)", "learnable parameters per network",
                               measure_params, seeds=1, checkable=True, digits=0)]
+    experiments.append(Experiment(
+        "group_energy",
+        f"The low-frequency group holds less high-frequency energy than the high-frequency group (§3.1's premise, "
+        f"Fig. 1): first OctConv layer of the shipped α = {ENERGY_ALPHA:g} network",
+        f"% of spectral energy (each map's mean removed) above {HF_CUT:g} cycles per input pixel, averaged over "
+        f"channels and {ENERGY_DIGITS} test digits drawn per seed; *_common_band: only frequencies below "
+        f"{COMMON_BAND:g} cycles per pixel (both groups can hold them) count",
+        measure_group_energy, seeds=5, higher_is_better=False, checkable=True, tolerance=0.5, digits=1,
+        labels={"ours": "low-frequency group X^L", "high": "high-frequency group X^H",
+                "low_common_band": "X^L, common band", "high_common_band": "X^H, common band"},
+        paper=Paper(None, "§3.1, Fig. 1", "the paper states the premise and shows spectra; it gives no figure "
+                    "for a group's high-frequency share")))
     for alpha in SWEEP_ALPHAS:
         experiments += [
             Experiment(f"macs_alpha_{alpha:g}", f"Multiply-adds of the α = {alpha:g} network",

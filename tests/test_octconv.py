@@ -128,3 +128,45 @@ def test_tab_handlers_and_bad_inputs():
     with pytest.raises(gr.Error):
         D.frequency_maps(np.zeros((2, 2, 3), np.uint8), 0.5)
 
+
+
+# --------------------------------------------------------------------------- §3.1's premise
+def test_high_frequency_share_of_pure_waves():
+    """A cosine above the cut is all high-frequency energy, one below it none; a map pixel of the
+    low group spans two input pixels, so the same wave there is an octave lower."""
+    x = torch.arange(16, dtype=torch.float64)
+
+    def wave(cycles_per_map_pixel):
+        return torch.cos(2 * torch.pi * cycles_per_map_pixel * x)[None, None, None].repeat(1, 1, 16, 1)
+
+    assert float(O.high_frequency_share(wave(4 / 16), pixel=1)) == pytest.approx(1.0)  # 0.25 > 0.125
+    assert float(O.high_frequency_share(wave(4 / 16), pixel=2)) == pytest.approx(0.0)  # 0.125, not above
+    assert float(O.high_frequency_share(wave(1 / 16), pixel=1)) == pytest.approx(0.0)
+    both = wave(3 / 16) + wave(7 / 16)  # 0.1875 and 0.4375 cycles per pixel, equal energy
+    assert float(O.high_frequency_share(both, pixel=1)) == pytest.approx(1.0)
+    assert float(O.high_frequency_share(both + wave(1 / 16), pixel=1)) == pytest.approx(2 / 3)
+    # the common band drops 0.4375 (the low group cannot hold it) but keeps 0.1875 and 0.0625
+    assert float(O.high_frequency_share(both + wave(1 / 16), pixel=1, band=O.COMMON_BAND)) == pytest.approx(0.5)
+    assert torch.isnan(O.high_frequency_share(torch.ones(1, 1, 8, 8), pixel=1)).all()  # a flat map
+
+
+def test_low_group_holds_less_high_frequency_energy():
+    """results/octconv.json -> group_energy, re-measured on 60 test digits: the low group's share
+    above the cut is below the high group's, over the whole spectrum and within the common band."""
+    model = O.sweep_models(torch.device("cpu"))[O.ENERGY_ALPHA]
+    images, _ = O.digits16("test")
+    found = O.group_energy(model, images[:60])
+    assert found["low"] < found["high"] - 0.05
+    assert found["low_common_band"] < found["high_common_band"]
+    with pytest.raises(ValueError, match="no low-frequency group"):
+        O.group_energy(O.OctNet(0.0).eval(), images[:2])
+
+
+def test_frequency_tab_reports_the_measured_shares():
+    from demos import octconv as D
+
+    rgb = np.random.default_rng(1).integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    *_, note = D.frequency_maps(rgb, 0.5)
+    assert "Measured on this image" in note and note.count("%") >= 4
+    *_, flat = D.frequency_maps(np.zeros((40, 30, 3), np.uint8), 0.5)
+    assert "nan" not in flat
