@@ -36,6 +36,11 @@ def test_first_image_finds_images_in_handler_outputs():
     assert first_image(("text", [1, 2])) is None
 
 
-def test_every_chosen_headline_is_a_stored_claim():
-    for slug, claim_id in gallery.HEADLINES.items():
-        assert results.claim(slug, claim_id), f"{slug}: no claim {claim_id} in results/{slug}.json"
+def test_every_chosen_headline_is_a_stored_claim_with_the_chosen_baseline():
+    for slug in gallery.HEADLINES:
+        claim_id, baseline = gallery._headline_entry(slug)
+        found = results.claim(slug, claim_id)
+        assert found, f"{slug}: no claim {claim_id} in results/{slug}.json"
+        assert baseline is None or baseline in found["baselines"], f"{slug}: {claim_id} has no baseline {baseline}"
+        if baseline:
+            assert found["labels"].get(baseline, baseline) in gallery.headline(slug)
