@@ -171,6 +171,17 @@ def _loss_frame(history: list[siamese.Progress]) -> pd.DataFrame:
     return pd.DataFrame({"step": [p.step for p in history], "loss": [p.loss for p in history]})
 
 
+def _eer_frame(eers: list[tuple[int, float]], untrained: float, pixels: float, request=None) -> pd.DataFrame:
+    """Held-out equal error rate against the step, with the untrained G_W and raw pixels as lines."""
+    steps = [step for step, _ in eers]
+    span = [0, max(steps + [1])]
+    return pd.concat([
+        pd.DataFrame({"step": steps, "EER": [e for _, e in eers], "metric": say(request, "learned G_W", "学到的 G_W")}),
+        pd.DataFrame({"step": span, "EER": [untrained] * 2, "metric": say(request, "untrained G_W", "未经训练的 G_W")}),
+        pd.DataFrame({"step": span, "EER": [pixels] * 2, "metric": say(request, "raw-pixel L1", "原始像素 L1")}),
+    ], ignore_index=True)
+
+
 def _embedding_frame(embeddings: torch.Tensor, data: siamese.VerificationData, request=None) -> pd.DataFrame:
     xy = siamese.project_2d(embeddings)
     if data.config.input_hw == siamese.FACE_HW:  # ORL people are numbered from 1
@@ -268,7 +279,8 @@ def _shipped_view(request: gr.Request = None):
 @gpu(budget=("budget_s", GPU_BUDGET_S[1]))
 @friendly_errors
 def train(dataset, train_digits, loss, budget_s, seed, state, request: gr.Request = None):
-    """Stream (status, loss plot, embedding plot, histograms, ROC, slider, rates, state)."""
+    """Stream (status, loss plot, embedding plot, held-out EER vs step, histograms, ROC, slider,
+    rates, state)."""
     digits_key = () if dataset == FACES else tuple(sorted({int(d) for d in train_digits or []}))
     if dataset != FACES and not 2 <= len(digits_key) <= siamese.DIGIT_CLASSES - 2:
         raise gr.Error(say(request, "Pick at least two digit classes to train on and leave at least two out "
@@ -280,7 +292,8 @@ def train(dataset, train_digits, loss, budget_s, seed, state, request: gr.Reques
     with seeded_init(int(seed)):  # this request's weights; the process's RNG is left as it was
         model = siamese.SiameseNet(data.config)
     model = model.to(get_device())
-    history, unchanged = [], (gr.skip(),) * 5
+    history, unchanged, eers = [], (gr.skip(),) * 5, []
+    untrained, pixels = siamese.evaluate(model, data, loss).roc.eer, _baseline(*key[:2]).eer  # the two bars
     for progress in siamese.fit(model, data, loss=loss, budget_s=budget_s, seed=int(seed)):
         history.append(progress)
         status = say(request, f"Training on {data.describe()}: step {progress.step}, loss {progress.loss:.3f}, "
@@ -289,18 +302,22 @@ def train(dataset, train_digits, loss, budget_s, seed, state, request: gr.Reques
                      f"{progress.seconds:.0f} / {budget_s:.0f} 秒")
         if not progress.done:
             embeddings = siamese.embed(model, data.heldout_images)
-            yield (status, _loss_frame(history), _embedding_frame(embeddings, data, request)) + unchanged
+            eer = siamese.roc(*siamese.all_pair_energies(embeddings, data.heldout_labels, siamese.norm_of(loss))).eer
+            eers.append((progress.step, eer))
+            yield (status, _loss_frame(history), _embedding_frame(embeddings, data, request),
+                   _eer_frame(eers, untrained, pixels, request)) + unchanged
     ev = siamese.evaluate(model, data, loss)
+    eers.append((history[-1].step, ev.roc.eer))
     state = {"key": key, "weights": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
              "evaluation": ev}
-    steps, seconds, pixels = history[-1].step, history[-1].seconds, _baseline(*key[:2]).eer
+    steps, seconds = history[-1].step, history[-1].seconds
     done = say(request,
                f"Trained for {steps} steps ({seconds:.0f} s). Held-out equal error rate **{ev.roc.eer:.3f}** "
                f"(raw pixels: {pixels:.3f}). Verification below now uses this model.",
                f"训练了 {steps} 步（{seconds:.0f} 秒）。留出集上的等错误率 **{ev.roc.eer:.3f}**"
                f"（原始像素：{pixels:.3f}）。下面的验证现在使用这个模型。")
-    yield (done, _loss_frame(history), _embedding_frame(ev.embeddings, data, request)) \
-        + _results(state, request) + (state,)
+    yield (done, _loss_frame(history), _embedding_frame(ev.embeddings, data, request),
+           _eer_frame(eers, untrained, pixels, request)) + _results(state, request) + (state,)
 
 
 @gpu(duration=20)
@@ -436,6 +453,8 @@ def build() -> None:
             with gr.Row():
                 loss_plot = gr.LinePlot(x="step", y="loss", title=t("Training loss"), height=260,
                                         visible=False)  # shown on Train, by show_loss_plot
+                eer_plot = gr.LinePlot(x="step", y="EER", color="metric", height=260, visible=False,
+                                       title=t("Equal error rate on the held-out classes while training"))
                 embed_plot = gr.ScatterPlot(x="PC 1", y="PC 2", color="class", height=260, color_title=t("class"),
                                             title=t("Held-out classes in G_W's space (2 principal components)"))
     with gr.Row():
@@ -471,9 +490,9 @@ def build() -> None:
 
     result_outputs = [hist_plot, roc_plot, threshold, rates]
     run = train_btn.click(train, [dataset, train_digits, loss, budget_s, seed, state],
-                          [status, loss_plot, embed_plot] + result_outputs + [state],
+                          [status, loss_plot, embed_plot, eer_plot] + result_outputs + [state],
                           api_name=f"{SLUG}_train", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
-    train_btn.click(show_loss_plot, None, loss_plot, queue=False, api_visibility="private")
+    train_btn.click(show_loss_plot, None, [loss_plot, eer_plot], queue=False, api_visibility="private")
     stop_btn.click(None, None, None, cancels=[run], api_visibility="private")
     threshold.release(move_threshold, [threshold, state], rates, api_name=f"{SLUG}_threshold")
     genuine_btn.click(functools.partial(random_pair, genuine=True), state, [image_a, image_b],
@@ -485,9 +504,12 @@ def build() -> None:
 
 
 def show_loss_plot(request: gr.Request = None):
-    """The loss plot, hidden until the first Train (it has nothing to show before), with its axes
-    named in the visitor's language (a component hidden at load does not get its t() values)."""
-    return gr.update(visible=True, x_title=say(request, "step", "步数"), y_title=say(request, "loss", "损失"))
+    """The loss and held-out EER plots, hidden until the first Train (they have nothing to show
+    before), with their axes named in the visitor's language (a component hidden at load does not
+    get its t() values)."""
+    step = say(request, "step", "步数")
+    return (gr.update(visible=True, x_title=step, y_title=say(request, "loss", "损失")),
+            gr.update(visible=True, x_title=step, color_title=say(request, "metric", "度量")))
 
 
 NO_FACES = "ORL faces: not installed (set GALLERY_ORL_DIR, see the paper module)."
@@ -527,6 +549,7 @@ ZH = {
                             "按**训练**可以训练你自己的模型。",
     SHOWING_SHIPPED[DIGITS]: "正在显示随附的检查点（数字 0–6，论文的损失函数）。按**训练**可以训练你自己的模型。",
     "Training loss": "训练损失",
+    "Equal error rate on the held-out classes while training": "训练过程中留出类别上的等错误率",
     "class": "类别",
     "Held-out classes in G_W's space (2 principal components)": "留出类别在 G_W 空间中的分布（前 2 个主成分）",
     "energy E_W": "能量 E_W",

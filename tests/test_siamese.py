@@ -247,8 +247,14 @@ def test_demo_training_streams_and_finishes_with_a_state():
     from demos import siamese as demo
 
     outputs = list(demo.train(demo.DIGITS, ["0", "1", "2", "3", "4", "5", "6"], "contrastive", 1, 0, None))
-    status, loss_frame, embed_frame, *_, state = outputs[-1]
+    status, loss_frame, embed_frame, eer_frame, *_, state = outputs[-1]
     assert "equal error rate" in status and len(embed_frame) == 141 and state["key"][2] == "contrastive"
+    # held-out EER against the step, beside the untrained G_W and raw pixels; the last point is the final model's
+    assert set(eer_frame["metric"]) == {"learned G_W", "untrained G_W", "raw-pixel L1"}
+    learned = eer_frame[eer_frame["metric"] == "learned G_W"]
+    assert learned["EER"].iloc[-1] == pytest.approx(state["evaluation"].roc.eer)
+    pixels = eer_frame[eer_frame["metric"] == "raw-pixel L1"]["EER"]
+    assert (pixels == siamese.pixel_baseline(siamese.digit_data(range(7))).eer).all()
     text, *_ = demo.verify(*demo.random_pair(state, genuine=False), 1.0, state)
     assert "your trained one" in text
     with pytest.raises(gr.Error):
