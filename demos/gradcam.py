@@ -102,7 +102,7 @@ def faithfulness_text(zh: bool = False) -> str:
     if zh:
         return (f"*忠实度（§5.3）* —— 热力图与遮挡敏感度图（用灰色方块挡住每一处，所问类别得分下降多少）的 Spearman 秩相关，"
                 f"在双数字测试画布上对两个数字分别计算：{_row('faithfulness', True, '')}。"
-                + (f"论文（VGG16，PASCAL VOC 2007 验证集）：Grad-CAM {paper}，Guided Backprop 更低"
+                + (f"论文（§5.3，VGG16）：Grad-CAM {paper}，Guided Backprop 更低"
                    "（论文数字凭记忆引用，未与论文原文核对）。" if paper else ""))
     return ("*Faithfulness (§5.3)* — Spearman rank correlation between a map and the occlusion-sensitivity map "
             "(how much the requested class's score drops when a grey square covers each place), for both digits of "

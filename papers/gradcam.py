@@ -393,8 +393,8 @@ EXPERIMENTS = [
         labels={"ours": "Grad-CAM at conv4 (last conv layer)", "conv3": "Grad-CAM at conv3",
                 "guided_backprop": "Guided Backprop (|gradient|)", "guided_grad_cam": "Guided Grad-CAM (conv4)",
                 "image": "the image itself (class-blind)"},
-        paper=Paper(0.254, "§5.3 (VGG16, PASCAL VOC 2007 val)",
-                    "vs Guided Backpropagation 0.168 (rank correlation with occlusion maps, averaged over the "
-                    "images); quoted from memory, not checked against the paper's text in this session"),
+        paper=Paper(0.254, "§5.3 (VGG16)",
+                    "vs Guided Backpropagation 0.168 (rank correlation with occlusion maps, averaged over a "
+                    "validation set); quoted from memory, not checked against the paper's text in this session"),
     ),
 ]
