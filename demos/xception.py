@@ -211,49 +211,66 @@ _COMPARISON_NAMES = {"fig10": ("Fig. 10 (nothing vs ReLU vs ELU in between)", "�
                      "fig9": ("Fig. 9 (with vs without residuals)", "图 9（有无残差）"),
                      "matched": ("Same parameters (separable vs regular vs Inception-style)",
                                  "同样参数量（可分离 vs 普通 vs Inception 式）")}
+_MATCHED_NOTE = ("(The paper's claim is against Inception; regular convolutions are a reference added here.)",
+                 "（论文比较的是 Inception；普通卷积是这里另加的参照。）")
 _METRIC_NAMES = {"early_val": ("how fast it trains (validation, mean of the curve)", "训练得多快（验证，曲线平均）"),
                  "test": ("test accuracy at the end", "最后的测试准确率")}
 _RELATIONS = {"ahead": ("ahead of {}", "领先于{}"), "behind": ("behind {}", "落后于{}"),
-              "tie": ("within the seed-to-seed spread of {}", "与{}相差在随机种子间的波动以内")}
+              "tie": ("level with {}", "与{}持平")}
 
 
 def relation(comparison: str, metric: str, key: str) -> str | None:
-    """Xception's choice against baseline `key` on a stored claim: "ahead" / "behind" when the
-    means differ by more than the larger of the two standard deviations over seeds, else "tie"."""
+    """Xception's choice against baseline `key` on a stored claim, seed by seed (both trained from
+    the same seed on the same minibatches): "ahead" / "behind" when the mean of the per-seed
+    differences is larger than their standard deviation, else "tie"."""
+    import statistics
+
     from papers import results
 
     found = results.claim(SLUG, f"{comparison}_{metric}")
     if not found or key not in found["baselines"]:
         return None
-    ours, base = found["ours"], found["baselines"][key]
-    diff, spread = ours["mean"] - base["mean"], max(ours["sd"], base["sd"])
-    return "tie" if abs(diff) <= spread else "ahead" if diff > 0 else "behind"
+    diffs = [a - b for a, b in zip(found["ours"]["per_seed"], found["baselines"][key]["per_seed"])]
+    if len(diffs) < 2:
+        return None
+    mean, spread = statistics.fmean(diffs), statistics.stdev(diffs)
+    return "tie" if abs(mean) <= spread else "ahead" if mean > 0 else "behind"
 
 
 def verdict(chinese: bool = False) -> str:
     """What the digits runs show against the paper's direction, one line per comparison, from results/."""
     lang = 1 if chinese else 0
+    names = VARIANTS_ZH if chinese else {v: v for v in VARIANTS_ZH}
     lines = []
     for comparison, keys in X.COMPARISONS.items():
-        parts, ahead_all = [], True
+        parts, relations = [], []
         for metric, metric_name in _METRIC_NAMES.items():
             rel = {k: relation(comparison, metric, k) for k in keys}
             if None in rel.values():
                 return ""
-            ahead_all &= all(r == "ahead" for r in rel.values())
-            names = (VARIANTS_ZH if chinese else {v: v for v in VARIANTS_ZH})
+            relations += [r for k, r in rel.items() if k in _PAPER_BASELINES.get(comparison, keys)]
             parts.append(metric_name[lang] + ("：" if chinese else ": ") + ("，" if chinese else ", ").join(
                 _RELATIONS[r][lang].format(names[X.METHOD_KEYS[k]]) for k, r in rel.items()))
-        if chinese:
-            outcome = "论文的方向在这里出现了" if ahead_all else "论文的方向在这个规模上没有清楚地出现"
-            lines.append(f"- **{_COMPARISON_NAMES[comparison][1]}**：Xception 的选择——" + "；".join(parts) + f"。{outcome}。")
-        else:
-            outcome = "the paper's direction shows here" if ahead_all else "the paper's direction does not show clearly at this scale"
-            lines.append(f"- **{_COMPARISON_NAMES[comparison][0]}**: Xception's choice is " + "; ".join(parts)
-                         + f" — {outcome}.")
-    head = ("在这个规模上（每个比较：两边的均值差是否大于较大的标准差）：" if chinese else
-            "At this scale (each comparison: do the means differ by more than the larger standard deviation?):")
-    return head + "\n" + "\n".join(lines)
+        shown = ("all" if all(r == "ahead" for r in relations) else
+                 "part" if "ahead" in relations else "none")
+        outcome = _OUTCOMES[shown][lang]
+        sep = "；" if chinese else "; "
+        lines.append(f"- **{_COMPARISON_NAMES[comparison][lang]}**{'：' if chinese else ' — '}{sep.join(parts)}"
+                     + ("。" if chinese else ". ") + outcome
+                     + ((" " if not chinese else "") + _MATCHED_NOTE[lang] if comparison == "matched" else ""))
+    return _VERDICT_HEAD[lang] + "\n" + "\n".join(lines)
+
+
+_VERDICT_HEAD = (
+    "At this scale, Xception's choice (nothing in between; residuals; separable) against each alternative, seed by "
+    "seed (both trained from the same seed on the same minibatches): *ahead of* or *behind* when the mean difference "
+    "is larger than its standard deviation over seeds, else *level with*:",
+    "在这个规模上，Xception 的选择（中间不放激活；残差；可分离）与每个替代方案逐个随机种子比较（两者从同一初始化、在同样的"
+    "小批次上训练）：差值的均值大于它在随机种子间的标准差时记为 *领先* 或 *落后*，否则为 *持平*：")
+_PAPER_BASELINES = {"matched": ("inception",)}  # the paper compares with Inception; regular convs are our reference
+_OUTCOMES = {"all": ("The paper's direction shows here.", "论文的方向在这里出现了。"),
+             "part": ("The paper's direction shows only in part here.", "论文的方向在这里只部分出现。"),
+             "none": ("The paper's direction does not show at this scale.", "论文的方向在这个规模上没有出现。")}
 
 
 def _name(method: str, request=None) -> str:
