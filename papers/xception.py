@@ -815,7 +815,7 @@ def _experiments():
                    paper=Paper(round(31 / 28, 2), "Table 3",
                                "training steps/second on 60 K80 GPUs: 28 for Xception, 31 for Inception V3")),
         Experiment("matched_params", "Parameters of the small digits networks: separable, regular and "
-                   "Inception-style, widths chosen to match", "learnable parameters", measure_matched_params, seeds=1,
+                   "Inception-style, widths chosen to match", "learnable parameters", measure_matched_params, seeds=3,
                    checkable=True, digits=0, labels={k: labels[k] for k in ("ours",) + COMPARISONS["matched"]}),
         *digits_claims,
     ]
