@@ -46,7 +46,7 @@ def _row(claim: str, zh: bool = False, unit: str = " %") -> str:
     from papers import results
 
     found = results.claim(SLUG, claim) or {}
-    labels = {**LABELS_ZH, **FAITHFULNESS_LABELS_ZH} if zh and claim == "faithfulness" else \
+    labels = {**LABELS_ZH, **FAITHFULNESS_LABELS_ZH} if zh and claim in ("faithfulness", "class_sensitivity") else \
         LABELS_ZH if zh else found.get("labels", {})
     cells = [f"{labels.get(key, key)}{'：' if zh else ': '}**{results.figure(SLUG, claim, key, unit)}**"
              for key in ["ours", *found.get("baselines", {})]]
@@ -91,6 +91,26 @@ def _depth_verdict(zh: bool = False) -> str:
                                           "one deeper layer drops."))
 
 
+def sensitivity_text(zh: bool = False) -> str:
+    """Fig. 1's contrast: how alike each method's maps for the two digits of a canvas are."""
+    from papers import results
+
+    if results.claim(SLUG, "class_sensitivity") is None:
+        return ""
+    grad_cam, guided = (results.value(SLUG, "class_sensitivity"), results.value(SLUG, "class_sensitivity",
+                                                                               "guided_backprop"))
+    holds = guided > 0.5 and guided > grad_cam + 0.3
+    if zh:
+        return ("*类别敏感度（图 1）* —— 同一张画布上，为左、右两个数字各画一张图，两张图的 Spearman 秩相关"
+                f"（1 = 无论问哪个类别都是同一张图）：{_row('class_sensitivity', True, '')}。"
+                + ("Guided Backprop 的两张图几乎一样，Grad-CAM 的则随所问类别移动——正是论文图 1 的对比。" if holds else ""))
+    return ("*Class sensitivity (Fig. 1)* — how alike a method's maps for the left and the right digit of a canvas "
+            f"are (Spearman rank correlation; 1 = the same map whichever class is asked): "
+            f"{_row('class_sensitivity', unit='')}. "
+            + ("Guided Backprop's two maps are nearly the same, Grad-CAM's move with the class asked: Fig. 1's "
+               "contrast." if holds else ""))
+
+
 def faithfulness_text(zh: bool = False) -> str:
     """§5.3's rank correlation with occlusion maps (results/gradcam.json -> faithfulness)."""
     from papers import results
@@ -129,7 +149,7 @@ def measured_note_zh() -> str:
             "*类别区分* —— 每张画布上有两个数字，指定其中一个：热力图的峰值落在被指定数字上的比例。"
             "每一层的 Grad-CAM（论文用最后一个卷积层），以及 Guided Backprop 和不看类别的基线：\n\n"
             f"{layer_table(True)}\n\n{_depth_verdict(True)}不看类别的图无论问哪个数字都指向同一处，所以过不了一半的提问。"
-            f"{guided_text}{human}\n\n{faithfulness_text(True)}\n\n"
+            f"{guided_text}{human}\n\n{sensitivity_text(True)}\n\n{faithfulness_text(True)}\n\n"
             f"*指点游戏* —— 杂乱背景中只有一个数字：峰值是否落在它上面？{_row('pointing_game', True)}。{blind_text}")
 
 
@@ -149,7 +169,8 @@ def measured_note_en() -> str:
             "asked for, with Grad-CAM at every conv layer (the paper uses the last), beside Guided Backprop and "
             f"class-blind baselines:\n\n{layer_table()}\n\n{_depth_verdict()} "
             "A class-blind map points at the same spot whichever digit is "
-            f"asked, so it cannot pass half of the requests. {guided}{human}\n\n{faithfulness_text()}\n\n"
+            f"asked, so it cannot pass half of the requests. {guided}{human}\n\n{sensitivity_text()}\n\n"
+            f"{faithfulness_text()}\n\n"
             f"*Pointing game* — one digit among clutter: is the peak on it? {row('pointing_game')}. {blind}")
 
 

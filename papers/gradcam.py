@@ -261,6 +261,7 @@ def rank_correlation(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor)
 POINTING_CANVASES = 200
 BLUR_SIGMAS = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0)  # candidates for the class-blind baseline
 LAYERS = ("conv1", "conv2", "conv3", "conv4")  # conv4 is the last conv layer: the paper's choice (§3)
+SENSITIVITY_CANVASES = 100  # two-digit canvases per seed for class_sensitivity
 FAITHFULNESS_CANVASES = 40  # two-digit canvases per seed, both digits asked for: 80 requests
 OCCLUDER, OCCLUDER_STRIDE = 16, 6  # a 16×16 grey square (about a digit's half) on a 9×9 grid
 
@@ -323,6 +324,27 @@ def measure_class_discrimination(seed: int, quick: bool) -> dict[str, float]:
             "guided_backprop": rate["guided_backprop"], "blurred_image": rate["blurred_image"], "chance": chance}
 
 
+def measure_class_sensitivity(seed: int, quick: bool) -> dict[str, float]:
+    """Fig. 1's contrast in numbers: how alike a method's maps for the two digits of a canvas are
+    (Spearman rank correlation over all pixels, mean over canvases). 1 = the same map whatever
+    class is asked (class-blind); Grad-CAM should move, Guided Backprop barely."""
+    from papers import deconvnet
+
+    model, layers, (mean, std) = _shipped_cnn()
+    images, labels, _ = deconvnet.two_digit_canvases(SENSITIVITY_CANVASES // (4 if quick else 1), "test", seed=seed)
+    x = (images - mean) / std
+    maps: dict[str, list] = {"conv4": [], "conv3": [], "guided_backprop": [], "guided_grad_cam": []}
+    for k in range(2):
+        cams = {name: grad_cam_batch(model, layers[name], x, labels[:, k]) for name in ("conv3", "conv4")}
+        guided = guided_backprop_batch(model, x, labels[:, k])  # (B, 1, H, W)
+        maps["conv4"].append(cams["conv4"])
+        maps["conv3"].append(cams["conv3"])
+        maps["guided_backprop"].append(guided.abs().sum(1))
+        maps["guided_grad_cam"].append((guided * torch.from_numpy(cams["conv4"])[:, None]).abs().sum(1))
+    rho = {name: float(np.mean(rank_correlation(*pair))) for name, pair in maps.items()}
+    return {"ours": rho["conv4"], **{k: v for k, v in rho.items() if k != "conv4"}}
+
+
 def measure_faithfulness(seed: int, quick: bool) -> dict[str, float]:
     """§5.3: how well a map ranks the regions by what occluding them costs the class score.
     For every request (both digits of each two-digit test canvas) Spearman's rank correlation
@@ -381,6 +403,18 @@ EXPERIMENTS = [
         paper=Paper(61.23, "§5.1, human study",
                     "people named the visualised class from Guided Grad-CAM in 61.23 % of cases, from Guided "
                     "Backprop in 44.44 %: a different measurement of the same property"),
+    ),
+    Experiment(
+        "class_sensitivity",
+        "Grad-CAM's maps for the two digits of a canvas differ; Guided Backprop's barely do (Fig. 1: Guided "
+        "Backprop is not class-discriminative)",
+        f"Spearman rank correlation over all pixels between a method's maps for the left and the right digit, mean "
+        f"over {SENSITIVITY_CANVASES} random two-digit test canvases (1 = the same map whichever class is asked; "
+        "shipped CNN; seed = the canvases)",
+        measure_class_sensitivity, seeds=5, higher_is_better=False, checkable=True, tolerance=0.01, digits=3,
+        labels={"ours": "Grad-CAM at conv4 (last conv layer)", "conv3": "Grad-CAM at conv3",
+                "guided_backprop": "Guided Backprop (|gradient|)", "guided_grad_cam": "Guided Grad-CAM (conv4)"},
+        paper=Paper(None, "Fig. 1 (b) vs (h), VGG16", "the paper shows the cat and dog maps side by side; no figure"),
     ),
     Experiment(
         "faithfulness",

@@ -155,6 +155,16 @@ def test_deeper_layers_are_more_class_discriminative(two_digits):
     assert rate["conv1"] < rate["conv2"] < min(rate["conv3"], rate["conv4"]) - 0.3
 
 
+def test_guided_backprop_barely_changes_with_the_class_grad_cam_does(two_digits):
+    """results/gradcam.json -> class_sensitivity (Fig. 1) on 30 canvases: the maps for the left and the
+    right digit rank the pixels alike for Guided Backprop, not for Grad-CAM at the last conv layer."""
+    model, _, x, labels, _ = two_digits
+    cams = [gradcam.grad_cam_batch(model, target_layer(model, "conv4"), x, labels[:, k]) for k in range(2)]
+    guided = [gradcam.guided_backprop_batch(model, x, labels[:, k]).abs().sum(1) for k in range(2)]
+    rho_cam, rho_guided = (float(np.mean(gradcam.rank_correlation(*maps))) for maps in (cams, guided))
+    assert rho_guided > 0.8 and rho_cam < rho_guided - 0.5
+
+
 def test_occlusion_map_is_the_score_drop_of_each_occluded_copy():
     torch.manual_seed(0)
     model = deconvnet.SmallCNN().eval()
@@ -193,6 +203,7 @@ def test_grad_cam_is_more_faithful_to_occlusion_than_guided_backprop(monkeypatch
 def test_tab_shows_the_layer_table_and_faithfulness():
     text = demo.measured_note_en()
     assert all(f"Grad-CAM at conv{n}" in text for n in range(1, 5)) and "Faithfulness (§5.3)" in text
+    assert "Class sensitivity (Fig. 1)" in text and "Class sensitivity (Fig. 1)" not in demo.measured_note_zh()
     assert "\\|gradient\\|" in demo.layer_table()  # a bar inside a table cell is escaped
 
 
