@@ -13,7 +13,8 @@ counterfactual map of regions that argue *against* the class (§3.3, Eq. 4).
 What is measured (``python -m papers.reproduce gradcam``, results/gradcam.json): on the shipped
 digits-in-clutter CNN, `class_discrimination` at every conv layer (two digits per canvas: does the
 peak move to the digit asked for? a class-blind map cannot pass half of the requests),
-`faithfulness` (§5.3: rank correlation with occlusion-sensitivity maps) and `pointing_game` (one
+`class_sensitivity` (Fig. 1: how alike a method's maps for the two digits are), `faithfulness`
+(§5.3: rank correlation with occlusion-sensitivity maps) and `pointing_game` (one
 digit among clutter), each against a class-blind baseline, Guided Backprop and (for the pointing
 tests) chance.
 
@@ -22,7 +23,7 @@ tests) chance.
   (§4.1, §5.1); here both are automatic pointing tests on digits in clutter. Guided Backprop's
   "peak" is the maximum of its blurred gradient magnitude, with the blur chosen for the
   class-blind baseline on training canvases.
-- §5.3's faithfulness is measured on two-digit test canvases, not PASCAL VOC: the occlusion map is
+- §5.3's faithfulness is measured on two-digit test canvases, not the paper's images: the occlusion map is
   the drop of the class logit under a 16×16 grey square (the training mean) at stride 6, and every
   explanation is averaged over the same windows before Spearman's rank correlation; Guided
   Backprop enters as its gradient magnitude summed over channels. The paper's figures are quoted
