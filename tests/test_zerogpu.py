@@ -37,6 +37,7 @@ EXEMPT = {
     ("demos.mixup", "curve_opening"): "reads the precomputed memorisation curve (demos/assets)",
     ("demos.mixup", "between_opening"): "reads the precomputed Fig. 2 measurements (demos/assets)",
     ("demos.texture_bias", "opening"): "reads the precomputed training run (demos/assets)",
+    ("demos.xception", "curves_opening"): "reads the precomputed §4.7 curves (demos/assets)",
     ("demos.siamese", "show_loss_plot"): "UI: shows the loss plot with its axis titles",
     ("demos.harmonic", "accuracy_frame"): "reads accuracies stored with the checkpoints' declarations",
     ("demos.pcn", "detect_new_image"): "clears on None, else calls detect(), which is wrapped",
