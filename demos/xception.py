@@ -353,9 +353,10 @@ def precompute() -> None:
 
 def _digits_section() -> None:
     gr.Markdown(t(DIGITS_HEADING))
-    gr.Markdown(localized(DIGITS_TEXT + "\n\n" + comparison_table(SLUG, DIGITS_CLAIMS) + "\n\n" + verdict(),
+    gr.Markdown(localized(DIGITS_TEXT + "\n\n" + comparison_table(SLUG, DIGITS_CLAIMS) + "\n\n" + PAPER_SAYS
+                          + "\n\n" + verdict(),
                           DIGITS_TEXT_ZH + "\n\n" + comparison_table_zh(SLUG, DIGITS_CLAIMS, _claims_zh(), _labels_zh())
-                          + "\n\n" + verdict(chinese=True)))
+                          + "\n\n" + PAPER_SAYS_ZH + "\n\n" + verdict(chinese=True)))
     plot = functools.partial(gr.LinePlot, x=CURVE_COLUMNS[0], y=CURVE_COLUMNS[1], color=CURVE_COLUMNS[2], height=280,
                              x_title=t("training step"), y_title=t("% validation accuracy"), color_title=t("network"))
     with gr.Row():
@@ -462,6 +463,13 @@ DIGITS_TEXT_ZH = ("一个小 Xception（普通卷积的主干、两个下采样�
                   "**同样的参数量**：把每个可分离单元换成普通 3×3 卷积，或换成图 3 的 Inception 式单元（先 1×1，再在 3 段通道上"
                   "各做 3×3），宽度按参数量对齐。曲线：留作验证的训练数字上的准确率；表格：多个随机种子的均值 ± 标准差"
                   "（`python -m papers.reproduce xception`）。")
+PAPER_SAYS = ("**The paper** (curves on ImageNet and JFT, so a direction to compare, not a number): **Fig. 10** — with "
+              "no non-linearity between the depthwise and the pointwise convolution training converges fastest and "
+              "ends best, ahead of ELU, then ReLU; **Fig. 9** — with its residual connections Xception converges much "
+              "faster and ends better; **Tables 1 and 3** — Xception beats Inception V3 with about as many parameters.")
+PAPER_SAYS_ZH = ("**论文**（ImageNet 和 JFT 上的曲线，所以能对比的是方向，不是数字）：**图 10**——深度卷积与逐点卷积之间"
+                 "不放任何非线性时收敛最快、最终也最好，其次是 ELU，再次是 ReLU；**图 9**——有残差连接的 Xception "
+                 "收敛快得多，最终也更好；**表 1 和表 3**——参数量相近时，Xception 胜过 Inception V3。")
 LIVE_MESSAGE = "Press **Train the three variants yourself**: the three Fig. 10 networks train for up to two minutes."
 
 ZH = {
