@@ -82,7 +82,7 @@ HEADLINES = {  # slug -> claim id, or (claim id, the baseline to show beside it)
     "mixup": "memorised_flipped_labels_moons", "image-transformer": "test_bits_per_dim_1d",
     "unet": ("nuclei_f1", "otsu_watershed"),
     "style-transfer": "offline_texture_style_loss", "xception": "xception_macs",
-    "stn": "test_error_RTS", "harmonic": "upright_trained_rotated_error", "siamese": "unseen_digits_eer",
+    "stn": "test_error_RTS", "harmonic": "upright_trained_rotated_error", "siamese": ("orl_unseen_eer", "pixels"),
 }
 
 
