@@ -28,15 +28,18 @@ Table 1 is rebuilt offline from scikit-learn's digits (`distort`).
   MNIST ST-CNNs kept the input size.
 - **Not reproduced: de-rotation.** On these digits our ST-CNNs find and zoom onto the digit but do
   not turn it upright: the slope of the rotation read from θ against the true angle
-  (`theta_angle_slope`, results/stn.json) stays far below the paper's Fig. 3 behaviour. The
-  classifier learns the rotated digits directly (even an MLP reaches ~6 % validation error on R),
-  so the classification loss gives the transformer almost no reason to rotate. Recipes tried on
-  the validation digits (R, slope over ±60° at the end of training): affine, 2,500-3,000 steps,
-  60x60 or 28x28 canvas: 0.00-0.02; localisation learning rate ×0.1 relative to the classifier's
-  (i.e. a ×10 slower classifier): 0.4 early, falling to 0.06; a rotation+scale+translation
-  θ (4 parameters): 0.31 (seed 0) but -0.12 (seed 1); wider localisation net: 0.00; SGD with
-  momentum: 0.00; a 3-layer MLP classifier: -0.03. The shipped recipe is the one with the lowest
-  validation error (plain affine, identity start, one learning rate).
+  (`theta_angle_slope`, results/stn.json) stays near zero, far from the paper's Fig. 3. The
+  classifier learns the rotated digits directly (even a 3-layer MLP classifies them well), so
+  the classification loss gives the transformer almost no reason to rotate. Recipes tried during
+  development on the validation digits (R, single runs, not part of `papers.reproduce`): affine θ
+  on the 60x60 or a 28x28 canvas; a ×10 slower classifier than localisation net (the rotation
+  slope rose early, then fell back towards zero); a rotation+scale+translation θ (4 parameters;
+  positive on one seed, negative on another); a wider localisation net; SGD with momentum; an MLP
+  classifier. None kept a rotation slope near 1. The shipped recipe is the one with the lowest
+  validation error (plain affine, identity start, one learning rate), run for `TRAIN_STEPS`
+  steps to fit the CPU budget.
+- Clutter (the tab's slider, and `distort(..., "T+clutter")`): random 6x6 crops of other digits (the
+  paper's cluttered-MNIST recipe; the number of pieces is ours); no model here is trained on clutter.
 - Results (results/stn.json, `python -m papers.reproduce stn`): `test_error_<distortion>` train
   both models per distortion from scratch per seed for `TRAIN_STEPS` steps (seed 0 is the shipped
   checkpoint's run), with the paper's Table 1 figure stored beside; `shipped_test_error_*`
