@@ -32,7 +32,8 @@ Table 1 is rebuilt offline from scikit-learn's digits (`distort`).
   classifier learns the rotated digits directly (even a 3-layer MLP classifies them well), so
   the classification loss gives the transformer almost no reason to rotate. Recipes tried during
   development on the validation digits (R, single runs, not part of `papers.reproduce`): affine θ
-  on the 60x60 or a 28x28 canvas; a ×10 slower classifier than localisation net (the rotation
+  on the 60x60 or a 28x28 canvas; the localisation net's learning rate scaled down ×10 (as the paper
+  scales it); a ×10 slower classifier than localisation net (the rotation
   slope rose early, then fell back towards zero); a rotation+scale+translation θ (4 parameters;
   positive on one seed, negative on another); a wider localisation net; SGD with momentum; an MLP
   classifier. None kept a rotation slope near 1. The shipped recipe is the one with the lowest
