@@ -35,8 +35,8 @@ Table 1 is rebuilt offline from scikit-learn's digits (`distort`).
   on the 60x60 or a 28x28 canvas; the localisation net's learning rate scaled down ×10 (as the paper
   scales it); a ×10 slower classifier than localisation net (the rotation
   slope rose early, then fell back towards zero); a rotation+scale+translation θ (4 parameters;
-  positive on one seed, negative on another); a wider localisation net; SGD with momentum; an MLP
-  classifier. None kept a rotation slope near 1. The shipped recipe is the one with the lowest
+  positive on one seed, negative on another); a wider localisation net; a 4x smaller classifier;
+  SGD with momentum; an MLP classifier. None kept a rotation slope near 1. The shipped recipe is the one with the lowest
   validation error (plain affine, identity start, one learning rate), run for `TRAIN_STEPS`
   steps to fit the CPU budget.
 - Clutter (the tab's slider, and `distort(..., "T+clutter")`): random 6x6 crops of other digits (the
