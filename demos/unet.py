@@ -38,7 +38,7 @@ def _weight_map_effect(zh: bool = False) -> str:
 SLUG = "unet"
 TITLE = "U-Net"
 PAPER_URL = "https://arxiv.org/abs/1505.04597"
-_CLAIMS = ["nuclei_f1", "nuclei_seg", "nuclei_auto_f1", "synthetic_f1", "synthetic_seg", "synthetic_iou",
+_CLAIMS = ["nuclei_f1", "nuclei_seg", "nuclei_auto_f1", "em_pixel_error", "em_rand_error", "synthetic_f1", "synthetic_seg", "synthetic_iou",
            "synthetic_recall", "synthetic_count_error", "weight_map_f1", "weight_map_iou"]
 _NUC = ("真实 U2OS 细胞核（Coelho 等 2009，缩小 4 倍），8 张留出的测试图像：在 U2OS 上训练的 U-Net 对比合成细胞 U-Net 与 "
         "Otsu + 分水岭；每个随机种子是测试图像的一次自助重采样（模型固定），各方法的设置都在 8 张验证图像上选定；"
@@ -48,25 +48,34 @@ _AUTO = ("全分辨率的真实 U2OS 细胞核，经 segment_nuclei（逐图估�
 _SYN = "合成细胞：发布的 U-Net（训练 300 步）对比 Otsu + 分水岭；每个随机种子 6 张未参与训练的 256×256 图像"
 _WMAP = ("合成细胞：从头训练的 U-Net，用与不用公式 2 的权重图（Adam 150 步，每步 2 块 100×100）；"
          "每个随机种子 6 张未参与训练的 256×256 图像")
+_EM = ("ISBI 2012 电镜细胞膜（Cardona 等 2010），4 张留出的测试切片 26–29，原始 512×512 分辨率（从未用于任何选择）："
+       "在切片 0–21 上训练的 U-Net 对比高斯平滑后的强度阈值；每个随机种子是 16 个测试四分块（256×256）的一次自助重采样"
+       "（模型固定）；两种方法的阈值都在验证切片 22–25 上按最低 Rand 误差选定")
 _IOU, _F1, _RECALL = "前景 IoU（像素级，细胞 vs 背景）", "IoU > 0.5 时的实例 F1（粘连算两个都漏检）", "实例召回率：以 IoU > 0.5 匹配到的真实细胞"
 _SEG = "SEG（细胞追踪挑战赛）：每个真实细胞核与覆盖其一半以上的预测目标的 IoU 的平均"
 _CLAIMS_ZH = {"nuclei_f1": f"{_NUC}（{_F1}）", "nuclei_seg": f"{_NUC}（{_SEG}）", "nuclei_auto_f1": f"{_AUTO}（{_F1}）",
+              "em_pixel_error": f"{_EM}（像素误差：膜/胞内标签错误的像素比例）",
+              "em_rand_error": f"{_EM}（胞内区域的调整 Rand 误差：1 − Rand F 分数，忽略真实膜像素）",
               "synthetic_iou": f"{_SYN}（{_IOU}）", "synthetic_f1": f"{_SYN}（{_F1}）",
               "synthetic_seg": f"{_SYN}（{_SEG}）", "synthetic_recall": f"{_SYN}（{_RECALL}）",
               "synthetic_count_error": f"{_SYN}（计数误差：找到数与真实数之差的绝对值 ÷ 真实数）",
               "weight_map_f1": f"{_WMAP}（{_F1}）", "weight_map_iou": f"{_WMAP}（{_IOU}）"}
 _LABELS_ZH = {"otsu_watershed": "Otsu + 分水岭", "no_weight_map": "不用权重图", "synthetic": "U-Net（合成细胞）",
-              "otsu_watershed_default": "Otsu + 分水岭（固定设置）"}
+              "otsu_watershed_default": "Otsu + 分水岭（固定设置）",
+              "threshold": "平滑后的强度阈值（σ 与阈值在验证集上选定）"}
 _BEST_OTSU = "otsu_watershed"  # its settings chosen on the validation images
 INTRO = f"""Ronneberger, Fischer & Brox (2015) segment microscopy images with a network of **valid**
 3×3 convolutions, a contracting and an expanding path joined by *copy-and-crop* skips. Because the
 output is smaller than the input, any image is segmented by **overlap-tiling** with mirrored borders,
 and touching cells are kept apart by a **weight map** (Eq. 2) that makes the thin gaps between
-cells expensive. Two models here, both the paper's architecture at 1/8 width (0.49 M parameters):
+cells expensive. Three models here, all the paper's architecture at 1/8 width (0.49 M parameters):
 **nuclei**, trained on 32 real U2OS nucleus images (Coelho et al. 2009) with the weight map, the
 paper's elastic deformations, dropout and initialisation, and intensity, scale, blur and noise
-augmentation, its threshold and object settings chosen on 8 validation images; and
-**synthetic cells**, the quick demo trained on procedurally generated touching cells. Beside the
+augmentation, its threshold and object settings chosen on 8 validation images; **EM membranes**,
+the paper's own ISBI 2012 task, trained at full resolution on 22 of the 30 challenge training slices
+(Cardona et al. 2010) with elastic deformations, dropout and the paper's initialisation, its threshold
+chosen on 4 validation slices and scored on 4 held-out ones (pixel error and Rand error beside a
+smoothed intensity threshold); and **synthetic cells**, the quick demo trained on procedurally generated touching cells. Beside the
 U-Net's instances the tab shows those of the classical pipeline (Otsu threshold +
 distance-transform watershed) on the same image.
 
@@ -85,9 +94,11 @@ Eq. 2 weight map changes instance F1 by {_weight_map_effect()}."""
 INTRO_ZH = f"""Ronneberger、Fischer 与 Brox（2015）用一个全部由 **valid**（不补零）3×3 卷积构成的网络分割显微图像：
 收缩路径与扩张路径之间由*复制并裁剪*的跳跃连接相连。输出比输入小，所以任意大小的图像都用**重叠切块**
 （边界镜像填充）来分割；相互接触的细胞则靠**权重图**（公式 2）分开——它让细胞之间的细缝在损失中代价很高。
-这里有两个模型，都是论文的结构、宽度为 1/8（0.49 M 参数）：**细胞核**模型在 32 张真实 U2OS 细胞核图像
+这里有三个模型，都是论文的结构、宽度为 1/8（0.49 M 参数）：**细胞核**模型在 32 张真实 U2OS 细胞核图像
 （Coelho 等 2009）上训练，使用权重图、论文的弹性形变、dropout 与初始化，以及强度、缩放、模糊和噪声增强，
-阈值和目标设置在 8 张验证图像上选定；**合成细胞**模型是快速演示，在程序生成的相互接触的细胞上训练。
+阈值和目标设置在 8 张验证图像上选定；**电镜细胞膜**模型对应论文自己的 ISBI 2012 任务，
+在 30 张挑战赛训练切片（Cardona 等 2010）中的 22 张上以原分辨率训练，使用弹性形变、dropout 与论文的初始化，
+阈值在 4 张验证切片上选定，在 4 张留出切片上评分（像素误差与 Rand 误差，对比平滑后的强度阈值）；**合成细胞**模型是快速演示，在程序生成的相互接触的细胞上训练。
 在 U-Net 的实例旁边，本页还显示经典流程（Otsu 阈值 + 距离变换分水岭）在同一图像上的实例。
 
 实测结果（`python -m papers.reproduce unet`；先列 U-Net，旁边是基线）：
@@ -113,7 +124,7 @@ def train_settings() -> dict:
     return budget(**TRAIN)
 
 
-EXAMPLES = example_paths("synthetic_cells.png", "coins.png", "cell.png")
+EXAMPLES = example_paths("synthetic_cells.png", "isbi2012_em_26.png", "coins.png", "cell.png")
 
 
 def _heatmap(values: np.ndarray, top: float | None = None) -> np.ndarray:
@@ -150,11 +161,32 @@ def _grey(image, invert: bool) -> tuple[np.ndarray, np.ndarray]:
     return clean.rgb, (1.0 - clean.grey if invert else clean.grey)
 
 
-MODELS = ("nuclei", "synthetic")  # the radio's values (api: "nuclei" or "synthetic")
+MODELS = ("nuclei", "em", "synthetic")  # the radio's values (api: "nuclei", "em" or "synthetic")
 
 
 def _model_choices() -> list[tuple]:
-    return [(t("Nuclei (trained on real U2OS nuclei)"), "nuclei"), (t("Synthetic cells (quick demo)"), "synthetic")]
+    return [(t("Nuclei (trained on real U2OS nuclei)"), "nuclei"),
+            (t("EM membranes (trained on ISBI 2012 slices)"), "em"), (t("Synthetic cells (quick demo)"), "synthetic")]
+
+
+def _em_score_line(method: str, request=None) -> str:
+    """The stored held-out EM scores of one method (results/unet.json)."""
+    pixel, rand = figure(SLUG, "em_pixel_error", method, unit=""), figure(SLUG, "em_rand_error", method, unit="")
+    return say(request, f"pixel error {pixel}, Rand error {rand} on the held-out ISBI test slices",
+               f"在留出的 ISBI 测试切片上像素误差 {pixel}，Rand 误差 {rand}")
+
+
+def _em_summary(count: int, baseline_count: int, seconds: float, shape, tiles: int, request=None) -> str:
+    device = unet.get_device().type.upper()
+    return (say(request,
+                f"**U-Net (ISBI EM): {count} segments** between the membranes · {shape[1]}×{shape[0]} px at full "
+                f"resolution, {tiles} tile(s) · {seconds * 1000:.0f} ms on {device}  \n"
+                f"**Smoothed intensity threshold: {baseline_count} segments** on the same image",
+                f"**U-Net（ISBI 电镜）：膜之间 {count} 个区域** · {shape[1]}×{shape[0]} 像素（原分辨率），{tiles} 块 · "
+                f"在 {device} 上用时 {seconds * 1000:.0f} ms  \n"
+                f"**平滑后的强度阈值：{baseline_count} 个区域**（同一张图像）")
+            + "  \n" + say(request, "Held-out scores — U-Net: ", "留出集得分——U-Net：") + _em_score_line("ours", request)
+            + say(request, "; threshold: ", "；阈值法：") + _em_score_line("threshold", request))
 
 
 def _score_line(method: str, request=None, model: str = "nuclei") -> str:
@@ -189,9 +221,18 @@ def _summary(count: int, baseline_count: int, seconds: float, shape, tiles: int,
 @friendly_errors
 def segment(image, threshold: float, invert: bool, model: str = "nuclei", progress=gr.Progress(),
             request: gr.Request = None):
-    """The chosen U-Net's instances beside Otsu + watershed's, P(cell), and a summary."""
+    """The chosen U-Net's instances beside the classical baseline's (Otsu + watershed; for EM a
+    smoothed intensity threshold), P(cell) (for EM: P(membrane)), and a summary."""
     rgb, grey = _grey(image, invert)
     start = time.perf_counter()
+    if model == "em":
+        found = unet.segment_em(grey)
+        _, corners = unet.tile_grid(*grey.shape, unet.output_size(unet.input_size_for(212)), unet.SHIPPED_CONFIG.depth)
+        seconds = time.perf_counter() - start
+        return (_annotations(rgb, found.segments, request), _annotations(rgb, found.baseline, request),
+                _heatmap(found.membrane, 1.0),
+                _em_summary(int(found.segments.max()), int(found.baseline.max()), seconds, grey.shape, len(corners),
+                            request))
     if model == "synthetic":
         net = unet.pretrained()
         _, corners = unet.tile_grid(*grey.shape, unet.TRAIN_TILE, net.config.depth)
@@ -264,18 +305,20 @@ def build() -> None:
                              value=EXAMPLES[0])
             model = gr.Radio(_model_choices(), value="nuclei", label=t("Model"))
             threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label=t("Cell probability threshold"),
-                                  info=t("Synthetic-cell model only: the nuclei model uses the threshold, minimum "
-                                         "size and split chosen on its validation images"))
+                                  info=t("Synthetic-cell model only: the nuclei and EM models use the settings "
+                                         "chosen on their validation images"))
             invert = gr.Checkbox(False, label=t("Dark cells on a bright background (invert)"))
             run = gr.Button(t("Segment"), variant="primary")
             gr.Examples(EXAMPLES, inputs=image, label=t("Examples"))
         with gr.Column():
             summary = gr.Markdown()
             with gr.Row():
-                overlay = gr.AnnotatedImage(label=t("U-Net: separated cells"), color_map=_instance_colours())
-                baseline = gr.AnnotatedImage(label=t("Otsu + watershed (classical baseline)"),
+                overlay = gr.AnnotatedImage(label=t("U-Net: separated cells (EM: segments between membranes)"),
+                                           color_map=_instance_colours())
+                baseline = gr.AnnotatedImage(label=t("Classical baseline (Otsu + watershed; EM: smoothed threshold)"),
                                              color_map=_instance_colours())
-            probability = gr.Image(label=t("P(cell) — the thin dark lines are the learnt separations"), type="numpy")
+            probability = gr.Image(label=t("P(cell) — the thin dark lines are the learnt separations (EM model: P(membrane))"),
+                                   type="numpy")
     outputs = [overlay, baseline, probability, summary]
     run.click(segment, [image, threshold, invert, model], outputs, api_name="unet_segment")
     on_tab_open(segment, outputs, [image, threshold, invert, model])
@@ -339,14 +382,16 @@ ZH = {
     "Model": "模型",
     "Nuclei (trained on real U2OS nuclei)": "细胞核（在真实 U2OS 细胞核上训练）",
     "Synthetic cells (quick demo)": "合成细胞（快速演示）",
-    "Synthetic-cell model only: the nuclei model uses the threshold, minimum size and split chosen on its validation images":
-        "仅用于合成细胞模型：细胞核模型使用在其验证图像上选出的阈值、最小面积和分割方式",
-    "U-Net: separated cells": "U-Net：分开的细胞",
-    "Otsu + watershed (classical baseline)": "Otsu + 分水岭（经典基线）",
+    "Synthetic-cell model only: the nuclei and EM models use the settings chosen on their validation images":
+        "仅用于合成细胞模型：细胞核模型和电镜模型使用在各自验证图像上选出的设置",
+    "EM membranes (trained on ISBI 2012 slices)": "电镜细胞膜（在 ISBI 2012 切片上训练）",
+    "U-Net: separated cells (EM: segments between membranes)": "U-Net：分开的细胞（电镜：膜之间的区域）",
+    "Classical baseline (Otsu + watershed; EM: smoothed threshold)": "经典基线（Otsu + 分水岭；电镜：平滑后阈值）",
+    "P(cell) — the thin dark lines are the learnt separations (EM model: P(membrane))":
+        "P(细胞)——细细的暗线就是学到的分隔（电镜模型：P(细胞膜)）",
     "Dark cells on a bright background (invert)": "亮背景上的暗细胞（反相）",
     "Segment": "分割",
     "Examples": "示例",
-    "P(cell) — the thin dark lines are the learnt separations": "P(细胞)——细细的暗线就是学到的分隔",
     "The weight map (Eq. 2): why touching cells come apart": "权重图（公式 2）：相互接触的细胞为什么能分开",
     "Sample number": "样本编号",
     "σ (px)": "σ（像素）",
