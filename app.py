@@ -15,7 +15,7 @@ from papers import checkpoints  # noqa: F401  (imports `spaces` before CUDA is t
 import gradio as gr
 
 import demos
-from demos import gallery
+from demos import gallery, response_cache
 from demos.common import scrub_paths
 from demos.i18n import app_kwargs, t, translations
 
@@ -122,6 +122,7 @@ def main(argv=None) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_torch_threads()
     app = build_app(args.paper)  # built first: translations() covers every string it wrapped
+    response_cache.install()  # before launch creates the server app
     app.launch(**launch_kwargs(args), i18n=translations(), app_kwargs=app_kwargs())
 
 

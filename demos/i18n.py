@@ -151,10 +151,7 @@ def request_locale(request) -> str:
 
 
 def app_kwargs() -> dict:
-    """FastAPI settings for launch(app_kwargs=...): the response cache (outermost, so it keeps
-    pages with their language script) and the ?lang= middleware."""
+    """FastAPI settings for launch(app_kwargs=...): the ?lang= middleware."""
     from starlette.middleware import Middleware
 
-    from demos.response_cache import ResponseCache
-
-    return {"middleware": [Middleware(ResponseCache), Middleware(LangFromQuery)]}
+    return {"middleware": [Middleware(LangFromQuery)]}

@@ -1,15 +1,17 @@
-"""Serve what every first page load fetches from memory: the gallery's page, its config and
-Gradio's built front-end files. None of them changes while the server runs (the Blocks are built
-once), yet Gradio renders the 1.4 MB page and the 1.1 MB config again for every visitor and opens
-each of ~120 static files again: ~0.45 s of server CPU per first visit on a 2-core machine
-(bench/page_open.py). A cached response costs almost nothing; what is left is the per-request
-work outside this cache (Gradio's CORS and Brotli middleware, uvicorn).
+"""Serve what every first page load fetches from memory: the gallery's page, its config,
+Gradio's built front-end files and the example images. None of them changes while the server
+runs (the Blocks are built once), yet Gradio renders the 1.4 MB page and the 1.1 MB config again
+for every visitor, opens each of ~140 files again and Brotli-compresses them again: ~0.45 s of
+server CPU per first visit on a 2-core machine (bench/page_open.py). A cached response costs
+almost nothing; what is left is uvicorn's own work per request.
 
 Only GET responses with status 200, no cookie and no conditional request are kept; the
 content-hashed front-end files are also marked immutable, so a returning visitor's browser does
 not ask again. The key is what a response depends on: the path, the visitor's ?lang= (the only
-query parameter that changes the page: demos.i18n.LangFromQuery) and the host and proxy headers
-(the config carries the root URL). Memory is bounded (least recently used entries go first).
+query parameter that changes the page: demos.i18n.LangFromQuery), the host and proxy headers (the
+config carries the root URL), and the encoding and origin (install() puts the cache outside
+Gradio's Brotli and CORS middleware, so it keeps their final bytes). Memory is bounded (least
+recently used entries go first).
 """
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ from collections import OrderedDict
 from demos.i18n import asked_locale
 
 PAGES = ("/", "/config")  # the page and its config: the same for everyone but for ?lang=
-STATIC = ("/assets/", "/static/")  # Gradio's built front end (files that never change)
+STATIC = ("/assets/", "/static/", "/gradio_api/file=")  # Gradio's front end; the example images, thumbnails
 HASHED = "/assets/"  # their names carry a content hash: a returning visitor's browser may keep them
 IMMUTABLE = (b"cache-control", b"public, max-age=31536000, immutable")
 MAX_BYTES = 64 * 2 ** 20  # all cached bodies together
 MAX_BODY = 8 * 2 ** 20  # a larger response is passed through, never kept
 CONDITIONAL = (b"if-none-match", b"if-modified-since", b"range", b"if-range")
-VARY = (b"host", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-prefix")
+VARY = (b"host", b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-prefix",  # the root URL
+        b"accept-encoding", b"origin")  # Gradio's Brotli and CORS middleware answer by these
 
 
 def cache_key(scope) -> tuple | None:
@@ -86,3 +89,23 @@ class ResponseCache:
         while self.bytes > MAX_BYTES:
             _, (_, dropped) = self.entries.popitem(last=False)
             self.bytes -= len(dropped)
+
+
+def install() -> None:
+    """Make the Gradio apps created from now on answer through ResponseCache, placed outside
+    Gradio's own CORS and Brotli middleware (launch(app_kwargs=...) puts middleware inside them):
+    a replay is then the final, already compressed response, and Brotli does not run again for
+    every visitor. Call before launch(); calling twice changes nothing."""
+    from gradio.routes import App
+
+    create_app = App.create_app
+    if getattr(create_app, "with_response_cache", False):
+        return
+
+    def create_app_with_cache(*args, **kwargs):
+        app = create_app(*args, **kwargs)
+        app.add_middleware(ResponseCache)  # added last, so outermost
+        return app
+
+    create_app_with_cache.with_response_cache = True
+    App.create_app = staticmethod(create_app_with_cache)

@@ -113,3 +113,39 @@ def test_memory_stays_bounded_and_the_least_recently_used_go_first(monkeypatch):
     get(cache, "/assets/d.js")  # over the bound: "b" goes
     assert cache.bytes == 30
     assert [key[0] for key in cache.entries] == ["/assets/c.js", "/assets/a.js", "/assets/d.js"]
+
+
+def test_each_encoding_and_origin_gets_its_own_copy():
+    """Outside Gradio's Brotli and CORS middleware the cached bytes are compressed for one
+    encoding and carry one origin's CORS headers."""
+    page = Page()
+    cache = ResponseCache(page)
+    for headers in [((b"accept-encoding", b"br"),), ((b"accept-encoding", b"gzip"),), ((b"origin", b"https://a.org"),)]:
+        get(cache, "/assets/index-x.js", headers=headers)
+        get(cache, "/assets/index-x.js", headers=headers)
+    assert page.calls == 3
+
+
+def test_example_files_are_cached_too():
+    page = Page()
+    cache = ResponseCache(page)
+    get(cache, "/gradio_api/file=/srv/demos/assets/astronaut.jpg")
+    get(cache, "/gradio_api/file=/srv/demos/assets/astronaut.jpg")
+    assert page.calls == 1
+
+
+def test_installed_the_cache_is_the_outermost_middleware_of_gradios_app():
+    import gradio as gr
+    from gradio.routes import App
+
+    original = App.create_app
+    try:
+        response_cache.install()
+        response_cache.install()  # twice: still one cache
+        with gr.Blocks() as blocks:
+            gr.Markdown("hi")
+        app = App.create_app(blocks)
+        classes = [m.cls for m in app.user_middleware]
+        assert classes[0] is ResponseCache and classes.count(ResponseCache) == 1
+    finally:
+        App.create_app = staticmethod(original)
