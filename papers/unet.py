@@ -449,8 +449,9 @@ def training_batch(rng: np.random.Generator, batch: int, depth: int, use_weight_
 
 def train_steps(model: UNet, steps: int | None = None, seconds: float | None = None, seed: int = 0,
                 use_weight_map: bool = True, batch: int = 4, lr: float = 3e-3,
-                tile: int = TRAIN_TILE) -> Iterator[dict]:
-    """Train in place; yields {"step", "loss", "elapsed"} after every step until `steps` or `seconds`."""
+                tile: int = TRAIN_TILE, sample: Callable | None = None) -> Iterator[dict]:
+    """Train in place; yields {"step", "loss", "elapsed"} after every step until `steps` or `seconds`.
+    `sample(rng)` -> (inputs, targets, weights) replaces the synthetic batches (e.g. real tiles)."""
     rng = np.random.default_rng(seed)  # every random draw of the loop (tiles, deformations) comes from here
     device = next(model.parameters()).device
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
@@ -458,7 +459,8 @@ def train_steps(model: UNet, steps: int | None = None, seconds: float | None = N
     start, step = time.perf_counter(), 0
     try:
         while (steps is None or step < steps) and (seconds is None or time.perf_counter() - start < seconds):
-            x, target, weights = training_batch(rng, batch, model.config.depth, use_weight_map, tile=tile)
+            x, target, weights = (sample(rng) if sample else
+                                  training_batch(rng, batch, model.config.depth, use_weight_map, tile=tile))
             loss = weighted_cross_entropy(model(x.to(device)), target.to(device), weights.to(device))
             optimiser.zero_grad()
             loss.backward()

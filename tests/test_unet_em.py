@@ -116,3 +116,20 @@ def test_tab_segments_the_em_example_with_the_em_model():
     assert image.shape == (512, 512, 3) and membrane.shape == image.shape
     assert len(masks) >= 20 and len(baseline) >= 1
     assert "U-Net (ISBI EM)" in summary and "pixel error" in summary and "Rand error" in summary
+
+
+def test_train_a_little_streams_the_held_out_instance_f1_before_and_after():
+    """Item 5: the fine-tuning streams the instance F1 on a held-out labelled image, from step 0
+    (the shipped model) to the last step, on real U2OS tiles when the data are here."""
+    from demos import unet as tab
+
+    outputs = list(tab.train_a_little(tab.EXAMPLES[0], 0, False, False))  # clipped to 2 s, no weight map
+    history, trained, note, scores = outputs[-1]
+    assert trained is not None and "Done" in note and "→" in note
+    assert scores["step"].iloc[0] == 0 and scores["step"].iloc[-1] == history["step"].iloc[-1] >= 1
+    assert scores["F1"].between(0, 1).all()
+    kind = "real U2OS nuclei tiles" if (unet.U2OS_DIR / "image").is_dir() else "synthetic cell tiles"
+    assert kind in note
+    shipped_f1 = scores["F1"].iloc[0]
+    if kind.startswith("real"):  # step 0 is the shipped nuclei model: it finds the validation nuclei
+        assert shipped_f1 > 0.5
