@@ -26,7 +26,14 @@ dropout in the first two fully connected layers (§4.2), and ten-crop test-time 
 - ImageNet accuracy cannot be measured offline. What is measured (results/alexnet.json):
   params_original and neurons_original (the abstract's 60 million and 650,000, counted from the model), and
   Fig. 1 at toy scale: relu_vs_tanh_epochs and relu_speedup (a small CNN on the offline digits,
-  ReLU against tanh, epochs to 25 % training error, learning rate chosen per network).
+  ReLU against tanh, epochs to 25 % training error, learning rate chosen per network), and the same
+  on a harder offline set chosen beforehand because 25 % takes several epochs there as on CIFAR-10
+  (relu_vs_tanh_epochs_cluttered, relu_speedup_cluttered: digits among clutter, 32 px, 3 seeds).
+  Fig. 1's network is small (16/32 kernels, 64 hidden units), not the paper's CIFAR-10 network,
+  and its learning-rate grid is three values. The paper's "six times faster" is not reproduced
+  on either offline set (results/alexnet.json has the numbers).
+- Fig. 3 (the two towers' colour-agnostic and colour-specific first-layer kernels) needs trained
+  two-tower weights, which do not exist here; the tab says so instead of drawing kernels.
 - On CUDA, classification runs in bf16 (autocast), the softmax in fp32 (tests/test_gpu.py:
   logits within 5 % of fp32, relative L2).
 """
@@ -423,55 +430,113 @@ class Fig1Net(nn.Module):
         return self.body(x)  # (B, 1, 28, 28) -> (B, classes)
 
 
-def epochs_to_error(activation: type[nn.Module], lr: float, seed: int, max_epochs: int = FIG1_MAX_EPOCHS) -> float:
-    """Epochs of SGD (momentum 0.9, no regularisation, as Fig. 1) until the training error of the
-    mini-batches seen in the last 1/8 epoch (a sliding window, checked after every step) is at
-    most 25 %; `max_epochs` when it never gets there."""
+def fig1_data(dataset: str = "digits") -> tuple[torch.Tensor, torch.Tensor]:
+    """Fig. 1's training set. "digits": the 1,348 offline training digits (28×28). "cluttered": the
+    same number of those digits pasted among fragments of others (papers.deconvnet.cluttered_digits,
+    data seed 0), average-pooled from 64 to 32 pixels: a harder task on which 25 % training error
+    takes several epochs, as CIFAR-10 does in the paper."""
+    from papers.data import digits
+
+    images, labels = digits("train")
+    if dataset == "digits":
+        return images, labels
+    if dataset != "cluttered":
+        raise ValueError(f"Unknown Fig. 1 data set {dataset!r}.")
+    from papers.deconvnet import cluttered_digits
+
+    canvases, clutter_labels, _ = cluttered_digits(len(labels), "train", seed=0)
+    return F.avg_pool2d(canvases, 2), clutter_labels  # (N, 1, 32, 32)
+
+
+def fig1_training(activation: type[nn.Module], lr: float, seed: int, max_epochs: float = FIG1_MAX_EPOCHS,
+                  dataset: str = "digits"):
+    """Fig. 1's training run, one SGD step at a time (momentum 0.9, no regularisation, as Fig. 1):
+    yields (epochs so far, training error) after every step, where the training error is that of
+    the mini-batches seen in the last 1/8 epoch (a sliding window; None until the window is full).
+    Stops after `max_epochs` epochs, or early when the loss stops being finite (diverged)."""
     import collections
     import math
 
-    from papers.data import digits
-
     torch.manual_seed(seed)  # the same initial weights' draw for either activation
     generator = torch.Generator().manual_seed(seed)
-    images, labels = digits("train")
-    model = Fig1Net(activation)
+    images, labels = fig1_data(dataset)
+    model = Fig1Net(activation, side=images.shape[-1])
     optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     steps = math.ceil(len(labels) / FIG1_BATCH)
     recent = collections.deque(maxlen=max(1, steps // FIG1_CHECKS_PER_EPOCH))  # (wrong, seen) per step
-    for epoch in range(max_epochs):
+    for epoch in range(math.ceil(max_epochs)):
         order = torch.randperm(len(labels), generator=generator)
         for step in range(steps):
+            if epoch + (step + 1) / steps > max_epochs + 1e-9:
+                return
             idx = order[step * FIG1_BATCH:(step + 1) * FIG1_BATCH]
             logits = model(images[idx])
             loss = F.cross_entropy(logits, labels[idx])
             if not math.isfinite(loss.item()):
-                return float(max_epochs)  # diverged at this learning rate
+                return  # diverged at this learning rate
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             recent.append((int((logits.argmax(1) != labels[idx]).sum()), len(idx)))
             wrong, seen = map(sum, zip(*recent))
-            if len(recent) == recent.maxlen and wrong / seen <= FIG1_TARGET_ERROR:
-                return epoch + (step + 1) / steps
-    return float(max_epochs)
+            yield epoch + (step + 1) / steps, (wrong / seen if len(recent) == recent.maxlen else None)
+
+
+def first_crossing(points, target: float = FIG1_TARGET_ERROR) -> float | None:
+    """The first epoch at which the training error is at most `target` (None if never)."""
+    return next((epoch for epoch, error in points if error is not None and error <= target), None)
+
+
+def epochs_to_error(activation: type[nn.Module], lr: float, seed: int, max_epochs: int = FIG1_MAX_EPOCHS,
+                    dataset: str = "digits") -> float:
+    """Epochs of SGD until the training error (fig1_training) is at most 25 %; `max_epochs` when it
+    never gets there or diverges."""
+    crossing = first_crossing(fig1_training(activation, lr, seed, max_epochs, dataset))
+    return float(max_epochs) if crossing is None else crossing
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def fig1_curves(seed: int = 0, epochs: float = 3.0, dataset: str = "digits") -> dict:
+    """Fig. 1's two curves for one seed: for each activation, every learning rate of the grid is
+    trained for `epochs` epochs and the one reaching 25 % first is kept (the paper's "chosen
+    independently to make training as fast as possible"). Training error after every step."""
+    out = {"seed": seed, "dataset": dataset, "target": FIG1_TARGET_ERROR, "epochs": epochs, "curves": {}}
+    for name, act in ACTIVATIONS.items():
+        best = None
+        for lr in FIG1_LEARNING_RATES:
+            points = [(round(e, 6), None if err is None else round(err, 6))
+                      for e, err in fig1_training(act, lr, seed, epochs, dataset)]
+            crossing = first_crossing(points)
+            key = (crossing is None, crossing or 0.0)
+            if best is None or key < best[0]:
+                best = (key, {"lr": lr, "epochs_to_error": crossing, "points": points})
+        out["curves"][name] = best[1]
+    return out
+
+
+FIG1_CLUTTERED_MAX_EPOCHS = 25  # the harder set: 25 % takes several epochs, so the cap is higher
 
 
 @functools.cache
-def _fig1(seed: int, quick: bool) -> dict[str, float]:
+def _fig1(seed: int, quick: bool, dataset: str = "digits") -> dict[str, float]:
     """Per activation, the fewest epochs to 25 % training error over the learning-rate grid."""
     rates = FIG1_LEARNING_RATES[1:2] if quick else FIG1_LEARNING_RATES
-    return {name: min(epochs_to_error(act, lr, seed) for lr in rates)
-            for name, act in (("relu", nn.ReLU), ("tanh", nn.Tanh))}
+    cap = FIG1_MAX_EPOCHS if dataset == "digits" else FIG1_CLUTTERED_MAX_EPOCHS
+    if quick:
+        cap = min(cap, 2)
+    return {name: min(epochs_to_error(act, lr, seed, cap, dataset) for lr in rates)
+            for name, act in ACTIVATIONS.items()}
 
 
-def measure_relu_vs_tanh(seed: int, quick: bool) -> dict[str, float]:
-    run = _fig1(seed, quick)
+def measure_relu_vs_tanh(seed: int, quick: bool, dataset: str = "digits") -> dict[str, float]:
+    run = _fig1(seed, quick, dataset)
     return {"ours": run["relu"], "tanh": run["tanh"]}
 
 
-def measure_relu_speedup(seed: int, quick: bool) -> dict[str, float]:
-    run = _fig1(seed, quick)
+def measure_relu_speedup(seed: int, quick: bool, dataset: str = "digits") -> dict[str, float]:
+    run = _fig1(seed, quick, dataset)
     return {"ours": run["tanh"] / run["relu"]}
 
 
@@ -490,6 +555,10 @@ def _experiments():
     fig1 = (f"epochs of SGD on the 1,348 offline training digits until the training error (mini-batches of the "
             f"last 1/{FIG1_CHECKS_PER_EPOCH} epoch, checked every step) is ≤ {FIG1_TARGET_ERROR:.0%}; best of learning rates "
             f"{', '.join(map(str, FIG1_LEARNING_RATES))} per network; capped at {FIG1_MAX_EPOCHS}")
+    fig1_cluttered = (f"epochs of SGD on 1,348 cluttered training digits (papers.deconvnet.cluttered_digits, "
+                      f"average-pooled to 32×32) until the training error (last 1/{FIG1_CHECKS_PER_EPOCH} epoch) is "
+                      f"≤ {FIG1_TARGET_ERROR:.0%}; best of learning rates {', '.join(map(str, FIG1_LEARNING_RATES))} "
+                      f"per network; capped at {FIG1_CLUTTERED_MAX_EPOCHS}")
     return [
         Experiment("params_original", "Parameters of the paper's two-GPU network, counted from the model (abstract: "
                    "60 million)", "million learnable parameters (224×224 input, 1000 classes)",
@@ -506,6 +575,17 @@ def _experiments():
         Experiment("relu_speedup", "Fig. 1: how many times faster ReLU reaches 25 % training error than tanh",
                    "tanh epochs / ReLU epochs (same seed, " + fig1.split(";")[0].split(" until")[0] + ")",
                    measure_relu_speedup, seeds=5, higher_is_better=True, digits=2,
+                   paper=Paper(6, "Fig. 1", "'six times faster' on CIFAR-10")),
+        Experiment("relu_vs_tanh_epochs_cluttered", "Fig. 1 on a harder offline set (digits among clutter, "
+                   "32 px), where 25 % training error takes several epochs as on CIFAR-10: epochs to 25 % "
+                   "training error, ReLU against tanh", fig1_cluttered,
+                   functools.partial(measure_relu_vs_tanh, dataset="cluttered"), seeds=3,
+                   higher_is_better=False, digits=1, labels={"ours": "ReLU", "tanh": "tanh"},
+                   paper=Paper(None, "Fig. 1", "four-layer CNN on CIFAR-10; the paper plots curves")),
+        Experiment("relu_speedup_cluttered", "Fig. 1 on the cluttered digits: how many times faster ReLU "
+                   "reaches 25 % training error than tanh", "tanh epochs / ReLU epochs (same seed, "
+                   "cluttered digits)", functools.partial(measure_relu_speedup, dataset="cluttered"), seeds=3,
+                   higher_is_better=True, digits=2,
                    paper=Paper(6, "Fig. 1", "'six times faster' on CIFAR-10")),
     ]
 

@@ -137,9 +137,20 @@ def test_classify_without_weights_says_how_to_get_them():
 def test_architecture_works_without_weights():
     rows, diagram, kernels = demo.architecture("original")
     assert rows.iloc[-1, 3] == "60,965,224"
-    assert diagram.ndim == 3 and kernels.value is not None
+    assert diagram.ndim == 3
     rows, _, _ = demo.architecture("torchvision")
     assert rows.iloc[-1, 3] == "61,100,840"
+
+
+def test_fig3_is_never_a_random_initialisation_in_the_papers_layout():
+    """No two-tower weights exist: the paper's variant shows no kernels and says why; torchvision's
+    one tower is labelled as such (trained) or as a random initialisation (no weights)."""
+    original = demo.kernels("original")
+    assert original.value is None and "no trained weights" in original.label
+    single = demo.kernels("torchvision")
+    assert single.value is not None and "GPU" not in single.label.split(":")[0]
+    if not demo.is_available_locally(alexnet.IMAGENET):
+        assert "random initialisation" in single.label
 
 
 @pytest.mark.parametrize("image", [
@@ -176,3 +187,41 @@ def test_fig1_epochs_to_error_is_seeded_and_capped():
     fast = alexnet.epochs_to_error(nn.Tanh, 0.1, seed=0, max_epochs=1)
     assert 0 < fast < 1 and fast == alexnet.epochs_to_error(nn.Tanh, 0.1, seed=0, max_epochs=1)
     assert alexnet.epochs_to_error(nn.ReLU, 1e-6, seed=0, max_epochs=1) == 1.0
+
+
+def test_fig1_curve_first_crossing_is_the_stored_epochs_to_error_for_seed_0():
+    """The tab's precomputed curves (demos/assets/alexnet_fig1.json) cross 25 % exactly where
+    results/alexnet.json's relu_vs_tanh_epochs says seed 0 does, at the grid's best learning rate."""
+    from papers import results
+
+    saved = demo.load_fig1_asset()
+    assert saved is not None and saved["seed"] == 0
+    stored = results.load(demo.SLUG)["relu_vs_tanh_epochs"]
+    expected = {"relu": stored["ours"]["per_seed"][0], "tanh": stored["baselines"]["tanh"]["per_seed"][0]}
+    for name, curve in saved["curves"].items():
+        assert curve["lr"] in alexnet.FIG1_LEARNING_RATES
+        assert alexnet.first_crossing(curve["points"]) == pytest.approx(expected[name], abs=1e-5)
+        assert curve["epochs_to_error"] == pytest.approx(expected[name], abs=1e-5)
+    frame, text = demo.fig1_opening()
+    assert set(frame["network"]) == {"ReLU", "tanh", demo.FIG1_TARGET_LABEL} and "ReLU" in text
+
+
+def test_fig1_training_matches_epochs_to_error():
+    """The curve and the measurement are one run: its first crossing is epochs_to_error."""
+    points = list(alexnet.fig1_training(nn.Tanh, 0.1, seed=0, max_epochs=0.6))
+    assert alexnet.first_crossing(points) == alexnet.epochs_to_error(nn.Tanh, 0.1, seed=0, max_epochs=1)
+    assert points[0][1] is None and points[-1][0] <= 0.6
+
+
+def test_fig1_live_streams_and_stops_at_its_budget():
+    frames = list(demo.fig1_live(0, 0.1, 0.1, budget_s=0))
+    assert len(frames) == 1 and "time budget" in frames[0][1]
+    frames = []
+    for frame in demo.fig1_live(0, 0.1, 0.1, budget_s=60):
+        frames.append(frame)
+        if len(frames) == 3:
+            break
+    assert len(frames) == 3 and len(frames[2][0]) > len(frames[0][0])
+    assert {"ReLU", "tanh"} <= set(frames[2][0]["network"])
+    with pytest.raises(gr.Error, match="Learning rates"):
+        list(demo.fig1_live(0, 0, 0.1))

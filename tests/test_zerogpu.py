@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # delegate to a wrapped handler. Everything else the app registers must be wrapped.
 EXEMPT = {
     ("demos.alexnet", "build.<locals>.<lambda>"): "page load: calls architecture(), which is wrapped",
+    ("demos.alexnet", "fig1_opening"): "reads the precomputed Fig. 1 curves (demos/assets)",
     ("demos.unet", "show_weight_map"): "numpy: the weight map of Eq. 2",
     ("demos.unet", "show_elastic"): "numpy: an elastic deformation",
     ("demos.image_transformer", "_next_seed"): "UI: seed + 1",
