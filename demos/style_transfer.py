@@ -18,7 +18,7 @@ from demos.i18n import localized, say, t
 from papers import style_transfer as st
 from papers.results import figure
 from demos.i18n import zh_figure
-from papers.checkpoints import budget, get_device, gpu
+from papers.checkpoints import WeightsUnavailable, budget, get_device, gpu
 
 SLUG = "style-transfer"
 TITLE = "Gatys style transfer"
@@ -76,11 +76,19 @@ def _network(choice: str, pooling: str):
     return st.random_multiscale()
 
 
-def _loss_frame(history: list[st.Progress], texture_only: bool, request=None) -> pd.DataFrame:
-    style_term, content_term = say(request, "style L_style", "风格 L_style"), say(request, "content L_content", "内容 L_content")
-    rows = [{"step": p.step, "loss": p.style_loss, "term": style_term} for p in history]
-    if not texture_only:
-        rows += [{"step": p.step, "loss": p.content_loss, "term": content_term} for p in history]
+STYLE_TERM, CONTENT_TERM = "β·L_style (style)", "α·L_content (content)"
+STYLE_TERM_ZH, CONTENT_TERM_ZH = "β·L_style（风格）", "α·L_content（内容）"
+
+
+def _loss_frame(history: list[st.Progress], request=None) -> pd.DataFrame:
+    """log10 of the weighted terms α·L_content and β·L_style of Eq. 7 against the step: the two
+    terms as the optimiser trades them off (a term whose weight is 0 is left out)."""
+    style_term, content_term = say(request, STYLE_TERM, STYLE_TERM_ZH), say(request, CONTENT_TERM, CONTENT_TERM_ZH)
+    rows = []
+    if history and history[-1].beta > 0:
+        rows += [{"step": p.step, "loss": p.style_term, "term": style_term} for p in history]
+    if history and history[-1].alpha > 0:
+        rows += [{"step": p.step, "loss": p.content_term, "term": content_term} for p in history]
     frame = pd.DataFrame(rows, columns=["step", "loss", "term"])
     frame["loss"] = frame["loss"].map(lambda v: math.log10(max(v, 1e-12)))  # log10 for readability
     return frame
@@ -99,8 +107,10 @@ def run(content, style, network_choice, log_ratio, texture_only, size, steps, op
                                   "so this is texture synthesis (α = 0).",
                          "随机网络没有有意义的内容表示，所以这里做的是纹理合成（α = 0）。"))
     content_rgb = None if texture_only else read_image(content, max_side=st.MAX_SIDE["gpu"]).rgb
-    if texture_only and init == "content":
-        notes.append(say(request, "Texture synthesis starts from white noise.", "纹理合成从白噪声开始。"))
+    if texture_only and init != "noise":
+        notes.append(say(request, "Texture synthesis starts from white noise (from the style image it would start "
+                                  "at the optimum and return the style image unchanged).",
+                         "纹理合成从白噪声开始（从风格图像开始就已处在最优点，会原样返回风格图像）。"))
     config = st.StyleConfig(size=int(size), ratio=0.0 if texture_only else 10 ** float(log_ratio),
                             steps=int(steps), optimiser=optimiser, init=init, pooling=pooling,
                             preserve_colour=bool(preserve_colour) and not texture_only,
@@ -123,7 +133,7 @@ def run(content, style, network_choice, log_ratio, texture_only, size, steps, op
                      f"{what}{label}：第 {progress.step}/{config.steps} 步，{progress.elapsed_s:.0f} 秒 / "
                      f"{config.time_budget_s:.0f} 秒。") + " ".join(notes)
         if not progress.done:
-            yield progress.image, _loss_frame(history, texture_only, request), status, gr.skip()
+            yield progress.image, _loss_frame(history, request), status, gr.skip()
     before = content_rgb if content_rgb is not None else style_rgb  # what the result has the shape of
     last = history[-1]
     per_step = last.elapsed_s / max(last.step, 1)
@@ -132,7 +142,109 @@ def run(content, style, network_choice, log_ratio, texture_only, size, steps, op
                f"{what}{label}：{last.step} 步后停止（{_reason_zh(last.reason)}），用时 {last.elapsed_s:.1f} 秒，"
                f"{config.size} 像素下每步 {per_step:.2f} 秒。") + " ".join(notes)
     slider = (st.to_uint8(st.to_tensor(before, config.size)), last.image)
-    yield last.image, _loss_frame(history, texture_only, request), done, slider
+    yield last.image, _loss_frame(history, request), done, slider
+
+
+# --------------------------------------------------------------------------- Fig. 1: reconstructions per layer
+FIG1_CONTENT, FIG1_STYLE = "content", "style"
+FIG1_STYLE_CHOICES = [(" + ".join(st.style_layer_set(d)), d) for d in st.FIG1_STYLE_DEPTHS]
+
+
+def _fig1_unavailable(kind: str, what: str, request=None) -> str:
+    """What Fig. 1 would show, for a visitor without the VGG-19 weights (nothing is run)."""
+    head = say(request, "**Not run: this needs the ImageNet VGG-19 weights, which are not here.** The random offline "
+                        "network is not VGG-19 and its reconstructions would not show the paper's finding. ",
+               "**未运行：这需要 ImageNet 上训练的 VGG-19 权重，而本机没有。**离线的随机网络不是 VGG-19，"
+               "它的重建显示不出论文的发现。")
+    if kind == FIG1_CONTENT:
+        return head + say(
+            request,
+            f"With VGG-19 this reconstructs the image from white noise from the responses of {what} alone "
+            "(only L_content). The paper's Fig. 1 (content reconstructions a–e): from conv1_2, conv2_2 and "
+            "conv3_2 the reconstruction is almost a copy of the photo; from conv4_2 and conv5_2 the arrangement of "
+            "the objects stays but the exact pixels are lost: deep layers keep what is where, not how it looks.",
+            f"有 VGG-19 时，这里从白噪声出发，只用 {what} 的响应（只有 L_content）重建图像。论文图 1（内容重建 a–e）："
+            "用 conv1_2、conv2_2、conv3_2 重建出的几乎就是原照片；用 conv4_2 和 conv5_2 时物体的布局还在，"
+            "但精确的像素丢了：深层保留的是什么东西在哪里，而不是它看起来的样子。")
+    return head + say(
+        request,
+        f"With VGG-19 this synthesises a texture from white noise from the Gram matrices of {what} alone (only "
+        "L_style). The paper's Fig. 1 (style reconstructions a–e): with conv1_1 alone a fine-grained colour "
+        "texture; each added layer matches the image's style on a larger scale, while the arrangement of the "
+        "scene is lost.",
+        f"有 VGG-19 时，这里从白噪声出发，只用 {what} 的 Gram 矩阵（只有 L_style）合成纹理。论文图 1（风格重建 a–e）："
+        "只用 conv1_1 时是细碎的颜色纹理；每加一层，就在更大的尺度上匹配图像的风格，而场景的布局消失了。")
+
+
+@gpu(budget=("budget_s", BUDGET_S[1]))
+@friendly_errors
+def reconstruct(image, kind, content_layer, style_depth, size, steps, budget_s, request: gr.Request = None):
+    """Fig. 1: reconstruct the image from white noise from one content layer or one set of style
+    layers of VGG-19; streams (image, weighted-term curve, status). Without VGG-19: says what it would show."""
+    kind = FIG1_STYLE if kind == FIG1_STYLE else FIG1_CONTENT
+    depth = int(style_depth) if style_depth in st.FIG1_STYLE_DEPTHS else st.FIG1_STYLE_DEPTHS[-1]
+    layer = content_layer if content_layer in st.FIG1_CONTENT_LAYERS else st.CONTENT_LAYERS[0]
+    what = layer if kind == FIG1_CONTENT else " + ".join(st.style_layer_set(depth))
+    rgb = read_image(image, max_side=st.MAX_SIDE["gpu"]).rgb
+    try:
+        network = st.vgg19("avg")
+    except WeightsUnavailable:
+        yield None, None, _fig1_unavailable(kind, what, request)
+        return
+    config = st.StyleConfig(size=int(size), steps=int(steps), init="noise",
+                            time_budget_s=bounded_seconds(budget_s, *BUDGET_S[:2]))
+    config, _ = st.with_size(config, get_device())
+    label = say(request, f"Content reconstruction from {what}" if kind == FIG1_CONTENT else
+                f"Style reconstruction from {what}",
+                f"用 {what} 做内容重建" if kind == FIG1_CONTENT else f"用 {what} 做风格重建")
+    history = []
+    for progress in st.reconstruct(rgb, kind, layer if kind == FIG1_CONTENT else depth, config, network,
+                                   stream_every=STREAM_EVERY):
+        history.append(progress)
+        status = say(request, f"{label} (VGG-19), from white noise: step {progress.step}/{config.steps}, "
+                              f"{progress.elapsed_s:.0f} s" + (f" ({progress.reason})." if progress.done else "."),
+                     f"{label}（VGG-19），从白噪声出发：第 {progress.step}/{config.steps} 步，{progress.elapsed_s:.0f} 秒"
+                     + (f"（{_reason_zh(progress.reason)}）。" if progress.done else "。"))
+        yield progress.image, _loss_frame(history, request), status
+
+
+# --------------------------------------------------------------------------- Fig. 3: the precomputed grid
+GRID_IMAGE, GRID_SETTINGS = ASSETS / f"{st.GRID_NAME}.jpg", ASSETS / f"{st.GRID_NAME}.json"
+GRID_COMMAND = "python -m papers.style_transfer grid --out demos/assets"
+
+
+def _grid():
+    """(path of the Fig. 3 grid, its settings) when shipped, else (None, None)."""
+    if not (GRID_IMAGE.is_file() and GRID_SETTINGS.is_file()):
+        return None, None
+    import json
+
+    return str(GRID_IMAGE), json.loads(GRID_SETTINGS.read_text())
+
+
+def _grid_caption(settings: dict | None):
+    ratios = ", ".join(f"{r:.0e}" for r in st.GRID_RATIOS)
+    if settings is None:
+        return localized(
+            f"**Fig. 3 (α/β ∈ {ratios} × style layers conv1_1 … up to conv5_1) is not shipped yet.** It must be "
+            f"made with the real ImageNet VGG-19 ({len(st.GRID_RATIOS) * len(st.GRID_DEPTHS)} optimisations of "
+            f"{st.GRID_DEFAULTS['steps']} steps at {st.GRID_DEFAULTS['size']} px: minutes on a GPU), which this "
+            f"gallery does not have offline. Make it with `{GRID_COMMAND}` (writes {GRID_IMAGE.name} and "
+            f"{GRID_SETTINGS.name}); the tab then shows it here.",
+            f"**图 3（α/β ∈ {ratios} × 风格层 conv1_1 … 直到 conv5_1）还没有随项目提供。**它必须用真正的 ImageNet VGG-19 "
+            f"生成（{len(st.GRID_RATIOS) * len(st.GRID_DEPTHS)} 次优化，每次 {st.GRID_DEFAULTS['steps']} 步、"
+            f"{st.GRID_DEFAULTS['size']} 像素：在 GPU 上需要几分钟），而本画廊离线时没有这个网络。用 `{GRID_COMMAND}` "
+            f"生成（写出 {GRID_IMAGE.name} 和 {GRID_SETTINGS.name}），之后本页会在这里显示它。")
+    return localized(
+        f"Fig. 3 made with {settings['network']} by `{GRID_COMMAND}`: content {settings.get('content', '?')}, style "
+        f"{settings.get('style', '?')}, {settings['size']} px, {settings['steps']} {settings['optimiser']} steps from "
+        f"white noise (seed {settings['seed']}); rows: style layers conv1_1 up to the layer named; columns: α/β "
+        "(a/b in the labels). As in the paper, more layers match the style on a larger scale, and a larger α/β "
+        "keeps more of the content.",
+        f"图 3，由 {settings['network']} 用 `{GRID_COMMAND}` 生成：内容 {settings.get('content', '?')}，风格 "
+        f"{settings.get('style', '?')}，{settings['size']} 像素，从白噪声出发做 {settings['steps']} 步 "
+        f"{settings['optimiser']}（种子 {settings['seed']}）；行：从 conv1_1 直到所标的层的风格层；列：α/β（标签里写作 a/b）。"
+        "与论文一样，层越多，风格在越大的尺度上被匹配；α/β 越大，保留的内容越多。")
 
 
 def _reason_zh(reason: str) -> str:
@@ -230,7 +342,7 @@ def build() -> None:
             optimiser = gr.Radio([(t("L-BFGS (the paper's)"), "lbfgs"), (t("Adam"), "adam")], value="lbfgs",
                                  label=t("Optimiser"))
             init = gr.Radio([(t("white noise"), "noise"), (t("content image"), "content"), (t("style image"), "style")],
-                            value="content", label=t("Start from"))
+                            value="noise", label=t("Start from (the paper: white noise)"))
             pooling = gr.Radio([(t("average (the paper's)"), "avg"), (t("max (VGG's own)"), "max")], value="avg",
                                label=t("Pooling in VGG-19"))
     with gr.Row():
@@ -240,12 +352,47 @@ def build() -> None:
                          t("Pick a content and a style image (or keep the examples), then **Run**."))
     with gr.Row():
         curves = gr.LinePlot(opening_curve, x="step", y="loss", color="term",
-                             title=t("log₁₀ loss (content and style)"), height=260)
+                             title=t("log₁₀ of the weighted terms α·L_content and β·L_style"), height=260)
         compare = gr.ImageSlider(opening_pair, label=t("Before / after (drag)"), type="numpy", height=260)
     event = run_btn.click(run, [content, style, network, log_ratio, texture_only, size, steps, optimiser,
                                 init, pooling, preserve_colour, budget], [result, curves, status, compare],
                           api_name=f"{SLUG}_run", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
     stop_btn.click(None, None, None, cancels=[event], api_visibility="private")
+    with gr.Accordion(t("Fig. 1: what each layer keeps (reconstruction from white noise)"), open=False):
+        gr.Markdown(t("Reconstruct the image from white noise from one VGG-19 layer alone: content from one layer's "
+                      "responses (only L_content), or style from the Gram matrices of conv1_1 up to a deeper layer "
+                      "(only L_style). Needs the ImageNet VGG-19 weights; without them it says what it would show."))
+        with gr.Row():
+            fig1_image = gr.Image(example_paths("chelsea.jpg")[0], label=t("Image to reconstruct"), type="numpy",
+                                  height=220)
+            fig1_result = gr.Image(label=t("Reconstruction"), type="numpy", height=220, interactive=False)
+            fig1_curve = gr.LinePlot(None, x="step", y="loss", color="term", height=220,
+                                     title=t("log₁₀ of the weighted term"))
+        with gr.Row():
+            fig1_kind = gr.Radio([(t("content (one layer)"), FIG1_CONTENT), (t("style (layer set)"), FIG1_STYLE)],
+                                 value=FIG1_CONTENT, label=t("Reconstruct"))
+            fig1_layer = gr.Dropdown([(t(name), name) for name in st.FIG1_CONTENT_LAYERS], value=st.CONTENT_LAYERS[0],
+                                     label=t("Content layer"))
+            fig1_depth = gr.Dropdown([(t(name), depth) for name, depth in FIG1_STYLE_CHOICES],
+                                     value=st.FIG1_STYLE_DEPTHS[-1], label=t("Style layers"))
+        with gr.Row():
+            fig1_size = gr.Slider(*SIZE[:2], value=default_size, step=32, label=t("Image size (long side, px)"))
+            fig1_steps = gr.Slider(*STEPS[:2], value=default_steps, step=1, label=t("Steps (forward/backward passes)"))
+            fig1_budget = gr.Slider(*BUDGET_S[:2], value=default_seconds, step=5, label=t("Time budget (seconds)"))
+        with gr.Row():
+            fig1_btn = gr.Button(t("Reconstruct"), variant="primary")
+            fig1_stop = gr.Button(t("Stop"))
+        fig1_status = gr.Markdown()
+        fig1_event = fig1_btn.click(reconstruct, [fig1_image, fig1_kind, fig1_layer, fig1_depth, fig1_size, fig1_steps,
+                                                  fig1_budget], [fig1_result, fig1_curve, fig1_status],
+                                    api_name=f"{SLUG}_reconstruct", concurrency_id=heavy_id(SLUG),
+                                    concurrency_limit=1)
+        fig1_stop.click(None, None, None, cancels=[fig1_event], api_visibility="private")
+    with gr.Accordion(t("Fig. 3: content/style ratio α/β × style layers (VGG-19, precomputed)"), open=False):
+        grid_path, grid_settings = _grid()
+        gr.Markdown(_grid_caption(grid_settings))
+        if grid_path is not None:
+            gr.Image(grid_path, label=t("Fig. 3 grid (VGG-19)"), type="filepath", interactive=False)
     gr.Markdown(localized(
         weights_note(st.VGG19_IMAGENET, adds="the paper's own network: style transfer, not only textures, and "
                                              "much better textures"),
@@ -274,7 +421,6 @@ ZH = {
     "white noise": "白噪声",
     "content image": "内容图像",
     "style image": "风格图像",
-    "Start from": "初始图像",
     "average (the paper's)": "平均池化（论文所用）",
     "max (VGG's own)": "最大池化（VGG 原本的）",
     "Pooling in VGG-19": "VGG-19 中的池化",
@@ -282,8 +428,27 @@ ZH = {
     "Stop": "停止",
     "Pick a content and a style image (or keep the examples), then **Run**.":
         "选一张内容图和一张风格图（或沿用示例），然后按**运行**。",
-    "log₁₀ loss (content and style)": "损失的 log₁₀（内容与风格）",
     "Before / after (drag)": "前 / 后对比（拖动）",
+    "Start from (the paper: white noise)": "初始图像（论文：白噪声）",
+    "log₁₀ of the weighted terms α·L_content and β·L_style": "加权项 α·L_content 与 β·L_style 的 log₁₀",
+    "Fig. 1: what each layer keeps (reconstruction from white noise)": "图 1：每一层保留了什么（从白噪声重建）",
+    "Reconstruct the image from white noise from one VGG-19 layer alone: content from one layer's "
+    "responses (only L_content), or style from the Gram matrices of conv1_1 up to a deeper layer "
+    "(only L_style). Needs the ImageNet VGG-19 weights; without them it says what it would show.":
+        "只用 VGG-19 的一层，从白噪声重建图像：内容用某一层的响应（只有 L_content），风格用从 conv1_1 直到更深一层的 "
+        "Gram 矩阵（只有 L_style）。需要 ImageNet 上训练的 VGG-19 权重；没有时会说明它本来会显示什么。",
+    "Image to reconstruct": "要重建的图像",
+    "Reconstruction": "重建结果",
+    "log₁₀ of the weighted term": "加权项的 log₁₀",
+    "content (one layer)": "内容（一层）",
+    "style (layer set)": "风格（一组层）",
+    "Reconstruct": "重建",
+    "Content layer": "内容层",
+    "Style layers": "风格层",
+    "Fig. 3: content/style ratio α/β × style layers (VGG-19, precomputed)": "图 3：内容/风格比值 α/β × 风格层（VGG-19，预先计算）",
+    "Fig. 3 grid (VGG-19)": "图 3 网格（VGG-19）",
+    **{name: name for name in st.FIG1_CONTENT_LAYERS},  # layer names stay as they are
+    **{name: name for name, _ in FIG1_STYLE_CHOICES},
 }
 
 

@@ -22,8 +22,12 @@ Deviations from the paper:
   its first value (same minimum; sane first step at any image size), so the tab can stream and
   stop between calls; "steps" count forward/backward passes. Adam clamps pixels to [0, 1]
   after each step; L-BFGS leaves them free, as the paper did, and only the display clips.
-- The tab starts from the content image by default (faster to a recognisable result); the
-  paper's figures start from white noise, which is an option.
+- Fig. 1 (`reconstruct`: content from one of conv1_2 … conv5_2, style from conv1_1 up to
+  conv5_1, from white noise) and Fig. 3 (`style_grid`, `python -m papers.style_transfer grid`)
+  follow the paper's layers and ratios, but are only run with VGG-19's weights; the Fig. 3 grid
+  is not shipped yet (it needs VGG-19 and, at the paper's sizes, a GPU), and its default images
+  are a bundled photo and texture (chelsea.jpg, gravel.png), not the paper's Neckarfront and
+  Kandinsky.
 - Step counts are small (seconds on a CPU); the paper ran L-BFGS to convergence (~hundreds of
   iterations at 512 px on a GPU). Image size is capped (512 px on CPU, 1024 px on a GPU).
 - Offline fallback (no VGG-19 weights): texture synthesis (α = 0) only, with a *random-weight*
@@ -63,7 +67,7 @@ OPTIMISERS = ("lbfgs", "adam")
 INITS = ("noise", "content", "style")
 ADAM_LR = 0.02  # on [0, 1] pixels
 LBFGS_ITERATIONS_PER_CALL = 4
-MIN_SIDE = 2 ** 4  # four poolings before conv5_1: a shorter side leaves no conv5_1 response  # between two chances to stream, stop or check the time budget
+MIN_SIDE = 2 ** 4  # four poolings before conv5_1: a shorter side leaves no conv5_1 response
 
 
 @dataclass(frozen=True)
@@ -72,17 +76,20 @@ class StyleConfig:
     ratio: float = 1e-3  # α/β (Eq. 7); 0 = texture synthesis
     steps: int = 200  # forward/backward passes (L-BFGS: function evaluations; Adam: iterations)
     optimiser: str = "lbfgs"
-    init: str = "content"
+    init: str = "noise"  # the paper's figures start from white noise
     pooling: str = "avg"  # "avg" (the paper's choice, Sec. 2) or "max" (VGG's own)
     preserve_colour: bool = False  # luminance-only transfer (Gatys et al. 2016b, Sec. 2.2)
     time_budget_s: float = 60.0
     seed: int = 0
     mixed_precision: bool | None = None  # bf16 autocast of VGG-19's forward passes; None: on CUDA only
+    content_layers: tuple[str, ...] = CONTENT_LAYERS  # Fig. 1 reconstructs from each of conv1_2 … conv5_2
+    style_layers: tuple[str, ...] | None = None  # None: the network's full set (VGG-19: conv1_1 … conv5_1)
 
 
-# --------------------------------------------------------------------------- VGG-19 up to conv5_1
-# (channels, convolutions) per block; the fifth block is cut after conv5_1, the deepest layer used.
-VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 1))
+# --------------------------------------------------------------------------- VGG-19 up to conv5_2
+# (channels, convolutions) per block; the fifth block is cut after conv5_2, the deepest layer used
+# (Fig. 1's deepest content reconstruction; style uses up to conv5_1).
+VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 2))
 
 
 def vgg19_layer_names() -> list[str]:
@@ -97,7 +104,7 @@ def vgg19_layer_names() -> list[str]:
 
 
 class VGG19Features(nn.Module):
-    """VGG-19's convolutional layers conv1_1 … conv5_1, with torchvision's key layout
+    """VGG-19's convolutional layers conv1_1 … conv5_2, with torchvision's key layout
     (`features.N.*`). `pooling="avg"` swaps max for average pooling (paper, Sec. 2)."""
 
     def __init__(self, pooling: str = "avg"):
@@ -129,7 +136,7 @@ class VGG19Features(nn.Module):
 
 
 def vgg19_convert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """torchvision's or timm's VGG-19 state dict -> ours: keep `features.N.*` up to conv5_1
+    """torchvision's or timm's VGG-19 state dict -> ours: keep `features.N.*` up to conv5_2
     (both layouts number the feature layers alike); drop the classifier / pre_logits / head."""
     keep = len(vgg19_layer_names())
     out = {}
@@ -141,8 +148,8 @@ def vgg19_convert(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 VGG19_IMAGENET = Checkpoint(
-    name="VGG-19 ImageNet (torchvision), conv1_1–conv5_1",
-    filename="vgg19_features_conv5_1.safetensors",
+    name="VGG-19 ImageNet (torchvision), conv1_1–conv5_2",
+    filename="vgg19_features_conv5_2.safetensors",
     repo_id="timm/vgg19.tv_in1k",
     hub_filename="model.safetensors",
     # Pinned at the commit that added the file ("Add model", 2023-04-25); sha256 = its Git LFS oid as
@@ -156,8 +163,8 @@ VGG19_IMAGENET = Checkpoint(
     upstream_sha256="dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
     convert=vgg19_convert,
     license="BSD-3-Clause (torchvision weights)",
-    size_bytes=574_673_361,  # about: the download (whole VGG-19, ~548 MiB); the cached conversion is ~52 MB
-    num_params=12_944_960,
+    size_bytes=574_673_361,  # about: the download (whole VGG-19, ~548 MiB); the cached conversion is ~61 MB
+    num_params=15_304_768,
     source="torchvision ImageNet VGG-19 (Simonyan & Zisserman 2014), via timm/vgg19.tv_in1k",
     description="Gatys et al.'s feature extractor",
 )
@@ -375,6 +382,18 @@ class Progress:
     elapsed_s: float
     done: bool = False
     reason: str = ""
+    alpha: float = 0.0  # the weights of Eq. 7 this run used, so callers can show α·L_content and β·L_style
+    beta: float = 1.0
+
+    @property
+    def content_term(self) -> float:
+        """α·L_content, the content term as it enters L_total (Eq. 7)."""
+        return self.alpha * self.content_loss
+
+    @property
+    def style_term(self) -> float:
+        """β·L_style, the style term as it enters L_total (Eq. 7)."""
+        return self.beta * self.style_loss
 
 
 def initial_image(init: str, content: torch.Tensor | None, style: torch.Tensor, shape, seed: int):
@@ -386,21 +405,27 @@ def initial_image(init: str, content: torch.Tensor | None, style: torch.Tensor, 
     return torch.rand(shape, generator=generator).to(style.device)  # white noise
 
 
-def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: StyleConfig,
+def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray | None, config: StyleConfig,
                network: nn.Module, stream_every: int = 1) -> Iterator[Progress]:
     """Optimise an image (Sec. 2.3); yields `Progress` about every `stream_every` steps (one
-    step = one forward/backward pass) and at the end. `content_rgb=None` or `config.ratio == 0` is texture synthesis. Stops at
+    step = one forward/backward pass) and at the end. `content_rgb=None` or `config.ratio == 0`
+    is texture synthesis (L_style only, Fig. 1's style reconstructions); `style_rgb=None` is a
+    content reconstruction (L_content only, Fig. 1's content reconstructions). Both start from
+    white noise: from the style (content) image they would start at the optimum. Stops at
     `config.steps` or after `config.time_budget_s` (the caller may also just stop iterating)."""
     if config.optimiser not in OPTIMISERS or config.init not in INITS:
         raise ValueError(f"optimiser must be one of {OPTIMISERS}, init one of {INITS}")
     device = next(network.buffers()).device
-    texture_only = content_rgb is None or config.ratio == 0
-    style_layers = getattr(network, "style_layers", STYLE_LAYERS)
-    content_layers = () if texture_only else CONTENT_LAYERS
+    content_only = style_rgb is None
+    texture_only = not content_only and (content_rgb is None or config.ratio == 0)
+    if content_only and content_rgb is None:
+        raise ValueError("a content reconstruction needs a content image")
+    style_layers = () if content_only else tuple(config.style_layers or getattr(network, "style_layers", STYLE_LAYERS))
+    content_layers = () if texture_only else tuple(config.content_layers)
 
     reference = content_rgb if content_rgb is not None else style_rgb
     content = to_tensor(reference, config.size).to(device)  # (1, 3, H, W): also fixes the shape
-    style = to_tensor(style_rgb, config.size).to(device)
+    style = content if content_only else to_tensor(style_rgb, config.size).to(device)
     if min(content.shape[-2:] + style.shape[-2:]) < MIN_SIDE:
         raise ValueError(f"At {config.size} px an image's short side would be under {MIN_SIDE} px: use a less "
                          "elongated image or a larger size.")
@@ -421,14 +446,18 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
 
     with torch.no_grad():
         targets = features_of(content, content_layers) if content_layers else {}
-        style_features = features_of(style, style_layers)
+        style_features = features_of(style, style_layers) if style_layers else {}
         target_grams = {name: gram_matrix(f) for name, f in style_features.items()}
-    weights = {name: 1.0 / len(target_grams) for name in target_grams}  # w_l = 1/5 (Fig. 2)
-    beta = 1.0
-    alpha = 0.0 if texture_only else config.ratio * beta
+    weights = {name: 1.0 / len(target_grams) for name in target_grams}  # w_l = 1/(number of layers) (Fig. 2)
+    if content_only:
+        alpha, beta = 1.0, 0.0
+    else:
+        beta = 1.0
+        alpha = 0.0 if texture_only else config.ratio * beta
 
-    image = initial_image("noise" if texture_only and config.init == "content" else config.init,
-                          None if texture_only else content, style, content.shape, config.seed)
+    # A reconstruction (α = 0 or β = 0) started from its own target would start at the optimum.
+    init = "noise" if (texture_only or content_only) else config.init
+    image = initial_image(init, content, style, content.shape, config.seed)
     image = image.detach().requires_grad_(True)
     if config.optimiser == "lbfgs":
         # A few iterations per step() call (the history persists between calls), with a line
@@ -445,9 +474,9 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
         steps[0] += 1
         optimiser.zero_grad()
         features = features_of(image, content_layers + tuple(style_layers))
-        l_content = (content_loss(features[content_layers[0]], targets[content_layers[0]])
-                     if content_layers else image.new_zeros(()))
-        l_style = style_loss(features, target_grams, weights)
+        l_content = sum((content_loss(features[name], targets[name]) for name in content_layers),
+                        image.new_zeros(()))
+        l_style = style_loss(features, target_grams, weights) if target_grams else image.new_zeros(())
         loss = total_loss(l_content, l_style, alpha, beta)
         # Divided by its first value: the same minimum, but L-BFGS's first step (1/|g|₁) and
         # line search start at a sensible scale whatever the image size and layer sizes.
@@ -481,9 +510,9 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray, config: St
             break
         if report:
             next_yield = step + stream_every
-            yield Progress(step, picture(), values["content"], values["style"], elapsed)
+            yield Progress(step, picture(), values["content"], values["style"], elapsed, alpha=alpha, beta=beta)
     yield Progress(steps[0], picture(), float(losses["content"]), float(losses["style"]),
-                   time.perf_counter() - start, done=True, reason=reason)
+                   time.perf_counter() - start, done=True, reason=reason, alpha=alpha, beta=beta)
 
 
 def with_size(config: StyleConfig, device: torch.device) -> tuple[StyleConfig, str | None]:
@@ -494,6 +523,168 @@ def with_size(config: StyleConfig, device: torch.device) -> tuple[StyleConfig, s
 def vgg19_local() -> bool:
     """True when the VGG-19 weights are already on this machine (no download needed)."""
     return is_available_locally(VGG19_IMAGENET)
+
+
+# --------------------------------------------------------------------------- Fig. 1: what each layer keeps
+FIG1_CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")  # Fig. 1, content reconstructions a–e
+FIG1_STYLE_DEPTHS = (1, 2, 3, 4, 5)  # Fig. 1, style reconstructions a–e: conv1_1 up to conv{depth}_1
+
+
+def style_layer_set(depth: int) -> tuple[str, ...]:
+    """The style layers of Fig. 1 / Fig. 3 row `depth`: conv1_1, conv2_1, … up to conv{depth}_1."""
+    if not 1 <= depth <= len(STYLE_LAYERS):
+        raise ValueError(f"depth must be 1 … {len(STYLE_LAYERS)}, not {depth}")
+    return STYLE_LAYERS[:depth]
+
+
+def style_set_label(depth: int) -> str:
+    """ASCII label of a style-layer set, e.g. 'conv1_1..conv3_1' (the grid's fonts lack Greek and '…')."""
+    layers = style_layer_set(depth)
+    return layers[0] if depth == 1 else f"{layers[0]}..{layers[-1]}"
+
+
+def reconstruct(image_rgb: np.ndarray, kind: str, layer_or_depth, config: StyleConfig, network: nn.Module,
+                stream_every: int = 1) -> Iterator[Progress]:
+    """Fig. 1: reconstruct `image_rgb` from white noise from one layer's responses alone.
+
+    kind="content": minimise L_content at one layer (conv1_2 … conv5_2), nothing else (Eq. 1-2);
+    kind="style": minimise L_style over conv1_1 … conv{depth}_1 (Eq. 5), nothing else."""
+    if kind == "content":
+        if layer_or_depth not in FIG1_CONTENT_LAYERS:
+            raise ValueError(f"content layer must be one of {FIG1_CONTENT_LAYERS}")
+        return synthesise(image_rgb, None, replace(config, content_layers=(layer_or_depth,), init="noise"),
+                          network, stream_every)
+    if kind == "style":
+        layers = style_layer_set(int(layer_or_depth))
+        return synthesise(None, image_rgb, replace(config, style_layers=layers, ratio=0.0, init="noise"),
+                          network, stream_every)
+    raise ValueError(f"kind must be 'content' or 'style', not {kind!r}")
+
+
+# --------------------------------------------------------------------------- Fig. 3: α/β × style layers
+GRID_RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)  # Fig. 3 columns, α/β
+GRID_DEPTHS = (1, 2, 3, 4, 5)  # Fig. 3 rows A-E: style layers conv1_1 up to conv{depth}_1
+GRID_NAME = "style_transfer_fig3"  # <out>/style_transfer_fig3.jpg and .json
+GRID_LABEL_HEIGHT, GRID_LABEL_WIDTH, GRID_GAP = 22, 130, 2  # pixels
+GRID_DEFAULTS = dict(content="chelsea.jpg", style="gravel.png", size=384, steps=500)
+
+
+GRID_CORNER_LABEL = "a/b ="  # α/β, over the column labels; ASCII for PIL's default font
+
+
+def ratio_label(ratio: float) -> str:
+    return f"{ratio:.0e}"  # short: it must fit over a small cell
+
+
+def grid_layout(rows: int, cols: int, cell_hw: tuple[int, int]) -> dict:
+    """Pixel boxes (x0, y0, x1, y1) of every cell and label of a rows × cols grid of cell_hw images:
+    column labels along the top, row labels down the left."""
+    h, w = cell_hw
+    cells = [[(GRID_LABEL_WIDTH + c * (w + GRID_GAP), GRID_LABEL_HEIGHT + r * (h + GRID_GAP),
+               GRID_LABEL_WIDTH + c * (w + GRID_GAP) + w, GRID_LABEL_HEIGHT + r * (h + GRID_GAP) + h)
+              for c in range(cols)] for r in range(rows)]
+    width = GRID_LABEL_WIDTH + cols * w + (cols - 1) * GRID_GAP
+    height = GRID_LABEL_HEIGHT + rows * h + (rows - 1) * GRID_GAP
+    return {"width": width, "height": height, "cells": cells,
+            "corner_label": (0, 0, GRID_LABEL_WIDTH, GRID_LABEL_HEIGHT),
+            "col_labels": [(x0, 0, x1, GRID_LABEL_HEIGHT) for x0, _, x1, _ in cells[0]],
+            "row_labels": [(0, row[0][1], GRID_LABEL_WIDTH, row[0][3]) for row in cells]}
+
+
+def grid_image(cells: list[list[np.ndarray]], row_labels: list[str], col_labels: list[str]) -> tuple[Image.Image, dict]:
+    """Paste equal-sized (H, W, 3) uint8 results into a labelled white grid; returns it with its layout.
+    The top-left corner says what the column labels are (GRID_CORNER_LABEL)."""
+    from PIL import ImageDraw
+
+    layout = grid_layout(len(cells), len(cells[0]), cells[0][0].shape[:2])
+    canvas = Image.new("RGB", (layout["width"], layout["height"]), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r, row in enumerate(cells):
+        for c, cell in enumerate(row):
+            canvas.paste(Image.fromarray(cell), layout["cells"][r][c][:2])
+    x0, y0, x1, y1 = layout["corner_label"]
+    draw.text((x1 - 4, (y0 + y1) / 2), GRID_CORNER_LABEL, fill="black", anchor="rm")
+    for text, (x0, y0, x1, y1) in zip(col_labels, layout["col_labels"]):
+        draw.text(((x0 + x1) / 2, (y0 + y1) / 2), text, fill="black", anchor="mm")
+    for text, (x0, y0, x1, y1) in zip(row_labels, layout["row_labels"]):
+        draw.text((x0 + 4, (y0 + y1) / 2), text, fill="black", anchor="lm")
+    return canvas, layout
+
+
+def style_grid(content_rgb: np.ndarray, style_rgb: np.ndarray, network: nn.Module, config: StyleConfig,
+               ratios=GRID_RATIOS, depths=GRID_DEPTHS, log=print) -> tuple[Image.Image, dict]:
+    """Fig. 3: one style transfer per (style-layer set, α/β), each from the same white noise
+    (`config.seed`), content at conv4_2. Returns the labelled grid and its settings (JSON-able)."""
+    cells, runs = [], []
+    for depth in depths:
+        row = []
+        for ratio in ratios:
+            run_config = replace(config, ratio=ratio, style_layers=style_layer_set(depth), time_budget_s=math.inf)
+            *_, last = synthesise(content_rgb, style_rgb, run_config, network, stream_every=10 ** 9)
+            row.append(last.image)
+            runs.append({"style_layers": list(style_layer_set(depth)), "ratio": ratio, "steps": last.step,
+                         "content_loss": last.content_loss, "style_loss": last.style_loss,
+                         "seconds": round(last.elapsed_s, 1)})
+            log(f"{style_set_label(depth)}, {GRID_CORNER_LABEL} {ratio_label(ratio)}: {last.step} steps, "
+                f"{last.elapsed_s:.0f} s")
+        cells.append(row)
+    row_labels, col_labels = [style_set_label(d) for d in depths], [ratio_label(r) for r in ratios]
+    canvas, layout = grid_image(cells, row_labels, col_labels)
+    settings = {"figure": "Gatys et al. 2016 (CVPR), Fig. 3: rows = style layers, columns = alpha/beta",
+                "network": type(network).__name__, "size": config.size, "steps": config.steps,
+                "optimiser": config.optimiser, "init": config.init, "pooling": config.pooling, "seed": config.seed,
+                "content_layers": list(config.content_layers), "ratios": list(ratios), "depths": list(depths),
+                "row_labels": row_labels, "col_labels": col_labels, "corner_label": GRID_CORNER_LABEL,
+                "layout": layout, "runs": runs,
+                "torch": torch.__version__, "device": str(next(network.buffers()).device)}
+    return canvas, settings
+
+
+def save_grid(out_dir, canvas: Image.Image, settings: dict, name: str = GRID_NAME, quality: int = 85):
+    """<out_dir>/<name>.jpg (small JPEG) and <out_dir>/<name>.json (its settings)."""
+    import json
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    canvas.save(out / f"{name}.jpg", quality=quality, optimize=True)
+    (out / f"{name}.json").write_text(json.dumps(settings, indent=1) + "\n")
+    return out / f"{name}.jpg", out / f"{name}.json"
+
+
+def read_picture(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def main(argv=None) -> None:
+    """`python -m papers.style_transfer grid --out demos/assets` makes Fig. 3 with the real VGG-19."""
+    import argparse
+    from pathlib import Path
+
+    assets = Path(__file__).resolve().parent.parent / "demos" / "assets"
+    parser = argparse.ArgumentParser(prog="python -m papers.style_transfer")
+    sub = parser.add_subparsers(dest="command", required=True)
+    grid = sub.add_parser("grid", help="Fig. 3: alpha/beta ratios x style-layer sets, as a labelled JPEG + JSON")
+    grid.add_argument("--out", required=True, help="folder for style_transfer_fig3.jpg / .json")
+    grid.add_argument("--content", default=str(assets / GRID_DEFAULTS["content"]))
+    grid.add_argument("--style", default=str(assets / GRID_DEFAULTS["style"]))
+    grid.add_argument("--size", type=int, default=GRID_DEFAULTS["size"])
+    grid.add_argument("--steps", type=int, default=GRID_DEFAULTS["steps"])
+    grid.add_argument("--ratios", type=float, nargs="+", default=list(GRID_RATIOS))
+    grid.add_argument("--depths", type=int, nargs="+", default=list(GRID_DEPTHS))
+    grid.add_argument("--pooling", choices=("avg", "max"), default="avg")
+    grid.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    network = vgg19(args.pooling)  # the paper's network only: raises WeightsUnavailable without it
+    config = StyleConfig(size=args.size, steps=args.steps, init="noise", pooling=args.pooling, seed=args.seed)
+    config, note = with_size(config, next(network.buffers()).device)
+    if note:
+        print(note)
+    canvas, settings = style_grid(read_picture(args.content), read_picture(args.style), network, config,
+                                  args.ratios, args.depths)
+    settings.update(content=Path(args.content).name, style=Path(args.style).name)
+    for path in save_grid(args.out, canvas, settings):
+        print(path)
 
 
 # ---- experiments behind the claims
@@ -558,3 +749,7 @@ def _experiments():
 
 
 EXPERIMENTS = _experiments()
+
+
+if __name__ == "__main__":
+    main()

@@ -35,7 +35,7 @@ def test_features_equal_torchvision_vgg19_on_random_weights(torchvision_vgg19):
     ours.load_state_dict(st.vgg19_convert(torchvision_vgg19.state_dict()))
     x = torch.rand(2, 3, 48, 40)
     names = st.relu_layer_names(ours)
-    assert names[-1] == "conv5_1" and len(names) == 13
+    assert names[-1] == "conv5_2" and len(names) == 14  # Fig. 1's deepest content layer
     ours_out = ours(x, names)
     normalised = (x - ours.mean) / ours.std
     with torch.no_grad():
@@ -56,7 +56,7 @@ def test_timm_layout_converts_to_the_same_features():
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         reference = model.features[:len(st.vgg19_layer_names())]((x - ours.mean) / ours.std)
-    torch.testing.assert_close(ours(x, ["conv5_1"])["conv5_1"], reference)
+    torch.testing.assert_close(ours(x, ["conv5_2"])["conv5_2"], reference)
 
 
 def test_average_pooling_option_replaces_every_max_pool():
@@ -185,7 +185,7 @@ def test_handler_streams_and_ends_with_a_before_after_pair():
     outputs = run_tab(*example_paths("chelsea.jpg", "brick.png"), texture_only=False)
     image, curves, status, slider = outputs[-1]
     assert image.shape[2] == 3 and max(image.shape[:2]) == 48
-    assert set(curves["term"]) == {"style L_style"}  # the random network forces texture synthesis
+    assert set(curves["term"]) == {demo.STYLE_TERM}  # the random network forces texture synthesis
     assert "random-weight" in status and "texture synthesis" in status
     assert slider[0].shape == slider[1].shape
 
@@ -221,7 +221,7 @@ def test_handler_with_vgg_does_content_transfer_with_colour_preservation(monkeyp
     outputs = list(demo.run(*example_paths("chelsea.jpg", "coffee.jpg"), demo.VGG, -3.0, False, 32, 4, "adam",
                             "content", "avg", True, 30))
     image, curves, status, (before, after) = outputs[-1]
-    assert set(curves["term"]) == {"style L_style", "content L_content"}
+    assert set(curves["term"]) == {demo.STYLE_TERM, demo.CONTENT_TERM}
     assert "α/β = 1e-03" in status and "random-weight" not in status
     assert after.shape == before.shape == (21, 32, 3)  # chelsea is 451x300
     # Colour preservation: the result's chroma (I, Q) is the content's, pixel by pixel.
@@ -254,4 +254,4 @@ def test_the_tab_opens_on_the_precomputed_texture_and_its_falling_loss():
     image, curve, (before, after) = demo._opening()
     assert max(image.shape[:2]) == demo.PRECOMPUTED["size"] and after is image and before.shape == image.shape
     style = curve.sort_values("step")["loss"].to_numpy()
-    assert set(curve["term"]) == {"style L_style"} and style[-1] < style[0] - 1  # >10× lower (log10)
+    assert set(curve["term"]) == {demo.STYLE_TERM} and style[-1] < style[0] - 1  # >10× lower (log10)
