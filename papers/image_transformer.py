@@ -27,6 +27,15 @@ Deviations from the paper:
   135 digits held out of the training split (the paper trains far longer on far more data).
 - Sampling caches keys and values per layer (standard Transformer decoding); the paper does not
   discuss decoding speed.
+- The comparison (claim ``comparison_small``, the rows of Table 4 at toy scale): 1D local, 2D
+  local, full causal attention and a PixelCNN, each 2 layers and ~26 k parameters, 20 epochs on
+  the same digits, epoch picked on validation digits, 3 seeds. Two layers and small memory blocks
+  (1D l_q = l_m = 8; 2D 2x4 blocks, h_m = 1, w_m = 2) so that the local models' receptive field
+  does not cover every earlier pixel. ``comparison_small_long`` repeats it at twice the epochs, to
+  show whether the ranking is an artefact of the short budget. The PixelCNN is the original one (van den Oord et al. 2016:
+  mask A then mask B convolutions, with its blind spot; one channel so no colour sub-masks), not
+  the Gated PixelCNN or PixelCNN++ of the paper's table, and much smaller than any of them.
+- Class-conditional generation (Sec. 5 of the paper) is not implemented.
 """
 from __future__ import annotations
 
@@ -41,7 +50,8 @@ import torch.nn.functional as F
 
 from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
 
-ATTENTIONS = ("1d", "2d")
+ATTENTIONS = ("1d", "2d")  # the shipped models
+VARIANTS = ATTENTIONS + ("full",)  # "full": every earlier position (global causal attention)
 
 
 # --------------------------------------------------------------------------- config
@@ -56,15 +66,15 @@ class ImageTransformerConfig:
     n_layers: int = 4
     d_ff: int = 256
     dropout: float = 0.1
-    attention: str = "1d"  # "1d" or "2d" local self-attention (Sec. 3.3)
+    attention: str = "1d"  # "1d" or "2d" local self-attention (Sec. 3.3), or "full" (all earlier)
     query_len: int = 8  # 1D: l_q, the query block length
     memory_len: int = 16  # 1D: l_m, positions before the query block in its memory block
     query_shape: tuple[int, int] = (2, 4)  # 2D: (h_q, w_q) in positions
     memory_flange: tuple[int, int] = (2, 2)  # 2D: (h_m, w_m): rows above, columns either side
 
     def __post_init__(self):
-        if self.attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {ATTENTIONS}, not {self.attention!r}")
+        if self.attention not in VARIANTS:
+            raise ValueError(f"attention must be one of {VARIANTS}, not {self.attention!r}")
         h_q, w_q = self.query_shape
         if self.attention == "2d" and (self.height % h_q or self.grid_width % w_q):
             raise ValueError(f"2D query blocks {self.query_shape} must tile the "
@@ -86,11 +96,11 @@ class ImageTransformerConfig:
 def generation_order(cfg: ImageTransformerConfig) -> torch.Tensor:
     """order[t] = grid index (row * grid_width + column) of the t-th generated position.
 
-    1D: raster-scan order. 2D: query blocks in raster order, raster order inside each block
-    (Sec. 3.3, "2D Local Attention")."""
+    1D and full: raster-scan order. 2D: query blocks in raster order, raster order inside each
+    block (Sec. 3.3, "2D Local Attention")."""
     rows, cols = torch.meshgrid(torch.arange(cfg.height), torch.arange(cfg.grid_width), indexing="ij")
     grid_index = rows * cfg.grid_width + cols  # (H, Wc)
-    if cfg.attention == "1d":
+    if cfg.attention != "2d":
         return grid_index.flatten()
     h_q, w_q = cfg.query_shape
     blocks = grid_index.reshape(cfg.height // h_q, h_q, cfg.grid_width // w_q, w_q)  # (Bh, h_q, Bw, w_q)
@@ -108,11 +118,14 @@ def attention_mask(cfg: ImageTransformerConfig) -> torch.Tensor:
 
     Both schemes keep only s <= t (the causal part) inside the memory block of t's query block:
     1D: the query block [b*l_q, (b+1)*l_q) plus the l_m positions before it;
-    2D: rows [r0 - h_m, r0 + h_q) x columns [c0 - w_m, c0 + w_q + w_m) around t's block at (r0, c0)."""
+    2D: rows [r0 - h_m, r0 + h_q) x columns [c0 - w_m, c0 + w_q + w_m) around t's block at (r0, c0);
+    full: every s <= t (the unrestricted causal attention that local attention approximates)."""
     n = cfg.n_positions
     t = torch.arange(n)[:, None]
     s = torch.arange(n)[None, :]
     causal = s <= t
+    if cfg.attention == "full":
+        return causal
     if cfg.attention == "1d":
         block_start = t // cfg.query_len * cfg.query_len
         return causal & (s >= block_start - cfg.memory_len)
@@ -247,6 +260,67 @@ class ImageTransformer(nn.Module):
 def bits_per_dim(logits: torch.Tensor, sequence: torch.Tensor) -> torch.Tensor:
     """Negative log-likelihood in bits per dimension (sub-pixel), the paper's metric."""
     return F.cross_entropy(logits.flatten(0, 1), sequence.flatten()) / math.log(2)
+
+
+@torch.no_grad()
+def pixel_bits(model: nn.Module, image: torch.Tensor) -> np.ndarray:
+    """-log2 p(x_i | x_<i) of every pixel channel of one image (H, W, C), laid out on the
+    (H, W*C) grid: which pixels are expensive to predict. Sums to the image's NLL in bits;
+    its mean is the image's bits/dim."""
+    cfg = model.cfg
+    model.eval()
+    sequence = to_sequence(cfg, image[None].to(next(model.parameters()).device))
+    logits = model(sequence)[0].float()  # (N, levels)
+    bits = F.cross_entropy(logits, sequence[0], reduction="none").cpu() / math.log(2)  # (N,)
+    grid = torch.empty_like(bits)
+    grid[generation_order(cfg)] = bits
+    return grid.reshape(cfg.height, cfg.grid_width).numpy()
+
+
+# --------------------------------------------------------------------------- the paper's baseline
+class MaskedConv2d(nn.Conv2d):
+    """A convolution whose kernel sees only pixels above, and left in the same row (van den Oord
+    et al. 2016, Sec. 3.4 of "Pixel Recurrent Neural Networks"): mask "A" (first layer) also
+    hides the centre pixel, mask "B" (later layers) lets a pixel see its own features."""
+
+    def __init__(self, mask: str, in_channels: int, out_channels: int, kernel: int):
+        super().__init__(in_channels, out_channels, kernel, padding=kernel // 2)
+        allowed = torch.zeros(kernel, kernel)
+        allowed[: kernel // 2] = 1  # rows above
+        allowed[kernel // 2, : kernel // 2 + (mask == "B")] = 1  # left of (and for "B" at) the centre
+        self.register_buffer("mask", allowed[None, None], persistent=False)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+
+
+class PixelCNN(nn.Module):
+    """The convolutional autoregressive model the paper compares against (Table 4: PixelCNN,
+    Gated PixelCNN, PixelCNN++): one-hot intensities -> a 5x5 mask-A convolution -> residual
+    3x3 mask-B convolutions -> 1x1 convolutions to a softmax over the levels (raster order).
+    One channel only (the digits), so no R/G/B sub-masks. Same interface as ImageTransformer:
+    (B, N) intensities in raster order -> logits (B, N, levels)."""
+
+    def __init__(self, cfg: ImageTransformerConfig, hidden: int = 28, n_layers: int = 2):
+        super().__init__()
+        if cfg.attention != "full" or cfg.channels != 1:
+            raise ValueError("PixelCNN reads one channel in raster order: use attention='full', channels=1")
+        self.cfg = cfg
+        self.first = MaskedConv2d("A", cfg.levels, hidden, 5)
+        self.layers = nn.ModuleList(MaskedConv2d("B", hidden, hidden, 3) for _ in range(n_layers))
+        self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, cfg.levels, 1))
+
+    def forward(self, sequence: torch.Tensor) -> torch.Tensor:
+        return self.forward_one_hot(F.one_hot(sequence, self.cfg.levels).float())
+
+    def forward_one_hot(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """(B, N, levels) one-hot (or any real input, e.g. to take gradients) -> logits (B, N, levels)."""
+        cfg = self.cfg
+        x = one_hot.transpose(1, 2).reshape(len(one_hot), cfg.levels, cfg.height, cfg.width)
+        h = self.first(x)
+        for layer in self.layers:
+            h = h + layer(F.relu(h))
+        return self.out(h).flatten(2).transpose(1, 2)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -467,10 +541,11 @@ def evaluate_bits_per_dim(model: ImageTransformer, images: torch.Tensor, batch: 
 
 def train_one(cfg: ImageTransformerConfig, train_images: torch.Tensor, valid_images: torch.Tensor,
               epochs: int = 40, batch: int = 64, lr: float = 3e-3, warmup: int = 100, seed: int = 0,
-              log=print) -> tuple[ImageTransformer, dict]:
-    """Maximum likelihood with Adam; keeps the epoch with the best validation bits/dim."""
+              log=print, build=ImageTransformer) -> tuple[ImageTransformer, dict]:
+    """Maximum likelihood with Adam; keeps the epoch with the best validation bits/dim.
+    `build(cfg)` makes the model (an ImageTransformer, or the PixelCNN baseline)."""
     torch.manual_seed(seed)
-    model = ImageTransformer(cfg)
+    model = build(cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
     sequences = to_sequence(cfg, train_images)
     steps = epochs * math.ceil(len(sequences) / batch)
@@ -533,6 +608,46 @@ def _measure_bits_per_dim(attention: str):
     return measure
 
 
+# ---- the paper's comparison at small scale (Table 4's rows, on the digits)
+# Two layers of d=32 (about 26 k parameters each) so that locality matters: a 1D local layer sees
+# its row and the row above (l_q = l_m = 8), so two layers reach 3 of the 8 rows; a 2D local layer
+# sees its 2x4 block plus 1 row above and 2 columns either side, so two layers reach 4 rows up and
+# 4 columns sideways; full attention reaches every earlier pixel in one layer; the PixelCNN's
+# 5x5 + two 3x3 masked convolutions reach 4 rows up, 4 columns sideways (with its blind spot).
+_SMALL = dict(d_model=32, n_heads=2, n_layers=2, d_ff=128)
+COMPARISON_CONFIGS = {
+    "1d": ImageTransformerConfig(attention="1d", query_len=8, memory_len=8, **_SMALL),
+    "2d": ImageTransformerConfig(attention="2d", query_shape=(2, 4), memory_flange=(1, 2), **_SMALL),
+    "full": ImageTransformerConfig(attention="full", **_SMALL),
+    "pixelcnn": ImageTransformerConfig(attention="full", **_SMALL),
+}
+COMPARISON_EPOCHS = 20
+
+
+def comparison_model(name: str) -> nn.Module:
+    cfg = COMPARISON_CONFIGS[name]
+    return PixelCNN(cfg) if name == "pixelcnn" else ImageTransformer(cfg)
+
+
+def _measure_comparison(seed: int, quick: bool, epochs: int = COMPARISON_EPOCHS) -> dict[str, float]:
+    """Train the four models on the same digits, same budget (epochs, batch, schedule), each from
+    `seed`; each keeps its epoch with the best bits/dim on digits held out of the training split;
+    report bits/dim on the test digits, which select nothing."""
+    train_all, test = digit_levels("train"), digit_levels("test")
+    n_valid = len(train_all) // 10
+    valid, train_images = train_all[:n_valid], train_all[n_valid:]
+    if quick:
+        train_images, valid, test, epochs = train_images[:128], valid[:64], test[:64], 1
+    found = {}
+    for name in COMPARISON_CONFIGS:
+        model, _ = train_one(COMPARISON_CONFIGS[name], train_images, valid, epochs=epochs, lr=3e-3,
+                             warmup=50, seed=seed, log=lambda *_: None,
+                             build=lambda cfg, name=name: comparison_model(name))
+        found[name] = evaluate_bits_per_dim(model, test)
+    return {"ours": found.pop("1d"), "local_2d": found["2d"], "full_attention": found["full"],
+            "pixelcnn": found["pixelcnn"]}
+
+
 def _experiments():
     from papers.results import Experiment, Paper
 
@@ -552,6 +667,20 @@ def _experiments():
             "bits per dimension (negative log2-likelihood per pixel, lower is better)",
             _measure_bits_per_dim(attention), seeds=5, higher_is_better=False, checkable=True,
             tolerance=0.005, digits=3, paper=paper, labels=labels))
+    for epochs, suffix in ((COMPARISON_EPOCHS, ""), (2 * COMPARISON_EPOCHS, "_long")):
+        experiments.append(Experiment(
+            "comparison_small" + suffix,
+            f"Same digits, same budget ({epochs} epochs, 2 layers, ~26 k parameters): 1D local vs 2D "
+            f"local vs full attention vs a PixelCNN, bits/dim on the {split_size('test')} held-out digits "
+            "(each seed trains all four from scratch)",
+            "bits per dimension (negative log2-likelihood per pixel, lower is better)",
+            lambda seed, quick, epochs=epochs: _measure_comparison(seed, quick, epochs),
+            seeds=3, higher_is_better=False, checkable=False, digits=3,
+            paper=Paper(2.90, "Table 4, CIFAR-10 (Image Transformer 1D local)",
+                        "same table: PixelCNN 3.00, Gated PixelCNN 3.03, PixelCNN++ 2.92 (these three from "
+                        "memory, not re-checked); 32×32×3 at 256 levels, so only the ranking compares"),
+            labels={"local_2d": "2D local attention", "full_attention": "full (global causal) attention",
+                    "pixelcnn": "PixelCNN (masked convolutions)"}))
     return experiments
 
 

@@ -25,6 +25,8 @@ SMALL = {
     "2d": it.ImageTransformerConfig(height=4, width=4, channels=3, levels=5, d_model=32, n_heads=4,
                                     n_layers=2, d_ff=64, dropout=0.0, attention="2d",
                                     query_shape=(2, 6), memory_flange=(2, 3)),
+    "full": it.ImageTransformerConfig(height=4, width=4, channels=3, levels=5, d_model=32, n_heads=4,
+                                      n_layers=2, d_ff=64, dropout=0.0, attention="full"),
 }
 
 
@@ -38,7 +40,7 @@ def random_sequences(cfg, batch=2, seed=1):
     return torch.randint(cfg.levels, (batch, cfg.n_positions), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("attention", it.ATTENTIONS)
+@pytest.mark.parametrize("attention", it.VARIANTS)
 def test_generation_order_is_a_permutation_and_round_trips(attention):
     cfg = SMALL[attention]
     assert sorted(it.generation_order(cfg).tolist()) == list(range(cfg.n_positions))
@@ -68,7 +70,7 @@ def test_masks_follow_the_block_layout():
     assert np.array_equal(allowed, expected)
 
 
-@pytest.mark.parametrize("attention", it.ATTENTIONS)
+@pytest.mark.parametrize("attention", it.VARIANTS)
 def test_model_is_causal(attention):
     """Changing any position at or after t leaves the distribution predicted for t unchanged,
     while changing the position just before t does change it (row t of the batch changes
@@ -87,7 +89,7 @@ def test_model_is_causal(attention):
     assert (difference.diagonal(offset=1) > 1e-3).all()  # position t+1 sees t
 
 
-@pytest.mark.parametrize("attention", it.ATTENTIONS)
+@pytest.mark.parametrize("attention", it.VARIANTS)
 def test_one_layer_depends_exactly_on_its_memory_block(attention):
     """One layer's output at t changes when, and only when, an input position it may attend to
     changes (row s of the batch perturbs input position s)."""
@@ -263,3 +265,13 @@ def test_receptive_fields_and_bad_choices(tab):
         tab.receptive_fields(0, 0, "3d", 0, 1, 1)
     with pytest.raises(gr.Error):
         list(tab.sample(None, 1.0, 4, 0))
+
+
+def test_likelihood_tab_shows_the_digits_bits(tab):
+    digit, heat, note = tab.likelihood("1d", 3)
+    assert digit.shape == heat.shape == (8 * tab.SCALE, 8 * tab.SCALE, 3)
+    model = it.load_model("1d", "cpu")
+    image = it.digit_levels("test")[3]
+    total = it.evaluate_bits_per_dim(model, image[None]) * 64
+    assert f"{total:.1f} bits in all" in note and "bits/dim (5 seeds)" in note
+    assert not np.array_equal(digit, heat)
