@@ -275,3 +275,14 @@ def test_likelihood_tab_shows_the_digits_bits(tab):
     total = it.evaluate_bits_per_dim(model, image[None]) * 64
     assert f"{total:.1f} bits in all" in note and "bits/dim (5 seeds)" in note
     assert not np.array_equal(digit, heat)
+
+
+def test_the_comparisons_ranking_comes_from_the_results(tab):
+    from papers import results
+
+    found = results.claim("image-transformer", "comparison_small")
+    means = {"ours": found["ours"]["mean"], **{k: v["mean"] for k, v in found["baselines"].items()}}
+    names = [tab._METHODS[key][0] for key in sorted(means, key=means.get)]
+    ranking = tab._ranking()
+    assert [part for chunk in ranking.split(" < ") for part in chunk.split(" ≈ ")] == names
+    assert tab._ranking(claim_id="no_such_claim") == "not measured yet"
