@@ -20,7 +20,8 @@ Deviations from the paper:
   exactly that).
 - L-BFGS runs a few iterations per call with a strong-Wolfe line search, on the loss divided by
   its first value (same minimum; sane first step at any image size), so the tab can stream and
-  stop between calls; "steps" count forward/backward passes. Adam clamps pixels to [0, 1]
+  stop between calls; "steps" count forward/backward passes, exactly (a line search cut short
+  by the last pass leaves the best image evaluated). Adam clamps pixels to [0, 1]
   after each step; L-BFGS leaves them free, as the paper did, and only the display clips.
 - Fig. 1 (`reconstruct`: content from one of conv1_2 … conv5_2, style from conv1_1 up to
   conv5_1, from white noise) and Fig. 3 (`style_grid`, `python -m papers.style_transfer grid`)
@@ -396,6 +397,10 @@ class Progress:
         return self.beta * self.style_loss
 
 
+class _PassesUsed(Exception):
+    """Raised by the closure instead of running a pass beyond config.steps."""
+
+
 def initial_image(init: str, content: torch.Tensor | None, style: torch.Tensor, shape, seed: int):
     if init == "content" and content is not None:
         return content.clone()
@@ -469,8 +474,15 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray | None, con
         optimiser = torch.optim.Adam([image], lr=ADAM_LR)
     losses = {"content": 0.0, "style": 0.0}
     steps, scale = [0], []
+    # L-BFGS's line search may need more passes than are left: the pass that would exceed
+    # config.steps is not run, and the image falls back to the best one evaluated (kept without a
+    # device sync), so "steps" is exactly the number of forward/backward passes.
+    best = {"loss": torch.tensor(math.inf, device=device), "image": image.detach().clone(),
+            "content": image.new_zeros(()), "style": image.new_zeros(())}
 
     def closure():
+        if steps[0] >= config.steps:
+            raise _PassesUsed
         steps[0] += 1
         optimiser.zero_grad()
         features = features_of(image, content_layers + tuple(style_layers))
@@ -484,6 +496,13 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray | None, con
         loss = loss / scale[0]
         loss.backward()
         losses.update(content=l_content.detach(), style=l_style.detach())  # read when reported: no sync here
+        if config.optimiser == "lbfgs":
+            with torch.no_grad():
+                better = loss.detach() < best["loss"]
+                best["image"] = torch.where(better, image.detach(), best["image"])
+                for name, value in (("loss", loss.detach()), ("content", losses["content"]),
+                                    ("style", losses["style"])):
+                    best[name] = torch.where(better, value, best[name])
         return loss
 
     def picture():
@@ -493,7 +512,12 @@ def synthesise(content_rgb: np.ndarray | None, style_rgb: np.ndarray | None, con
     start = time.perf_counter()
     reason, next_yield = "steps done", stream_every
     while steps[0] < config.steps:
-        optimiser.step(closure)
+        try:
+            optimiser.step(closure)
+        except _PassesUsed:  # L-BFGS only: mid line search at the last pass
+            with torch.no_grad():
+                image.copy_(best["image"])
+            losses.update(content=best["content"], style=best["style"])
         step = steps[0]
         if config.optimiser == "adam":
             with torch.no_grad():
@@ -675,7 +699,12 @@ def main(argv=None) -> None:
     grid.add_argument("--pooling", choices=("avg", "max"), default="avg")
     grid.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    network = vgg19(args.pooling)  # the paper's network only: raises WeightsUnavailable without it
+    from papers.checkpoints import WeightsUnavailable
+
+    try:
+        network = vgg19(args.pooling)  # the paper's network only: no random stand-in for Fig. 3
+    except WeightsUnavailable as exc:
+        raise SystemExit(f"Fig. 3 needs the ImageNet VGG-19 weights. {exc}") from None
     config = StyleConfig(size=args.size, steps=args.steps, init="noise", pooling=args.pooling, seed=args.seed)
     config, note = with_size(config, next(network.buffers()).device)
     if note:

@@ -168,3 +168,21 @@ def test_the_tab_says_how_to_make_the_grid_when_it_is_not_shipped(monkeypatch, t
     from demos.i18n import _PAIRS
     en, zh = _PAIRS[english]
     assert "not shipped yet" in en and demo.GRID_COMMAND in en and demo.GRID_COMMAND in zh
+
+
+@pytest.mark.parametrize("optimiser, steps", [("lbfgs", 7), ("lbfgs", 8), ("lbfgs", 2), ("adam", 5)])
+def test_steps_are_exactly_the_forward_backward_passes(network, optimiser, steps):
+    spy = Spy(network)
+    config = st.StyleConfig(size=32, ratio=1e-3, steps=steps, optimiser=optimiser)
+    *_, last = st.synthesise(PICTURE, PICTURE[::-1].copy(), config, spy, stream_every=1)
+    assert last.step == steps == len(spy.optimised) and last.reason == "steps done"
+
+
+def test_grid_command_without_vgg_weights_stops_with_a_message(monkeypatch, tmp_path):
+    def missing(pooling="avg"):
+        raise WeightsUnavailable("VGG-19 ImageNet weights are not here; to get them: ...")
+
+    monkeypatch.setattr(st, "vgg19", missing)
+    with pytest.raises(SystemExit, match="Fig. 3 needs the ImageNet VGG-19"):
+        st.main(["grid", "--out", str(tmp_path)])
+    assert not list(tmp_path.iterdir())  # no stand-in grid is written
