@@ -27,7 +27,9 @@ INTRO = f"""An image is **optimised pixel by pixel** so that its deep VGG-19 fea
 *content* photo (layer conv4_2) while the **Gram matrices** (feature correlations) of
 conv1_1…conv5_1 match a *style* image: L = α·L_content + β·L_style. The ratio α/β trades
 content for style (the paper uses 10⁻³…10⁻⁴); with α = 0 it is pure **texture synthesis**.
-Watch the image and both losses change as the optimiser runs; **Stop** keeps what you have.
+Watch the image and the two weighted terms α·L_content and β·L_style change as the optimiser runs
+(from white noise, as in the paper); **Stop** keeps what you have. Below: the paper's Fig. 1 (what one
+layer keeps) and Fig. 3 (α/β × style layers).
 
 *Offline:* without the ImageNet VGG-19 weights (about 575 MB) the tab still synthesises
 textures with a **random-weight multi-scale network** (Ustyuzhaninov et al. 2017) — a labelled
@@ -41,7 +43,8 @@ a grass photo: {figure(SLUG, "offline_texture_style_loss", "grass", unit="×")})
 INTRO_ZH = f"""把一张图像**逐像素地优化**：让它在 VGG-19 深层（conv4_2）的特征与*内容*照片一致，同时让
 conv1_1…conv5_1 各层的 **Gram 矩阵**（特征之间的相关性）与*风格*图像一致：L = α·L_content + β·L_style。
 α/β 的比值在内容与风格之间取舍（论文用 10⁻³…10⁻⁴）；α = 0 时就是纯粹的**纹理合成**。
-优化器运行时，可以看着图像和两项损失一起变化；按**停止**会保留当前结果。
+优化器运行时（与论文一样从白噪声出发），可以看着图像和两个加权项 α·L_content、β·L_style 一起变化；按**停止**会保留当前结果。
+下方是论文的图 1（一层保留了什么）和图 3（α/β × 风格层）。
 
 *离线时*：没有 ImageNet 上训练的 VGG-19 权重（约 575 MB），本页仍可用一个**随机权重的多尺度网络**
 （Ustyuzhaninov 等 2017）合成纹理——这是明确标注的替代品，效果明显不如 VGG-19，也做不了内容迁移。
