@@ -158,6 +158,14 @@ def test_grid_command_writes_a_labelled_grid_and_its_settings(monkeypatch, netwo
     assert picture[:st.GRID_LABEL_HEIGHT, x1:x1 + st.GRID_GAP].min() > 200
     assert [np.abs(np.diff(picture[y0:y1, x0:x1], axis=1)).mean() > 1 for row in cells
             for x0, y0, x1, y1 in row] == [True] * 4  # every cell holds a picture, not blank paper
+    # the tab shows a shipped grid with its settings
+    monkeypatch.setattr(demo, "GRID_IMAGE", tmp_path / f"{st.GRID_NAME}.jpg")
+    monkeypatch.setattr(demo, "GRID_SETTINGS", tmp_path / f"{st.GRID_NAME}.json")
+    path, shown = demo._grid()
+    assert path == str(tmp_path / f"{st.GRID_NAME}.jpg") and shown == settings
+    from demos.i18n import _PAIRS
+    en, zh = _PAIRS[demo._grid_caption(shown).key]
+    assert "chelsea.jpg" in en and "brick.png" in en and "32 px" in en and "VGG19Features" in en and "chelsea.jpg" in zh
 
 
 def test_the_tab_says_how_to_make_the_grid_when_it_is_not_shipped(monkeypatch, tmp_path):
