@@ -25,10 +25,12 @@ Deviations from the paper:
   after each step; L-BFGS leaves them free, as the paper did, and only the display clips.
 - Fig. 1 (`reconstruct`: content from one of conv1_2 … conv5_2, style from conv1_1 up to
   conv5_1, from white noise) and Fig. 3 (`style_grid`, `python -m papers.style_transfer grid`)
-  follow the paper's layers and ratios, but are only run with VGG-19's weights; the Fig. 3 grid
-  is not shipped yet (it needs VGG-19 and, at the paper's sizes, a GPU), and its default images
-  are a bundled photo and texture (chelsea.jpg, gravel.png), not the paper's Neckarfront and
-  Kandinsky.
+  follow the CVPR 2016 paper's layers and ratios, but are only run with VGG-19's weights; the
+  Fig. 3 grid is not shipped yet (it needs VGG-19 and, at the paper's sizes, a GPU), its
+  defaults are 384 px and 500 passes per cell, and its default images are a bundled photo and
+  texture (chelsea.jpg, gravel.png), not the paper's Neckarfront and Kandinsky.
+- A reconstruction (α = 0 or β = 0) always starts from white noise: started from its own target
+  image it would already be at the optimum and return that image unchanged.
 - Step counts are small (seconds on a CPU); the paper ran L-BFGS to convergence (~hundreds of
   iterations at 512 px on a GPU). Image size is capped (512 px on CPU, 1024 px on a GPU).
 - Offline fallback (no VGG-19 weights): texture synthesis (α = 0) only, with a *random-weight*
