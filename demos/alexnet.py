@@ -139,12 +139,13 @@ def fig1_learning_rates() -> dict[str, float]:
     return {name: curve["lr"] for name, curve in saved["curves"].items()}
 
 
-def fig1_frame(points: dict[str, list], epochs: float) -> pd.DataFrame:
+def fig1_frame(points: dict[str, list], epochs: float, request=None) -> pd.DataFrame:
     """Training error (%) per step for each network, plus the 25 % line across the plot."""
     rows = [(e, 100 * err, "ReLU" if name == "relu" else "tanh")
             for name, pts in points.items() for e, err in pts if err is not None]
     target = 100 * alexnet.FIG1_TARGET_ERROR
-    rows += [(0.0, target, FIG1_TARGET_LABEL), (float(epochs), target, FIG1_TARGET_LABEL)]
+    label = say(request, FIG1_TARGET_LABEL, "25 % 目标")
+    rows += [(0.0, target, label), (float(epochs), target, label)]
     return pd.DataFrame(rows, columns=FIG1_COLUMNS)
 
 
@@ -175,7 +176,7 @@ def fig1_opening(request: gr.Request = None):
                    say(request, " Here tanh gets there first: the paper's effect does not show on these digits "
                                 "(the seeded results are below the tabs).",
                        "这里反而是 tanh 先达到：在这些数字上看不到论文的效果（多个随机种子的结果在下方）。"))
-    return fig1_frame({n: c["points"] for n, c in curves.items()}, saved["epochs"]), intro + text + "." + verdict
+    return fig1_frame({n: c["points"] for n, c in curves.items()}, saved["epochs"], request), intro + text + "." + verdict
 
 
 @gpu(budget=("budget_s", FIG1_BUDGET_S))
@@ -202,12 +203,12 @@ def fig1_live(seed, relu_lr, tanh_lr, budget_s=FIG1_BUDGET_S, request: gr.Reques
             crossings = {n: alexnet.first_crossing(p) for n, p in points.items()}
             text = "; ".join(_crossing_text(n, crossings[n], rates[n], request) for n in rates)
             if time.perf_counter() - began > budget_s:
-                yield fig1_frame(points, FIG1_EPOCHS), text + say(
+                yield fig1_frame(points, FIG1_EPOCHS, request), text + say(
                     request, f". Stopped at the time budget ({budget_s:g} s).", f"。已到时间预算（{budget_s:g} 秒），停止。")
                 return
             if step % FIG1_EVERY == 0:
-                yield fig1_frame(points, FIG1_EPOCHS), text + say(request, " (training…)", "（训练中…）")
-    yield fig1_frame(points, FIG1_EPOCHS), text + "."
+                yield fig1_frame(points, FIG1_EPOCHS, request), text + say(request, " (training…)", "（训练中…）")
+    yield fig1_frame(points, FIG1_EPOCHS, request), text + "."
 
 
 def fig1_intro():
