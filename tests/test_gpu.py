@@ -226,7 +226,7 @@ def test_bench_gpu_section_replaces_only_its_part_of_results(tmp_path, monkeypat
     results = tmp_path / "RESULTS.md"
     results.write_text(f"# Benchmarks\n\nCPU tables\n\n{bench.GPU_START}\nnot measured\n{bench.GPU_END}\n\n## After\n")
     monkeypatch.setattr(bench, "RESULTS", results)
-    bench.write_gpu_section(bench.gpu_section(["stn", "unet"], repeats=1))
+    bench.write_section(bench.gpu_section(["stn", "unet"], repeats=1), bench.GPU_START, bench.GPU_END)
     text = results.read_text()
     assert text.startswith("# Benchmarks\n\nCPU tables\n\n") and text.endswith("\n\n## After\n")
     assert "not measured" not in text and "GPU: Test GPU." in text
