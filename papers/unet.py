@@ -82,7 +82,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 from safetensors.torch import save_file
 
-from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict
+from papers.checkpoints import Checkpoint, cached_model, get_device, load_state_dict, seeded_init
 
 
 @dataclass(frozen=True)
@@ -811,8 +811,7 @@ def build_nuclei_model(seed: int = 0) -> UNet:
     """The shipped nuclei model's architecture (as `unet_cells`) with dropout, initialised as §3."""
     config = SHIPPED_CONFIG
     model = UNet(config.in_channels, config.num_classes, config.base_channels, config.depth, dropout=NUCLEI_DROPOUT)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with seeded_init(seed):  # the global RNG as it was afterwards (handlers build this model too)
         return paper_init_(model)
 
 

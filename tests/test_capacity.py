@@ -223,8 +223,9 @@ def test_unet_tab_takes_a_sixteen_bit_tiff_by_its_own_range(tmp_path):
     assert Image.open(sixteen).mode == "I;16"
     component = _unet_segment_input()
     assert component.type == "filepath" and component.image_mode is None  # the raw file reaches the handler
-    (_, masks8), _, summary8 = unet_tab.segment(str(eight), 0.5, False, progress=lambda *a, **k: None)
-    (rgb16, masks16), _, summary16 = unet_tab.segment(str(sixteen), 0.5, False, progress=lambda *a, **k: None)
+    (_, masks8), _, _, summary8 = unet_tab.segment(str(eight), 0.5, False, "synthetic", progress=lambda *a, **k: None)
+    (rgb16, masks16), _, _, summary16 = unet_tab.segment(str(sixteen), 0.5, False, "synthetic",
+                                                         progress=lambda *a, **k: None)
     count8, count16 = len(masks8), len(masks16)
     assert count16 >= 3 and abs(count16 - count8) <= max(1, count8 // 10), (summary8, summary16)
     assert rgb16.max() == 255 and rgb16.min() == 0  # scaled by its range, not all-255 or near black
