@@ -98,6 +98,19 @@ def test_crops_are_the_authors_flips_and_transposes(angle, view):
     np.testing.assert_allclose(crop, view(window), atol=1e-5)
 
 
+def test_one_call_crops_mixed_views_as_one_call_per_window_and_refuses_other_angles():
+    """crop_views builds every window's warp at once: windows of all four views in one call
+    must give exactly the crops of one call per window; an angle with no view is an error."""
+    image = np.random.default_rng(1).normal(size=(32, 40, 3)).astype(np.float32)
+    angles = [0, 180, 90, -90, 90, 0]
+    together = pcn.crop_views(image, _windows(angles, cx=np.arange(6) + 14.5, size=np.arange(6) + 8.0), side=12)
+    for n, angle in enumerate(angles):
+        alone = pcn.crop_views(image, _windows([angle], cx=n + 14.5, size=n + 8.0), side=12)[0]
+        assert torch.equal(together[n], alone)
+    with pytest.raises(KeyError):
+        _windows([45]).view_matrices()
+
+
 def test_crops_outside_the_image_see_black_like_the_authors_zero_padding():
     image = pcn.to_network_input(np.full((20, 20, 3), 200, np.uint8))
     crop = pcn.crop_views(image, _windows([0], cx=0.0, cy=10.0, size=10.0), side=10)[0]  # (3, 10, 10)
