@@ -1,5 +1,6 @@
-"""Image Transformer tab: watch digits being written pixel by pixel, complete half-digits, and see
-what each pixel may attend to under 1D and 2D local self-attention."""
+"""Image Transformer tab: watch digits being written pixel by pixel, complete half-digits, see
+what each pixel may attend to under 1D and 2D local self-attention, and ask a class-conditional
+model for a chosen digit."""
 from __future__ import annotations
 
 import functools
@@ -35,7 +36,8 @@ and drawn large. How well each model predicts held-out digits, in the paper's me
 
 The spread is over resamples of the held-out digits (the models are the shipped ones); the
 paper's figure is for CIFAR-10 (32×32 colour, 256 levels), so it only gives the scale.
-The *Likelihood* tab shows, for one held-out digit, which pixels cost the most bits."""
+The *Likelihood* tab shows, for one held-out digit, which pixels cost the most bits; the
+*Class-conditional* tab asks a third model, told which digit to write, for a row of that digit."""
 
 COMPARISON = "comparison_small"
 _METHODS = {"ours": ("1D local", "1D 局部"), "local_2d": ("2D local", "2D 局部"),
@@ -97,6 +99,47 @@ COMPARISON_TEXT_ZH = f"""**论文中的对比（小规模版）。** 论文表 4
 **{_ranking(zh=True, claim_id=COMPARISON + "_long")}**。论文的数字（{_paper_note()}）中 1D 局部的
 Image Transformer 排在 PixelCNN 之前；在这么小的规模上，这个顺序由上表回答，而不是预设。"""
 
+CONDITIONAL_CLAIMS = ["test_bits_per_dim_conditional", "class_fidelity_conditional", "class_fidelity_each_digit",
+                      "conditioning_bits_from_scratch", "class_fidelity_from_scratch"]
+CONDITIONAL_TEXT = f"""**Class-conditional generation** (Sec. 5 of the paper, where a CIFAR-10 model is told the class
+of the image to write). As in the authors' code, a learned vector for each class is added to the input of *every*
+position, so each pixel is predicted knowing both the pixels before it and the digit asked for. The model here is
+its own small checkpoint (1D local attention, 2 layers, d = 64, {it.CONDITIONAL_EPOCHS} epochs on the
+training digits). To check that a sample *is* the digit asked for, a logistic regression trained on the real
+training digits reads it, and the share read as the requested class is the *class fidelity*:
+
+{comparison_table(SLUG, CONDITIONAL_CLAIMS)}
+
+The first three rows are the shipped model (re-checkable: `python -m papers.reproduce --check image-transformer`);
+the last two train a conditional model and an unconditional twin of the same size from scratch on each seed."""
+
+CONDITIONAL_TEXT_ZH = f"""**按类别条件生成**（论文第 5 节：CIFAR-10 模型被告知要画的图像类别）。与作者代码一致，每个类别有一个可学习的向量，
+加到*每一个*位置的输入上，所以每个像素的预测既知道它之前的像素，也知道要写哪个数字。这里用的是单独训练的小模型
+（1D 局部注意力，2 层，d = 64，在训练集数字上训练 {it.CONDITIONAL_EPOCHS} 个 epoch）。为了检验样本*是否*真是要求的数字，
+用一个在真实训练数字上训练的逻辑回归来读它，读成所要求类别的比例就是*类别保真度*：
+
+{comparison_table_zh(SLUG, CONDITIONAL_CLAIMS,
+                     {"test_bits_per_dim_conditional": f"发布的按类别条件模型（2 层，1D 局部），{split_size('test')} 个测试数字"
+                                                       "（每个随机种子做一次自助重采样）：告诉它真实类别 vs 错误类别"
+                                                       "（每像素比特数，越低越好）",
+                      "class_fidelity_conditional": "发布的按类别条件模型的样本经分类器判读：读成所要求类别的比例"
+                                                    f"（%，每类 {it.FIDELITY_PER_CLASS} 个样本，温度 1）",
+                      "class_fidelity_each_digit": "同样这些样本，逐个数字统计；“本实现”一栏是最差的那个数字（%）",
+                      "conditioning_bits_from_scratch": f"同样的规模、数据和预算（{it.CONDITIONAL_EPOCHS} 个 epoch，2 层，"
+                                                        "d = 64，1D 局部），每个种子都从头训练两个模型：按类别条件"
+                                                        f"（告诉真实类别）vs 无条件，{split_size('test')} 个测试数字上的"
+                                                        "每像素比特数（越低越好）",
+                      "class_fidelity_from_scratch": "同样这两个模型：样本的类别保真度（无条件模型的样本用同样的要求对照）"
+                                                     f"（%，每类 {it.FIDELITY_PER_CLASS} 个样本）"},
+                     {"wrong_class": "同一模型，告诉它错误类别", "per_pixel_marginals": "逐像素边缘分布（训练集）",
+                      "unconditional_1d": "发布的无条件 1D 模型（4 层），忽略同样的要求",
+                      "chance": "随机猜（十分之一）", "real_test_digits": "分类器在真实测试数字上（上限；自助重采样）",
+                      "unconditional": "无条件的同规模模型（没有类别向量）",
+                      **{f"digit_{d}": f"要求写 {d}" for d in range(it.N_CLASSES)}})}
+
+前三行是发布的模型（可复核：`python -m papers.reproduce --check image-transformer`）；后两行在每个随机种子上
+从头训练一个按类别条件的模型和一个同规模的无条件模型。"""
+
 _BPD = "每像素比特数（每个像素的负 log2 似然，越低越好）"
 _HELD_OUT = "449 个未参与训练的手写数字（每个随机种子做一次自助重采样）"
 INTRO_ZH = f"""一个**逐像素书写图像**的 Transformer：每个像素的灰度是 17 个灰度级中的一个，由已经写好的像素预测。
@@ -111,7 +154,7 @@ INTRO_ZH = f"""一个**逐像素书写图像**的 Transformer：每个像素的�
                      {"uniform": "17 个灰度级上的均匀分布", "per_pixel_marginals": "逐像素边缘分布（训练集）"})}
 
 波动来自对测试数字的重采样（模型都是发布的那一个）；论文的数字是 CIFAR-10（32×32 彩色，256 个灰度级）上的，
-只能用来感受量级。"""
+只能用来感受量级。*似然*页显示一个测试数字中哪些像素最费比特；*按类别条件生成*页让第三个模型按指定的数字类别写一行样本。"""
 
 ATTENTION_CHOICES = [("1D local (raster order)", "1d"), ("2D local (2×4 blocks)", "2d")]
 SCALE = 32  # screen pixels per image pixel
@@ -265,6 +308,58 @@ def complete_at_once(attention: str, source: str, example: float, drawing, n_kno
     return list(complete(attention, source, example, drawing, n_known, temperature, seed, request, watch=False))[-1]
 
 
+CLASS_IMAGES = PER_ROW  # one row of samples of the class asked for
+
+
+def _digit(digit, request=None) -> int:
+    """The class a visitor asked for, 0-9 (a radio value, or a number or string through the API)."""
+    try:
+        value = float(digit)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (0 <= value <= it.N_CLASSES - 1 and value == int(value)):
+        raise gr.Error(say(request, "Pick a digit class from 0 to 9.", "请选择 0 到 9 之间的一个数字类别。"))
+    return int(value)
+
+
+@gpu(duration=20)
+@friendly_errors
+def sample_class(digit, n_images: float, temperature: float, seed: float, request: gr.Request = None):
+    """A row of samples of the digit class asked for, from the class-conditional model; the
+    classifier's reading of them, and the measured class fidelity and bits/dim beside."""
+    digit = _digit(digit, request)
+    n_images = int(np.clip(n_images or 1, 1, CLASS_IMAGES))
+    temperature = float(np.clip(temperature or 1.0, 0.1, 2.0))
+    model = it.load_model(it.CONDITIONAL)
+    labels = torch.full((n_images,), digit, dtype=torch.long)
+    images = it.sample_images(model, labels, temperature, int(seed or 0))  # (B, 8, 8, 1), seeded per request
+    read = it.classify(images)
+    hits = int((read == digit).sum())
+    picture = _tile(model.cfg, it.to_sequence(model.cfg, images))
+    fidelity = figure(SLUG, "class_fidelity_conditional", unit=" %")
+    this_digit = figure(SLUG, "class_fidelity_each_digit", f"digit_{digit}", unit=" %")
+    unconditional = figure(SLUG, "class_fidelity_conditional", "unconditional_1d", unit=" %")
+    ceiling = figure(SLUG, "class_fidelity_conditional", "real_test_digits", unit=" %")
+    chance = figure(SLUG, "class_fidelity_conditional", "chance", unit=" %", spread=False)
+    bits = figure(SLUG, "test_bits_per_dim_conditional", unit=" bits/dim")
+    wrong = figure(SLUG, "test_bits_per_dim_conditional", "wrong_class", unit=" bits/dim")
+    readings = ", ".join(str(int(r)) for r in read)
+    status = say(request,
+                 f"The classifier reads **{hits} of {n_images}** of these samples as a {digit} (it reads: {readings}). "
+                 f"Measured: asked for a {digit}, {this_digit} of this model's samples are read as a {digit}; "
+                 f"over all digits, {fidelity} are read as the class asked for; the unconditional "
+                 f"1D model's samples match the same requests in {unconditional}; chance is {chance}; on real "
+                 f"held-out digits the classifier is right in {ceiling}. Told the true class, the model needs "
+                 f"{bits} on held-out digits; told a wrong class, {wrong}.",
+                 f"分类器把这些样本中的 **{hits} / {n_images}** 个读成 {digit}（它读出的是：{readings}）。"
+                 f"实测：要求写 {digit} 时，这个模型的样本有 {zh_figure(this_digit)} 被读成 {digit}；"
+                 f"所有数字合计有 {zh_figure(fidelity)} 被读成所要求的类别；无条件 1D 模型的样本与同样的要求"
+                 f"相符的比例是 {zh_figure(unconditional)}；随机猜是 {chance}；分类器在真实测试数字上的正确率是 "
+                 f"{zh_figure(ceiling)}。告诉模型真实类别时，它在测试数字上需要 {zh_figure(bits)}；告诉它错误类别时需要 "
+                 f"{zh_figure(wrong)}。")
+    return picture, status
+
+
 def _field_picture(cfg, row: int, col: int) -> np.ndarray:
     allowed, step = it.receptive_field(cfg, row, col)
     blank = np.full((cfg.height, cfg.grid_width), 0)
@@ -416,11 +511,23 @@ def build() -> None:
                                                                          "**Bits per pixel**"))
         nll_note = gr.Markdown()
         gr.Markdown(localized(COMPARISON_TEXT, cjk_markdown(COMPARISON_TEXT_ZH)))
+    with gr.Tab(t("Class-conditional")) as class_tab:
+        gr.Markdown(localized(CONDITIONAL_TEXT, cjk_markdown(CONDITIONAL_TEXT_ZH)))
+        with gr.Row():
+            digit = gr.Radio([(str(d), d) for d in range(it.N_CLASSES)], value=3, scale=3,
+                             label=t("Digit class to write"))
+            class_images = gr.Slider(1, CLASS_IMAGES, value=CLASS_IMAGES, step=1, label=t("Samples in the row"))
+            class_temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label=t("Temperature"))
+        class_button = gr.Button(t("Write a row of this digit"), variant="primary")
+        class_samples = gr.Image(label=t("Samples"), show_label=False, type="numpy", interactive=False)
+        class_status = gr.Markdown()
     gr.Markdown(localized(
         weights_note(it.CHECKPOINTS["1d"], adds="the 1D local model") + "\n\n"
-        + weights_note(it.CHECKPOINTS["2d"], adds="the 2D local model"),
+        + weights_note(it.CHECKPOINTS["2d"], adds="the 2D local model") + "\n\n"
+        + weights_note(it.CHECKPOINTS[it.CONDITIONAL], adds="the class-conditional model"),
         weights_note_zh(it.CHECKPOINTS["1d"], adds="1D 局部注意力模型") + "\n\n"
-        + weights_note_zh(it.CHECKPOINTS["2d"], adds="2D 局部注意力模型")))
+        + weights_note_zh(it.CHECKPOINTS["2d"], adds="2D 局部注意力模型") + "\n\n"
+        + weights_note_zh(it.CHECKPOINTS[it.CONDITIONAL], adds="按类别条件的模型")))
     # Opening the tab shows finished samples at the defaults; opening Complete, finished completions.
     on_tab_open(sample_at_once, [samples, sample_status], [attention, temperature, n_images, seed])
     complete_tab.select(complete_at_once, [attention, source, example, drawing, n_known, complete_temperature, seed],
@@ -438,6 +545,13 @@ def build() -> None:
     complete_event.then(_next_seed, seed, seed, api_visibility="private")
     complete_stop.click(None, None, None, cancels=[complete_event], api_visibility="private")
     drawing.change(lambda: "drawing", None, source, api_visibility="private", queue=False)
+
+    class_inputs = [digit, class_images, class_temperature, seed]
+    class_tab.select(sample_class, class_inputs, [class_samples, class_status], api_visibility="private",
+                     show_progress="hidden")
+    class_event = gr.on([class_button.click, digit.change], sample_class, class_inputs, [class_samples, class_status],
+                        api_name=f"{SLUG}_sample_class", concurrency_id=heavy_id(SLUG), concurrency_limit=1)
+    class_event.then(_next_seed, seed, seed, api_visibility="private")
 
     gr.on([likelihood_tab.select, nll_example.release, attention.change], likelihood, [attention, nll_example],
           [nll_digit, nll_heat, nll_note], api_name=f"{SLUG}_likelihood")
@@ -501,4 +615,8 @@ ZH = {
     "**Bits per pixel**": "**每个像素的比特数**",
     "Held-out digit": "测试集数字",
     "Bits per pixel": "每个像素的比特数",
+    "Class-conditional": "按类别条件生成",
+    "Digit class to write": "要写的数字类别",
+    "Write a row of this digit": "写一行这个数字",
+    "Samples in the row": "这一行的样本数",
 }
