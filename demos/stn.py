@@ -36,10 +36,10 @@ INTRO_ZH = cjk_markdown("""**空间变换器**（spatial transformer）是一个
 SOURCES = ("Test-set digit", "My drawing")
 DISPLAY_ZOOM = 6  # canvas pixels -> screen pixels
 GRID_STEP = 3  # draw every 3rd sampling point
-MODEL_CHOICES = {"R": "R model (trained on rotations of ±90°)",
+MODEL_CHOICES = {"R": "R model (trained on rotations of up to ±90°, the range widened during training)",
                  "RTS": "RTS model (trained on rotation ±45°, scale 0.7–1.2, moved within 42×42)"}
-DEFAULTS = dict(source=SOURCES[0], index=7, angle=35.0, scale=1.0, shift_x=5.0, shift_y=-4.0, clutter=0,
-                model="RTS")
+DEFAULTS = dict(source=SOURCES[0], index=7, angle=35.0, scale=1.0, shift_x=0.0, shift_y=0.0, clutter=0,
+                model="R")  # the R model de-rotates (its digits sit at the canvas centre)
 LEARNED, EXACT = (0, 220, 0), (255, 150, 0)  # grid colours: the ST-CNN's, the exact rectifying one
 MEASURE_DIGITS = (50, 449, 200)  # the measure button's N: min, max, default
 
@@ -134,26 +134,32 @@ def _pose_note(zh: bool = False) -> str:
            "angle_rts": "theta_angle_slope_rts"}
     slopes = {q: results.figure(SLUG, cid) for q, cid in ids.items()}
     follows = {q: (results.value(SLUG, cid) or 0) > 0.5 for q, cid in ids.items()}
-    rotates = follows["angle"] and follows["angle_rts"]
     if zh:
         found = ("能找到数字并放大到它上面" if follows["shift_x"] and follows["scale"]
                  else "只部分地跟上了数字的位置和大小")
-        rotation = ("也会随数字一起转动采样网格，与论文一致（§4.1，图 3）" if rotates else
-                    "**没有**学会论文中的去旋转（§4.1，图 3）：分类器直接学会了识别旋转的数字，分类损失几乎不促使变换器去转动。"
-                    "我们在验证数字上试过的训练方案都没有改变这一点（见 papers/stn.py 的文档字符串）")
+        r_model = ("R 模型还会随数字一起转动采样网格，把数字转正，与论文一致（§4.1，图 3）；这要靠训练时把旋转范围从 0 逐步放宽到 ±90°"
+                   "（课程式训练，与论文不同，见 papers/stn.py 的文档字符串），全程用 ±90° 训练时它完全不转"
+                   if follows["angle"] else
+                   "R 模型**没有**学会论文中的去旋转（§4.1，图 3）：分类器直接学会了识别旋转的数字，分类损失几乎不促使变换器去转动")
+        rts_model = ("RTS 模型同样会转动网格" if follows["angle_rts"] else
+                     "RTS 模型（训练时没有使用这种课程）只转动很少，主要靠分类器识别旋转的数字")
         return zh_figure(f"在测试数字上，从 θ 读出的姿态对真实姿态的斜率（1 = 完全跟随）：RTS 模型的平移 {slopes['shift_x']}，"
                          f"缩放 {slopes['scale']}，旋转 {slopes['angle_rts']}；R 模型的旋转 {slopes['angle']}。"
-                         f"我们的 ST-CNN {found}，{'并且' if rotates else '但'}{rotation}。橙色网格显示去旋转应有的样子。扫描见下方。")
+                         f"我们的 ST-CNN {found}。{r_model}；{rts_model}。橙色网格是精确的去形变网格。扫描见下方。")
     found = ("find and zoom onto the digit" if follows["shift_x"] and follows["scale"]
              else "follow the digit's position and size only partly")
-    rotation = ("also turn their grid with the digit, as in the paper (§4.1, Fig. 3)" if rotates else
-                "do **not** learn the paper's de-rotation (§4.1, Fig. 3): their classifiers learn the rotated digits "
-                "directly, so the classification loss gives the transformer almost no reason to turn; no recipe we "
-                "tried on validation digits changed that (see papers/stn.py's docstring)")
+    r_model = ("The R model also turns its grid with the digit, so its glimpse comes out upright, as in the paper "
+               "(§4.1, Fig. 3); it learned that because its training widened the rotation range from upright to "
+               "±90° step by step (a curriculum, unlike the paper; see papers/stn.py's docstring): trained on ±90° "
+               "from the start it did not turn at all" if follows["angle"] else
+               "The R model does **not** learn the paper's de-rotation (§4.1, Fig. 3): its classifier learns the "
+               "rotated digits directly, so the classification loss gives the transformer almost no reason to turn")
+    rts_model = ("the RTS model turns its grid too" if follows["angle_rts"] else
+                 "the RTS model (trained without that curriculum) turns only a little and leaves rotation to its classifier")
     return (f"Slope of the pose read from θ against the true one over test digits (1 = follows exactly): RTS model "
             f"shift {slopes['shift_x']}, scale {slopes['scale']}, rotation {slopes['angle_rts']}; R model rotation "
-            f"{slopes['angle']}. Our ST-CNNs {found} {'and' if rotates else 'but'} {rotation}. The orange grid shows "
-            "what de-rotation would look like. Sweep below.")
+            f"{slopes['angle']}. Our ST-CNNs {found}. {r_model}; {rts_model}. The orange grid is the exact "
+            "rectifying one. Sweep below.")
 
 
 def _model(choice) -> str:
@@ -238,10 +244,11 @@ def error_table(zh: bool = False) -> str:
     def row(label, ids, method):
         return f"| {label} | " + " | ".join(results.figure(SLUG, ids[k], method) for k in kinds) + " |"
 
-    steps = stn.TRAIN_STEPS
-    labels = ([f"ST-CNN Aff，每个随机种子 {steps} 步", f"CNN，每个随机种子 {steps} 步",
+    steps = "、".join(f"{k} {n} 步" for k, n in stn.TRAIN_STEPS.items()) if zh else \
+        ", ".join(f"{k} {n} steps" for k, n in stn.TRAIN_STEPS.items())
+    labels = ([f"ST-CNN Aff，每个随机种子（{steps}）", f"CNN，每个随机种子（{steps}）",
                "随附的 ST-CNN Aff（种子 0），3 次测试抽样", "随附的 CNN（种子 0），3 次测试抽样"] if zh else
-              [f"ST-CNN Aff, {steps} steps per seed", f"CNN, {steps} steps per seed",
+              [f"ST-CNN Aff, per seed ({steps})", f"CNN, per seed ({steps})",
                "shipped ST-CNN Aff (seed 0), 3 test draws", "shipped CNN (seed 0), 3 test draws"])
     rows = [row(labels[0], stn.CLAIM_IDS, "ours"), row(labels[1], stn.CLAIM_IDS, "cnn"),
             row(labels[2], stn.SHIPPED_CLAIM_IDS, "ours"), row(labels[3], stn.SHIPPED_CLAIM_IDS, "cnn")]
@@ -370,7 +377,7 @@ ZH = {
     "series": "曲线",
     "The distortion you set vs. the same quantity read from θ": "你设置的形变 vs. 从 θ 读出的同一个量",
     "Models (one pair per distortion, as in the paper)": "模型（与论文一样，每种形变一对）",
-    MODEL_CHOICES["R"]: "R 模型（用 ±90° 的旋转训练）",
+    MODEL_CHOICES["R"]: "R 模型（用最多 ±90° 的旋转训练，训练中逐步放宽范围）",
     MODEL_CHOICES["RTS"]: "RTS 模型（用 ±45° 旋转、0.7–1.2 缩放、在 42×42 内平移训练）",
     "N test digits per distortion": "每种形变的测试数字个数 N",
     "Seed of the draw": "抽样的随机种子",

@@ -150,9 +150,9 @@ def test_shipped_models_reproduce_their_results(kind):
 
 @needs_weights
 def test_rts_st_cnn_theta_follows_shift_and_scale():
-    """The paper's claim (§4.1): the transformer finds the digit and normalises its pose. Ours
-    does it for translation and scale (slope of θ's reading against the truth near 1); rotation
-    it does not learn (see the module docstring), so that is measured in results/, not asserted."""
+    """The paper's claim (§4.1): the transformer finds the digit and normalises its pose. The RTS
+    model does it for translation and scale (slope of θ's reading against the truth near 1); its
+    rotation slope is small (measured in results/, see the module docstring)."""
     digit = stn.digits("test")[0][0]
     shifts = list(range(-6, 7, 2))
     read = [p["shift_x"] for p in stn.theta_sweep(digit, [(0, 1.0, s, 0) for s in shifts], "RTS")]
@@ -180,6 +180,25 @@ def test_the_rotation_slope_claim_is_what_the_r_model_does():
     assert slope == pytest.approx(results.claim("stn", "theta_angle_slope")["ours"]["per_seed"][0], abs=0.02)
 
 
+@needs_weights
+def test_the_r_st_cnn_turns_the_digit_upright():
+    """§4.1, Fig. 3: the R model's θ turns with the digit (measured slope over ±60° well above the
+    tab's 0.5 threshold for "turns its grid") and its 28x28 glimpse of a turned digit looks more like
+    the upright digit than like the turned one."""
+    from papers import results
+
+    assert results.value("stn", "theta_angle_slope") > 0.7
+    digit = stn.digits("test")[0][7]
+    upright = stn.analyse(stn.compose(digit, 0, 1.0, 0, 0, clutter=0), "R")["rectified"].flatten()
+    for angle in (-50, 50):
+        out = stn.analyse(stn.compose(digit, angle, 1.0, 0, 0, clutter=0), "R")
+        assert stn.theta_pose(out["theta"])["angle"] == pytest.approx(angle, abs=20)
+        turned = stn.bilinear_sample(upright.reshape(1, 1, 28, 28), stn.affine_grid(
+            stn.placement_theta([angle], [1.0], [[0, 0]], canvas=28), (1, 1, 28, 28))).flatten()
+        glimpse = out["rectified"].flatten()
+        assert torch.corrcoef(torch.stack([glimpse, upright]))[0, 1] > torch.corrcoef(torch.stack([glimpse, turned]))[0, 1]
+
+
 def test_exact_grid_is_the_inverse_of_the_placement():
     """The tab's orange grid: sampling the composed canvas on it gives back the upright digit."""
     digit = stn.digits("test")[0][3]
@@ -192,6 +211,37 @@ def test_exact_grid_is_the_inverse_of_the_placement():
             assert torch.allclose(recovered, digit, atol=1e-5)
         else:  # resampled twice: the same digit up to interpolation blur
             assert torch.corrcoef(torch.stack([recovered.flatten(), digit.flatten()]))[0, 1] > 0.9
+
+
+def test_theta_pose_reads_the_rectifier_angle_and_ignores_shear():
+    """θ maps output to canvas coordinates, so the exact rectifier of a digit turned by +a reads +a
+    (any scale and shift); a stretch (symmetric 2x2 part, even off-axis) reads as no turn, with its
+    anisotropy reported, where reading row 0 alone would see a turn."""
+    for angle, scale, sx, sy in [(-60, 1.0, 0, 0), (25, 0.8, 5, -3), (60, 1.2, -4, 6), (89, 1.0, 0, 0)]:
+        pose = stn.theta_pose(stn.rectifying_theta(angle, scale, sx, sy))
+        assert pose["angle"] == pytest.approx(angle, abs=1e-3)
+        assert pose["scale"] == pytest.approx(scale, abs=1e-4) and pose["anisotropy"] == pytest.approx(1, abs=1e-4)
+    stretched = torch.tensor([[0.9, 0.2, 0.0], [0.2, 0.3, 0.0]])
+    assert stn.theta_pose(stretched)["angle"] == pytest.approx(0, abs=1e-9)
+    assert math.degrees(math.atan2(0.2, 0.9)) > 10  # what reading row 0 alone would say
+    assert stn.theta_pose(torch.tensor([[0.9, 0.0, 0.0], [0.0, 0.3, 0.0]]))["anisotropy"] == pytest.approx(3)
+
+
+def test_rotation_curriculum_widens_from_upright_to_the_full_range():
+    """R trains on upright digits first, the range growing linearly to ±90° over CURRICULUM of the
+    steps; RTS (curriculum 0) and the test sets draw the full range from the start."""
+    steps = stn.TRAIN_STEPS["R"]
+    ramp = stn.CURRICULUM["R"] * steps
+    assert stn.rotation_range(1, steps, stn.CURRICULUM["R"]) == 0
+    assert stn.rotation_range(1 + int(ramp // 2), steps, stn.CURRICULUM["R"]) == pytest.approx(0.5, abs=0.01)
+    assert stn.rotation_range(1 + int(ramp), steps, stn.CURRICULUM["R"]) == 1 == stn.rotation_range(steps, steps, 0.25)
+    assert stn.rotation_range(1, stn.TRAIN_STEPS["RTS"], stn.CURRICULUM["RTS"]) == 1
+    images = stn.digits("test")[0][:4]
+    upright = stn.distort(images, "R", torch.Generator().manual_seed(0), rotation=0.0)
+    assert torch.allclose(upright, torch.cat([stn.compose(d, 0, 1.0, 0, 0, clutter=0) for d in images]), atol=1e-5)
+    default = stn.distort(images, "R", torch.Generator().manual_seed(0))
+    assert torch.equal(default, stn.distort(images, "R", torch.Generator().manual_seed(0), rotation=1.0))
+    assert not torch.allclose(default, upright, atol=1e-2)
 
 
 def test_validation_digits_are_held_out_of_training():
