@@ -57,13 +57,30 @@ Deviations from the paper:
   SEG, plus foreground IoU and object-count error on synthetic cells, against a classical
   baseline (Otsu threshold + distance-transform watershed, scikit-image) whose settings are also
   chosen on the validation images. The weight-map ablation is on synthetic cells at a small
-  budget (150 steps of 2 tiles of 100 px).
+  budget (150 steps of 2 tiles of 100 px) and on real U2OS nuclei: 3 seeds at 400 steps (less than
+  the shipped 1,000, for a shared CPU), each model's post-processing chosen on validation, plus the
+  two shipped 1,000-step models (seed 0) with and without Eq. 2. The paper shows no such ablation.
+- Nuclei variant chosen on validation (`nuclei_variants_on_validation`, `ensemble_instances`):
+  the two shipped models' P(nucleus) averaged and cut by a watershed of −P from its confident
+  cores. The paper averages 8 rotated/flipped inputs for EM (§4), tried here too (not chosen); it
+  does not ensemble models. Only this variant's test scores are reported; `segment_nuclei` and the
+  tab keep the single shipped weight-map model (half the inference time).
 
 Measured: results/unet.json → nuclei_f1 / _seg / _recall (U2OS test images: nuclei model vs the
 synthetic model and Otsu + watershed), nuclei_auto_* (the same through `segment_nuclei` at full
 resolution), synthetic_* (shipped synthetic model vs Otsu + watershed), weight_map_* (with vs
 without Eq. 2, 3 seeds), em_pixel_error / em_rand_error (ISBI test slices: EM model vs a
-smoothed threshold); `python -m papers.reproduce unet`.
+smoothed threshold), nuclei_weight_map_f1 / _seg / _separated (real nuclei with vs without Eq. 2,
+3 seeds, and the fraction of touching nucleus pairs separated), nuclei_ensemble_f1 / _seg (the
+variant chosen on validation); `python -m papers.reproduce unet`.
+
+Issue 19 asked for a nuclei F1 0.10 above Otsu + watershed. That target was measured against the
+untuned pipeline (0.70 in the issue; our fixed settings: nuclei_f1 → otsu_watershed_default). With
+its settings chosen on the same validation images as the U-Net's (nuclei_f1 → otsu_watershed) the
+classical pipeline is a much stronger baseline: the shipped U-Net beats the untuned one, but by
+less than 0.10, and does not beat the tuned one; the variant chosen on validation (nuclei_ensemble_*)
+is level with the tuned one in F1 (within the bootstrap spread) and ahead in SEG. The +0.10 target
+is not met (see results/unet.json; the tab states it from there).
 """
 from __future__ import annotations
 
@@ -694,6 +711,20 @@ def nuclei_probability(model: UNet, grey: np.ndarray, tile_output: int | None = 
     return torch.softmax(torch.from_numpy(logits), dim=0)[1].numpy()
 
 
+def averaged_probability(models: list[UNet], grey: np.ndarray, dihedral: bool = False) -> np.ndarray:
+    """P(nucleus) (H, W) averaged over `models` and, with `dihedral`, over the 8 rotations and
+    flips of the image (each prediction turned back first). §4: "The u-net (averaged over 7 rotated
+    versions of the input data)" for the EM challenge."""
+    total = np.zeros(grey.shape, np.float32)
+    views = [(turns, flip) for flip in (False, True) for turns in range(4)] if dihedral else [(0, False)]
+    for model in models:
+        for turns, flip in views:
+            view = np.rot90(grey[:, ::-1] if flip else grey, turns)
+            found = np.rot90(nuclei_probability(model, np.ascontiguousarray(view)), -turns)
+            total += found[:, ::-1] if flip else found
+    return total / (len(models) * len(views))
+
+
 def split_instances(probability: np.ndarray, threshold: float, min_area: int, min_distance: int) -> np.ndarray:
     """Instances from P(nucleus): connected components above `threshold` (holes filled), then,
     when `min_distance` > 0, a watershed of each component's distance transform seeded at maxima
@@ -771,7 +802,11 @@ def _best(candidates: dict, pairs_of) -> tuple:
 def choose_postprocessing(model: UNet, pairs) -> dict[str, float]:
     """Threshold, minimum object size and watershed split of the U-Net's P(nucleus), chosen on
     validation pairs (grey, labels) by mean instance F1."""
-    probabilities = [nuclei_probability(model, grey) for grey, _ in pairs]
+    return choose_split([nuclei_probability(model, grey) for grey, _ in pairs], pairs)
+
+
+def choose_split(probabilities: list[np.ndarray], pairs) -> dict[str, float]:
+    """`split_instances`' settings for given P(nucleus) maps of the validation pairs."""
     split = {(t, d): [split_mask(p > t, d) for p in probabilities] for t in THRESHOLDS for d in MIN_DISTANCES}
     grid = [(t, a, d) for t in THRESHOLDS for a in MIN_AREAS for d in MIN_DISTANCES]
     best = _best(grid, lambda k: ((drop_small(found, k[1]), labels) for found, (_, labels) in zip(split[k[0], k[2]], pairs)))
@@ -783,6 +818,68 @@ def choose_baseline(pairs) -> dict[str, int]:
     grid = [(d, a) for d in BASELINE_MIN_DISTANCES for a in BASELINE_MIN_AREAS]
     best = _best(grid, lambda k: ((otsu_watershed(grey, *k), labels) for grey, labels in pairs))
     return dict(zip(("min_distance", "min_area"), best))
+
+
+# ---- a variant chosen on validation: both shipped nuclei models averaged, cut from confident cores
+CORE_THRESHOLDS = (0.3, 0.4, 0.5, 0.6)  # the mask: P(nucleus) above this
+CORES = (0.7, 0.8, 0.9, 0.95, 0.98)  # the markers: connected regions of P(nucleus) above this
+CORE_AREAS = (0, 10, 30)  # markers smaller than this (px) dropped
+# Chosen by `choose_core_postprocessing` on the 8 validation images (python -m papers.unet), and the
+# variant itself chosen there among: each shipped model alone, with the 8 rotations/flips averaged
+# (§4's test-time averaging), the two models averaged (with and without the 8 views), and each of
+# these three probability maps cut from its confident cores; this one had the highest validation F1.
+ENSEMBLE_POST = {"threshold": 0.5, "core": 0.9, "core_area": 0, "min_area": 120}
+
+
+def core_instances(probability: np.ndarray, threshold: float, core: float, core_area: int, min_area: int) -> np.ndarray:
+    """Instances from P(nucleus) read through the learnt gaps: a watershed of −P seeded at the
+    confident cores (P > `core`, regions of at least `core_area` px) inside P > `threshold` (holes
+    filled); objects < `min_area` px dropped. Two touching nuclei with a dip of P between them
+    (what Eq. 2 trains for) become two objects even when their union is round."""
+    from skimage.segmentation import watershed
+
+    mask = ndimage.binary_fill_holes(probability > threshold)
+    markers = ndimage.label(drop_small(ndimage.label(probability > core)[0], core_area) > 0)[0]
+    return drop_small(watershed(-probability, markers, mask=mask).astype(np.int32), min_area)
+
+
+def choose_core_postprocessing(probabilities: list[np.ndarray], pairs) -> dict[str, float]:
+    """`core_instances`' settings with the highest mean validation F1 (SEG breaks ties)."""
+    cut = {(t, c, a): [core_instances(p, t, c, a, 0) for p in probabilities]
+           for t in CORE_THRESHOLDS for c in CORES if c > t for a in CORE_AREAS}
+    grid = [(t, c, a, m) for (t, c, a) in cut for m in MIN_AREAS]
+    best = _best(grid, lambda k: ((drop_small(found, k[3]), labels) for found, (_, labels) in zip(cut[k[:3]], pairs)))
+    return dict(zip(("threshold", "core", "core_area", "min_area"), best))
+
+
+def nuclei_variants_on_validation() -> dict[str, tuple[float, dict]]:
+    """Every variant named above -> (mean validation F1, its settings chosen on validation)."""
+    validation = [u2os_image(name) for name in u2os_split()["validation"]]
+    models = {"weight map": [nuclei_pretrained("cpu")[0]], "no weight map": [nuclei_pretrained("cpu", weight_map=False)[0]]}
+    models["both averaged"] = models["weight map"] + models["no weight map"]
+    out = {}
+    for name, members in models.items():
+        for dihedral in (False, True):
+            probabilities = [averaged_probability(members, grey, dihedral) for grey, _ in validation]
+            post = choose_split(probabilities, validation)
+            found = [split_instances(p, post["threshold"], post["min_area"], post["min_distance"]) for p in probabilities]
+            out[name + (", 8 views" if dihedral else "")] = (_mean_f1(found, validation), post)
+            if not dihedral:
+                post = choose_core_postprocessing(probabilities, validation)
+                found = [core_instances(p, **post) for p in probabilities]
+                out[name + ", cut from cores"] = (_mean_f1(found, validation), post)
+    return out
+
+
+def _mean_f1(found: list[np.ndarray], pairs) -> float:
+    return float(np.mean([instance_scores(f, labels)["f1"] for f, (_, labels) in zip(found, pairs)]))
+
+
+def ensemble_instances(grey: np.ndarray, device_name: str | None = None) -> np.ndarray:
+    """Instances (H, W) of a grey image whose nuclei have the training size: P(nucleus) of the two
+    shipped nuclei models (with and without Eq. 2) averaged, cut by `core_instances` (ENSEMBLE_POST)."""
+    models = [nuclei_pretrained(device_name)[0], nuclei_pretrained(device_name, weight_map=False)[0]]
+    return core_instances(averaged_probability(models, grey), **ENSEMBLE_POST)
 
 
 def nucleus_diameter(grey: np.ndarray) -> float:
@@ -889,11 +986,27 @@ NUCLEI_CHECKPOINT = Checkpoint(
 )
 
 
+NUCLEI_NO_WEIGHT_MAP_CHECKPOINT = Checkpoint(
+    name="U-Net (U2OS nuclei, no weight map)",
+    filename="unet_nuclei_no_weight_map.safetensors",
+    size_bytes=1_947_016,
+    sha256="9f6b4534f3c2fbcf8594602b52dc8021bad86a6b90112c86adb14ce1ab48efb1",
+    num_params=485_682,
+    license=NUCLEI_CHECKPOINT.license,
+    source=NUCLEI_CHECKPOINT.source,
+    reproduce="python -m papers.train unet:nuclei_no_weight_map",
+    description="as unet_nuclei (same seed, steps and data) but uniform pixel weights instead of Eq. 2; "
+                "its own post-processing chosen on the same 8 validation images",
+)
+
+
 @cached_model
-def nuclei_pretrained(device_name: str | None = None) -> tuple[UNet, dict[str, float]]:
-    """The shipped nuclei model and its validation-chosen post-processing settings."""
+def nuclei_pretrained(device_name: str | None = None, weight_map: bool = True) -> tuple[UNet, dict[str, float]]:
+    """A shipped nuclei model (trained with the Eq. 2 weight map, or without it: `weight_map`)
+    and its validation-chosen post-processing settings."""
     device = torch.device(device_name) if device_name else get_device()
-    state = dict(load_state_dict(NUCLEI_CHECKPOINT, device))
+    checkpoint = NUCLEI_CHECKPOINT if weight_map else NUCLEI_NO_WEIGHT_MAP_CHECKPOINT
+    state = dict(load_state_dict(checkpoint, device))
     postprocess = {k: float(state.pop(f"postprocess.{k}")) for k in POSTPROCESS_KEYS}
     model = build_nuclei_model().to(device)
     model.load_state_dict(state)
@@ -924,11 +1037,12 @@ def scale_factor(grey: np.ndarray, training_diameter: float) -> float:
 
 
 def segment_nuclei_full(grey: np.ndarray, factor: float | None = None, device_name: str | None = None,
-                        with_baseline: bool = True) -> NucleiSegmentation:
+                        with_baseline: bool = True, weight_map: bool = True) -> NucleiSegmentation:
     """Nuclei of any grey or RGB image: reduce it so its nuclei have the training size (estimated
     unless `factor` is given), P(nucleus) by overlap-tile, instances with the validation-chosen
-    settings, all mapped back to the input's height and width."""
-    model, post = nuclei_pretrained(device_name)
+    settings, all mapped back to the input's height and width. `weight_map=False`: the model
+    trained without Eq. 2 (for the comparison)."""
+    model, post = nuclei_pretrained(device_name, weight_map)
     grey = as_grey(grey)
     height, width = grey.shape
     factor = scale_factor(grey, post["diameter"]) if factor is None else float(factor)
@@ -1209,6 +1323,70 @@ def _weight_map_pair(seed: int, quick: bool) -> dict[str, dict[str, float]]:
     return out
 
 
+NUCLEI_COMPARE_STEPS = 400  # the seeded weight-map comparison's budget (the shipped models: NUCLEI_STEPS)
+
+
+def touching_pairs(instances: np.ndarray) -> set[tuple[int, int]]:
+    """Pairs (a, b), a < b, of true nuclei whose pixels touch (8-neighbourhood)."""
+    pairs = set()
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = instances[max(dy, 0):, max(dx, 0):instances.shape[1] + min(dx, 0)]
+        b = instances[:instances.shape[0] - dy, max(-dx, 0):instances.shape[1] - max(dx, 0)]
+        cut = (a > 0) & (b > 0) & (a != b)
+        pairs.update(zip(np.minimum(a[cut], b[cut]).tolist(), np.maximum(a[cut], b[cut]).tolist()))
+    return pairs
+
+
+def separated_pairs(predicted: np.ndarray, instances: np.ndarray) -> tuple[int, int]:
+    """(separated, touching): of the touching true pairs, those whose nuclei are each mostly covered
+    by a predicted object (the one covering most of its pixels) and by two different ones."""
+    pairs = touching_pairs(instances)
+    if not pairs:
+        return 0, 0
+    true_ids, pred_ids = int(instances.max()), int(predicted.max())
+    counts = np.bincount(instances.ravel().astype(np.int64) * (pred_ids + 1) + predicted.ravel(),
+                         minlength=(true_ids + 1) * (pred_ids + 1)).reshape(true_ids + 1, pred_ids + 1)
+    covered = counts[:, 1:].max(1) > 0.5 * np.maximum(counts.sum(1), 1)  # more than half inside one object
+    owner = counts[:, 1:].argmax(1)
+    return sum(bool(covered[a] and covered[b] and owner[a] != owner[b]) for a, b in pairs), len(pairs)
+
+
+@functools.lru_cache(maxsize=1)
+def _validation_baseline() -> dict[str, int]:
+    return choose_baseline([u2os_image(name) for name in u2os_split()["validation"]])
+
+
+@functools.lru_cache(maxsize=8)
+def _nuclei_weight_map_pair(seed: int, quick: bool) -> dict[str, dict[str, float]]:
+    """Two nuclei models trained from the same seed and budget (NUCLEI_COMPARE_STEPS), with and
+    without the Eq. 2 weight map, each with its post-processing chosen on the validation images,
+    scored on the same test images; Otsu + watershed (settings chosen on validation) beside."""
+    split = u2os_split()
+    validation = [u2os_image(name) for name in split["validation"]][:2 if quick else None]
+    test = [u2os_image(name) for name in split["test"]][:2 if quick else None]
+    steps = 10 if quick else NUCLEI_COMPARE_STEPS
+
+    def mean_scores(found_pairs) -> dict[str, float]:
+        scores, separated, touching = [], 0, 0
+        for found, labels in found_pairs:
+            scores.append(nuclei_scores(found, labels))
+            done, total = separated_pairs(found, labels)
+            separated, touching = separated + done, touching + total
+        return {"f1": float(np.mean([s["f1"] for s in scores])), "seg": float(np.mean([s["seg"] for s in scores])),
+                "separated": separated / max(touching, 1)}
+
+    out = {}
+    for key, use_weight_map in (("ours", True), ("no_weight_map", False)):
+        model = train_nuclei(seed, use_weight_map, steps)
+        post = choose_postprocessing(model, validation)
+        out[key] = mean_scores((split_instances(nuclei_probability(model, grey), post["threshold"], int(post["min_area"]),
+                                                int(post["min_distance"])), labels) for grey, labels in test)
+    base = _validation_baseline()
+    out["otsu_watershed"] = mean_scores((otsu_watershed(grey, base["min_distance"], base["min_area"]), labels)
+                                        for grey, labels in test)
+    return out
+
+
 def u2os_full(name: str) -> tuple[np.ndarray, np.ndarray]:
     """A U2OS image at its full 1349×1030 resolution (uint8) and its instance labels."""
     return u2os_image(name, scale=1)
@@ -1216,19 +1394,24 @@ def u2os_full(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=4)
 def _nuclei_test_scores(quick: bool) -> dict[str, list[dict[str, float]]]:
-    """Per test image: the shipped nuclei model, the synthetic-cell model and Otsu + watershed
+    """Per test image: the shipped nuclei model, the same trained without the weight map, the synthetic-cell model and Otsu + watershed
     (its settings chosen on the validation images), all on the same reduced test images; and the
     public `segment_nuclei_full` path (scale estimated from the full-resolution image)."""
     model, post = nuclei_pretrained("cpu")
+    plain, plain_post = nuclei_pretrained("cpu", weight_map=False)
     synthetic = pretrained("cpu")
     names = u2os_split()["test"][:2 if quick else None]
-    out = {key: [] for key in ("ours", "synthetic", "otsu_watershed", "otsu_watershed_default", "auto_ours",
-                               "auto_otsu_watershed")}
+    out = {key: [] for key in ("ours", "no_weight_map", "ensemble", "synthetic", "otsu_watershed", "otsu_watershed_default",
+                               "auto_ours", "auto_otsu_watershed")}
     for name in names:
         grey, labels = u2os_image(name)
         probability = nuclei_probability(model, grey)
         out["ours"].append(nuclei_scores(split_instances(
             probability, post["threshold"], int(post["min_area"]), int(post["min_distance"])), labels))
+        out["no_weight_map"].append(nuclei_scores(split_instances(
+            nuclei_probability(plain, grey), plain_post["threshold"], int(plain_post["min_area"]),
+            int(plain_post["min_distance"])), labels))
+        out["ensemble"].append(nuclei_scores(ensemble_instances(grey, "cpu"), labels))
         out["synthetic"].append(nuclei_scores(segment(synthetic, grey).instances, labels))
         out["otsu_watershed"].append(nuclei_scores(otsu_watershed(
             grey, int(post["baseline_min_distance"]), int(post["baseline_min_area"])), labels))
@@ -1296,14 +1479,17 @@ def _experiments():
     small = (f"Synthetic cells: U-Net trained from scratch with vs without the Eq. 2 weight map "
              f"({COMPARE_STEPS} Adam steps of {COMPARE_BATCH} {COMPARE_TILE}×{COMPARE_TILE} tiles)")
     real = (f"Real U2OS nuclei (Coelho et al. 2009, reduced {U2OS_SCALE}×), {SPLIT_SIZES['test']} held-out test "
-            "images: U-Net trained on U2OS (unet_nuclei) vs the synthetic-cell U-Net and Otsu + watershed")
+            "images: U-Net trained on U2OS (unet_nuclei) vs the same trained without the weight map "
+            "(unet_nuclei_no_weight_map), the synthetic-cell U-Net and Otsu + watershed")
     real_auto = (f"Real U2OS nuclei at full resolution through segment_nuclei (scale estimated per image), "
                  f"{SPLIT_SIZES['test']} held-out test images: U-Net vs Otsu + watershed on the same reduced image")
     synthetic_images = f"{EVAL_IMAGES} held-out 256×256 images per seed"
     real_images = ("a seed is a bootstrap resample of the test images (the models are fixed); settings of "
                    f"every method chosen on {SPLIT_SIZES['validation']} validation images; unlabelled border or "
                    "out-of-focus nuclei count as false positives for all")
-    nuclei_labels = {"ours": "U-Net (U2OS nuclei)", "synthetic": "U-Net (synthetic cells)",
+    nuclei_labels = {"ours": "U-Net (U2OS nuclei)",
+                     "no_weight_map": "U-Net (U2OS nuclei) trained without the weight map (same seed and steps)",
+                     "synthetic": "U-Net (synthetic cells)",
                      "otsu_watershed": "Otsu + watershed (settings chosen on validation)",
                      "otsu_watershed_default": f"Otsu + watershed (fixed settings: peaks {WATERSHED_MIN_DISTANCE} px apart)"}
     seg_meaning = ("SEG (Cell Tracking Challenge): mean IoU of each true nucleus with the object covering more than half "
@@ -1319,7 +1505,7 @@ def _experiments():
                                                      "not these measures on these data")
     experiments = []
     if (U2OS_DIR / "image").is_dir():  # real data: measured only where ../shared/data is present
-        reduced = {"ours": "ours", "synthetic": "synthetic", "otsu_watershed": "otsu_watershed",
+        reduced = {"ours": "ours", "no_weight_map": "no_weight_map", "synthetic": "synthetic", "otsu_watershed": "otsu_watershed",
                    "otsu_watershed_default": "otsu_watershed_default"}
         auto = {"ours": "auto_ours", "otsu_watershed": "auto_otsu_watershed"}
         nuclei_metrics = {"f1": metrics["f1"], "seg": seg_meaning, "recall": metrics["recall"]}
@@ -1328,12 +1514,43 @@ def _experiments():
                 f"nuclei_{metric}", f"{real}; {real_images}", meaning, _measure(_nuclei_bootstrap(reduced), metric),
                 seeds=5, higher_is_better=higher, checkable=True, tolerance=0.01, digits=3, labels=nuclei_labels,
                 paper=not_in_paper))
+        chosen = {"ours": "ensemble", "unet_nuclei": "ours", "no_weight_map": "no_weight_map",
+                  "otsu_watershed": "otsu_watershed", "otsu_watershed_default": "otsu_watershed_default"}
+        ensemble = (f"Real U2OS nuclei (reduced {U2OS_SCALE}×), {SPLIT_SIZES['test']} held-out test images: the variant "
+                    f"chosen on the {SPLIT_SIZES['validation']} validation images (highest F1 among each shipped nuclei "
+                    "model alone, with its 8 rotations/flips averaged, the two averaged, and each cut from its "
+                    "confident cores): P(nucleus) of the models with and without the weight map averaged, a watershed "
+                    f"of −P from the cores P > {ENSEMBLE_POST['core']}; test scores of this variant only, beside the "
+                    "shipped models and Otsu + watershed")
+        for metric in ("f1", "seg"):
+            meaning, higher = nuclei_metrics[metric]
+            experiments.append(Experiment(
+                f"nuclei_ensemble_{metric}", f"{ensemble}; {real_images}", meaning,
+                _measure(_nuclei_bootstrap(chosen), metric), seeds=5, higher_is_better=higher, checkable=True,
+                tolerance=0.01, digits=3, paper=not_in_paper,
+                labels={**nuclei_labels, "ours": "U-Net ensemble cut from cores (chosen on validation)",
+                        "unet_nuclei": "U-Net (U2OS nuclei, shipped)"}))
         for metric in ("f1", "seg"):
             meaning, higher = nuclei_metrics[metric]
             experiments.append(Experiment(
                 f"nuclei_auto_{metric}", f"{real_auto}; {real_images}", meaning, _measure(_nuclei_bootstrap(auto), metric),
                 seeds=5, higher_is_better=higher, checkable=True, tolerance=0.01, digits=3, labels=nuclei_labels,
                 paper=not_in_paper))
+        compare = (f"Real U2OS nuclei (reduced {U2OS_SCALE}×), {SPLIT_SIZES['test']} held-out test images: U-Net trained "
+                   f"from the paper's initialisation with vs without the Eq. 2 weight map, the same seed and budget "
+                   f"({NUCLEI_COMPARE_STEPS} Adam steps of {NUCLEI_BATCH} tiles; the shipped models had {NUCLEI_STEPS}), "
+                   f"each model's threshold, minimum size and watershed split chosen on the {SPLIT_SIZES['validation']} "
+                   "validation images; a seed is one pair of trainings")
+        compare_metrics = {"f1": metrics["f1"], "seg": seg_meaning, "separated": (
+            "touching pairs separated: of the pairs of touching true nuclei, the fraction whose two nuclei are each "
+            "more than half inside a predicted object, and two different ones", True)}
+        for metric, (meaning, higher) in compare_metrics.items():
+            experiments.append(Experiment(
+                f"nuclei_weight_map_{metric}", compare, meaning, _measure(_nuclei_weight_map_pair, metric), seeds=3,
+                higher_is_better=higher, checkable=False, digits=3,
+                labels={**compare_labels, "otsu_watershed": nuclei_labels["otsu_watershed"]},
+                paper=Paper(None, "§3, Eq. 2, Fig. 3", "the paper motivates the weight map qualitatively "
+                                                       "(separating touching cells); no ablation number")))
     if (EM_DIR / "image").is_dir():
         em = (f"ISBI 2012 EM membranes (Cardona et al. 2010), the 4 held-out test slices 26–29 at full "
               f"512×512 resolution (never used for a choice): U-Net trained on slices 0–21 ({EM_STEPS} Adam steps "
@@ -1368,3 +1585,9 @@ def _experiments():
 
 
 EXPERIMENTS = _experiments()
+
+
+if __name__ == "__main__":  # the nuclei variants on the validation images (ENSEMBLE_POST comes from here)
+    torch.set_num_threads(1)
+    for variant, (f1, settings) in sorted(nuclei_variants_on_validation().items(), key=lambda kv: -kv[1][0]):
+        print(f"{f1:.4f}  {variant:32s} {settings}")

@@ -175,3 +175,12 @@ def test_weight_map_and_elastic_handlers_survive_extremes():
 def test_train_a_little_streams_and_finishes():
     outputs = list(tab.train_a_little(tab.EXAMPLES[0], 0, True, False))  # clipped to 2 s
     assert len(outputs) >= 2 and outputs[-1][1] is not None and "Done" in outputs[-1][2]
+
+
+def test_weight_map_pair_draws_both_nuclei_models_side_by_side_with_their_scores():
+    (image, with_masks), (image2, without_masks), note = tab.compare_weight_map(tab.EXAMPLES[0], False)
+    assert image.shape == image2.shape and image.shape[2] == 3
+    assert len(with_masks) >= 5 and len(without_masks) >= 5
+    assert "With the weight map" in note and "Without" in note and note.count("F1") >= 4
+    with pytest.raises(gr.Error):
+        tab.compare_weight_map(None, False)

@@ -124,3 +124,52 @@ def test_split_instances_cuts_two_overlapping_discs_only_with_a_watershed():
     assert unet.split_instances(probability, 0.5, 10, 0).max() == 1  # connected components: one blob
     assert unet.split_instances(probability, 0.5, 10, 12).max() == 2  # the distance-transform watershed cuts it
     assert unet.split_instances(probability, 0.5, 5000, 12).max() == 0  # both below the minimum size
+
+
+def test_touching_pairs_and_separated_pairs_count_merges_and_misses():
+    truth = np.zeros((10, 30), np.int32)
+    truth[:, :5], truth[:, 5:10], truth[:, 20:25] = 1, 2, 3  # 1 and 2 touch, 3 stands alone
+    assert unet.touching_pairs(truth) == {(1, 2)}
+    assert unet.separated_pairs(truth, truth) == (1, 1)
+    assert unet.separated_pairs((truth > 0).astype(np.int32), truth) == (0, 1)  # merged: not separated
+    missed = np.where(truth == 2, 0, truth)
+    assert unet.separated_pairs(missed, truth) == (0, 1)  # one of the pair not found: not separated
+    assert unet.separated_pairs(truth, np.where(truth == 2, 0, truth)) == (0, 0)  # no touching pair
+
+
+def test_averaged_probability_over_the_eight_views_is_rotation_and_flip_invariant():
+    torch.manual_seed(0)
+    model = unet.paper_init_(unet.UNet(base_channels=4, depth=2)).eval()
+    side = unet.output_size(unet.input_size_for(44, 2), 2)  # one tile, symmetric mirrored border
+    grey = cv2.GaussianBlur(np.random.default_rng(0).random((side, side)).astype(np.float32), (0, 0), 2)
+    plain = unet.averaged_probability([model], grey)
+    assert np.allclose(plain, unet.nuclei_probability(model, grey))
+    assert not np.allclose(np.rot90(plain), unet.averaged_probability([model], np.rot90(grey).copy()), atol=1e-4)
+    views = unet.averaged_probability([model], grey, dihedral=True)
+    assert views.shape == grey.shape
+    assert np.allclose(np.rot90(views), unet.averaged_probability([model], np.rot90(grey).copy(), dihedral=True), atol=1e-5)
+    assert np.allclose(views[:, ::-1], unet.averaged_probability([model], grey[:, ::-1].copy(), dihedral=True), atol=1e-5)
+    assert np.allclose(unet.averaged_probability([model, model], grey, dihedral=True), views, atol=1e-6)
+
+
+def test_the_no_weight_map_model_loads_with_its_own_validation_choices_and_segments():
+    plain, post = unet.nuclei_pretrained("cpu", weight_map=False)
+    shipped, _ = unet.nuclei_pretrained("cpu")
+    assert plain is not shipped and post["min_distance"] in unet.MIN_DISTANCES and post["min_area"] in unet.MIN_AREAS
+    assert not torch.equal(plain.head.weight, shipped.head.weight)
+    image, labels = _discs(180, 26, 12, seed=1)
+    found = unet.segment_nuclei_full(image, weight_map=False, with_baseline=False)
+    assert found.instances.shape == labels.shape and unet.instance_scores(found.instances, labels)["f1"] >= 0.8
+
+
+def test_core_instances_cut_where_the_probability_dips_between_two_cores():
+    yy, xx = np.mgrid[:60, :100]
+    left, right = (yy - 30) ** 2 + (xx - 35) ** 2 < 18 ** 2, (yy - 30) ** 2 + (xx - 65) ** 2 < 18 ** 2
+    probability = np.where(left | right, 0.95, 0.05)
+    probability[:, 49:51] = np.where(left | right, 0.6, 0.05)[:, 49:51]  # a learnt gap: above the mask, below the cores
+    found = unet.core_instances(probability, 0.5, 0.9, 0, 10)
+    assert found.max() == 2 and unet.core_instances(np.where(left | right, 0.95, 0.05), 0.5, 0.9, 0, 10).max() == 1
+    assert unet.instance_scores(found, np.where(left, 1, np.where(right, 2, 0)))["f1"] == 1.0
+    assert unet.core_instances(probability, 0.5, 0.9, 0, 5000).max() == 0
+    assert set(unet.ENSEMBLE_POST) == {"threshold", "core", "core_area", "min_area"}
+    assert unet.ENSEMBLE_POST["threshold"] in unet.CORE_THRESHOLDS and unet.ENSEMBLE_POST["core"] in unet.CORES
