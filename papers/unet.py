@@ -60,11 +60,16 @@ Deviations from the paper:
   budget (150 steps of 2 tiles of 100 px) and on real U2OS nuclei: 3 seeds at 400 steps (less than
   the shipped 1,000, for a shared CPU), each model's post-processing chosen on validation, plus the
   two shipped 1,000-step models (seed 0) with and without Eq. 2. The paper shows no such ablation.
+  "Without" means uniform pixel weights (neither w_c nor the border term); both keep the targets'
+  background gaps between touching nuclei (Fig. 3). w0 = 10 and σ = 5 px are the paper's, on nuclei
+  reduced to ~26 px across, so σ is large relative to a nucleus; not tuned here (a possible, untested
+  reason why Eq. 2 did not help on these nuclei).
 - Nuclei variant chosen on validation (`nuclei_variants_on_validation`, `ensemble_instances`):
   the two shipped models' P(nucleus) averaged and cut by a watershed of −P from its confident
-  cores. The paper averages 8 rotated/flipped inputs for EM (§4), tried here too (not chosen); it
-  does not ensemble models. Only this variant's test scores are reported; `segment_nuclei` and the
-  tab keep the single shipped weight-map model (half the inference time).
+  cores. The paper averaged its EM output over "7 rotated versions of the input data" (§4); the 8
+  rotations/flips averaged were tried here too (not chosen). It does not ensemble models. Only this
+  variant's test scores are reported; `segment_nuclei` and the tab keep the single shipped
+  weight-map model (half the inference time).
 
 Measured: results/unet.json → nuclei_f1 / _seg / _recall (U2OS test images: nuclei model vs the
 synthetic model and Otsu + watershed), nuclei_auto_* (the same through `segment_nuclei` at full
