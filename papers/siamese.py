@@ -14,33 +14,43 @@ Y = 1 impostor (different classes)**. Many libraries use the opposite; `GENUINE`
 name the two values.
 
 Deviations from the paper:
-- Optimiser: Adam for hundreds of steps (CPU minutes), not SGD for many epochs. Digits: minibatches
+- Optimiser: Adam for hundreds of steps (CPU seconds to a minute), not SGD for many epochs. Digits: minibatches
   of 64 independently drawn pairs, half genuine. Faces: each step takes 4 images of each of 8 random
   training people and uses *every* pair among them (48 genuine, 448 impostor), the genuine and the
   impostor pairs weighing half each: the expected loss of half-genuine pair sampling, with more
   pairs per image embedded; the learning rate decays to 0 (cosine) over the steps or seconds allowed.
-- Subsampling layers S2/S4 are plain average pooling (LeNet's have a trainable coefficient and
-  bias); every C3 map sees every S2 map (no partial connection table); the output F6 goes
+- Digits: subsampling layers S2/S4 are plain average pooling (LeNet's have a trainable coefficient
+  and bias); every C3 map sees every S2 map (no partial connection table); the output F6 goes
   through tanh so that E_W has a true upper bound 2 · (output size) (§3 assumes one).
-- Faces: each image is standardised (zero mean, unit variance) inside G_W, and the loss's Q is 20
-  (chosen on the validation people) rather than the bound 2 · 50 = 100 of E_W: with Q = 100, and
-  without the standardisation, the validation equal error rate stayed clearly higher.
+- Faces (chosen on the validation people 21-30, training on 1-20): the same C1-S2-C3-S4-C5-F6
+  topology and sizes, but ReLU instead of tanh, max instead of average pooling, batch
+  normalisation after C1, C3 and C5, F6's output scaled to unit Euclidean length (instead of
+  tanh), each image standardised (zero mean, unit variance) inside G_W, and the margin contrastive
+  loss of Hadsell, Chopra & LeCun 2006 (Euclidean E_W, margin 1 = half the largest distance of two
+  unit vectors) instead of this paper's loss and L1 energy. The paper's tanh / average-pooling G_W
+  with its loss (Q = 20 chosen there, ~25 recipes) stayed *worse* than raw pixels on the validation
+  people (EER ~0.13 vs 0.104); ReLU/max pooling/batch norm alone did not change that; unit-length
+  outputs with the contrastive loss did (~0.09 at 400 steps, ~0.08 at 800); with unit outputs
+  the paper's loss (L1, Q = 10 or 20) was ~0.10-0.11. Dropout, weight decay, flips, a weight
+  average, other margins and batches did not help beyond seed noise (~0.01).
 - Data: the paper trains on the AT&T/ORL and AR/Purdue faces, holding out some subjects. Here:
-  ORL at the paper's 56x46, people 1-30 for training and 31-40 held out; the recipe (Q, batch,
-  distortions, number of steps) was chosen training on people 1-20 and validating on 21-30, never
-  on 31-40. Training faces get random geometric distortions (§5): rotations ±10°, scalings ±10 %,
+  ORL at the paper's 56x46, people 1-30 for training and 31-40 held out; the recipe (network,
+  loss, batch, distortions, number of steps) was chosen training on people 1-20 and validating on
+  21-30, never on 31-40. Training faces get random geometric distortions (§5): rotations ±10°, scalings ±10 %,
   shifts ±3 px. Digits (the fallback without the faces): scikit-learn's 8x8 digits at 28x28,
   train on some classes and verify the others, no distortions (the shipped digits checkpoint).
 - Results (results/siamese.json, `python -m papers.reproduce siamese`; each seed trains G_W from
-  scratch): on the ORL faces (`orl_unseen_eer`) the learned metric is far better than the same
-  network untrained but *not* better than the L1 distance between raw pixels, and on the validation
-  people (`orl_validation_eer`, where the recipe was chosen) it is worse than raw pixels: none of the
-  recipes tried there beat them. `orl_live_eer` is the tab's short live training. On held-out
-  digit classes (`unseen_digits_eer`) the learned metric is *worse* than raw pixels and than the
-  same network untrained: with seven training classes it learns those classes
+  scratch): on the ORL faces the learned metric beats both the L1 distance between raw pixels and
+  the same network untrained, on the validation people (`orl_validation_eer`, where the recipe
+  was chosen) and on the test people 31-40 (`orl_unseen_eer`), but the issue's target (EER <= 0.08
+  on people 31-40) is NOT reached: it is about met on the validation people and missed clearly on
+  the test people, who are harder for every method here (raw pixels too). `orl_live_eer` is the
+  tab's short live training, which does not beat raw pixels.
+  On held-out digit classes (`unseen_digits_eer`) the learned metric is *worse* than raw pixels
+  and than the same network untrained: with seven training classes it learns those classes
   (`seen_digits_eer`), not a metric that transfers. `shipped_*` re-measure the shipped checkpoints.
-- Option: the margin contrastive loss of Hadsell, Chopra & LeCun 2006 (Euclidean distance),
-  which is not in this paper.
+- The margin contrastive loss of Hadsell, Chopra & LeCun 2006 (Euclidean distance), which is not
+  in this paper: the faces' default, an option for the digits (the tab's Loss choice).
 """
 from __future__ import annotations
 
@@ -83,6 +93,13 @@ class SiameseConfig:
     c5_maps: int = 250
     out_dim: int = 50
     standardise: bool = False  # per-image zero mean, unit variance before C1 (the faces)
+    # The faces' deviations from §4 (chosen on the validation people): ReLU instead of tanh, max
+    # instead of average pooling, batch normalisation after C1, C3 and C5, and F6's output scaled to
+    # unit Euclidean length instead of squashed by tanh (E_W is then bounded by normalisation).
+    activation: str = "tanh"  # "tanh" or "relu"
+    pool: str = "avg"  # "avg" or "max"
+    batch_norm: bool = False
+    unit_output: bool = False
 
     def c5_kernel(self) -> tuple[int, int]:
         h, w = self.input_hw
@@ -92,12 +109,14 @@ class SiameseConfig:
 
     @property
     def Q(self) -> float:
-        """Upper bound of the L1 energy: every tanh output lies in [-1, 1]."""
-        return 2.0 * self.out_dim
+        """Upper bound of the L1 energy: every tanh output lies in [-1, 1]; unit-length outputs
+        differ by at most 2 in Euclidean length, so by at most 2·√(out_dim) in L1."""
+        return 2.0 * self.out_dim ** 0.5 if self.unit_output else 2.0 * self.out_dim
 
 
 DIGITS_CONFIG = SiameseConfig()
-FACES_CONFIG = SiameseConfig(input_hw=FACE_HW, s4_pool=(4, 3), standardise=True)
+FACES_CONFIG = SiameseConfig(input_hw=FACE_HW, s4_pool=(4, 3), standardise=True, activation="relu", pool="max",
+                             batch_norm=True, unit_output=True)
 
 
 # --------------------------------------------------------------------------- model
@@ -118,14 +137,20 @@ class SiameseNet(nn.Module):
         self.c3 = nn.Conv2d(config.c1_maps, config.c3_maps, config.c3_kernel)
         self.c5 = nn.Conv2d(config.c3_maps, config.c5_maps, config.c5_kernel())
         self.f6 = nn.Linear(config.c5_maps, config.out_dim)
+        norm = nn.BatchNorm2d if config.batch_norm else (lambda maps: nn.Identity())
+        self.n1, self.n3, self.n5 = norm(config.c1_maps), norm(config.c3_maps), norm(config.c5_maps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, out_dim)
-        if self.config.standardise:  # lighting and contrast differ between ORL photographs
+        config = self.config
+        act = torch.relu if config.activation == "relu" else torch.tanh
+        pool = F.max_pool2d if config.pool == "max" else F.avg_pool2d
+        if config.standardise:  # lighting and contrast differ between ORL photographs
             x = standardise(x)
-        x = F.avg_pool2d(torch.tanh(self.c1(x)), 2)  # C1, S2
-        x = F.avg_pool2d(torch.tanh(self.c3(x)), self.config.s4_pool)  # C3, S4
-        x = torch.tanh(self.c5(x)).flatten(1)  # C5: (B, 250, 1, 1) -> (B, 250)
-        return torch.tanh(self.f6(x))  # F6
+        x = pool(act(self.n1(self.c1(x))), 2)  # C1, S2
+        x = pool(act(self.n3(self.c3(x))), config.s4_pool)  # C3, S4
+        x = act(self.n5(self.c5(x))).flatten(1)  # C5: (B, 250, 1, 1) -> (B, 250)
+        x = self.f6(x)  # F6
+        return F.normalize(x, dim=1) if config.unit_output else torch.tanh(x)
 
 
 # --------------------------------------------------------------------------- energy and losses
@@ -159,8 +184,11 @@ def norm_of(loss: str) -> int:
 
 
 def max_energy(config: SiameseConfig, loss: str) -> float:
-    """The largest possible distance between two embeddings (tanh outputs in [-1, 1])."""
-    return config.Q if norm_of(loss) == 1 else 2.0 * config.out_dim ** 0.5
+    """The largest possible distance between two embeddings (tanh outputs in [-1, 1], or unit
+    vectors)."""
+    if norm_of(loss) == 1:
+        return config.Q
+    return 2.0 if config.unit_output else 2.0 * config.out_dim ** 0.5
 
 
 def energy_loss(e_w: torch.Tensor, y: torch.Tensor, loss: str, config: SiameseConfig,
@@ -343,6 +371,7 @@ class Recipe:
     energy_bound: float | None = None
     distortions: Distortions | None = None
     lr_decay: bool = False  # cosine decay of the learning rate to 0 over the steps (or seconds) allowed
+    loss: str = "chopra2005"  # the default loss (a key of LOSSES); the tab lets a visitor pick the other
 
     def Q(self, config: SiameseConfig) -> float:
         return config.Q if self.energy_bound is None else self.energy_bound
@@ -351,7 +380,7 @@ class Recipe:
 DIGITS_RECIPE = Recipe()  # what the shipped digits checkpoint was trained with
 # The faces: chosen on held-out *training* people (train on 1-20, validate on 21-30; see
 # `face_data(validation=True)`), never on the test people 31-40.
-FACES_RECIPE = Recipe(lr=1e-3, people=8, per_person=4, energy_bound=20.0, distortions=Distortions(), lr_decay=True)
+FACES_RECIPE = Recipe(lr=1e-3, people=8, per_person=4, distortions=Distortions(), lr_decay=True, loss="contrastive")
 
 
 def recipe_for(config: SiameseConfig) -> Recipe:
@@ -387,15 +416,16 @@ def batch_loss(model: SiameseNet, images: torch.Tensor, labels: torch.Tensor, re
                   + energy_loss(e_w[impostor], y[impostor], loss, model.config, recipe))
 
 
-def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", budget_s: float = 20.0,
+def fit(model: SiameseNet, data: VerificationData, loss: str | None = None, budget_s: float = 20.0,
         max_steps: int | None = None, seed: int = 0, report_every_s: float = 1.0,
         recipe: Recipe | None = None) -> Iterator[Progress]:
     """Train `model` in place on pairs of the training classes with `recipe` (default: the data
-    set's); yields progress about every `report_every_s` seconds and once at the end (stop by
-    closing the generator)."""
+    set's) and `loss` (default: the recipe's); yields progress about every `report_every_s` seconds
+    and once at the end (stop by closing the generator)."""
+    recipe = recipe or recipe_for(data.config)
+    loss = loss or recipe.loss
     if loss not in LOSSES:
         raise ValueError(f"Unknown loss '{loss}'; choose one of {list(LOSSES)}.")
-    recipe = recipe or recipe_for(data.config)
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     device = next(model.parameters()).device
@@ -408,6 +438,7 @@ def fit(model: SiameseNet, data: VerificationData, loss: str = "chopra2005", bud
             done = max(step / max_steps if max_steps else 0.0, (time.perf_counter() - start) / budget_s)
             for group in optimiser.param_groups:
                 group["lr"] = recipe.lr * 0.5 * (1 + np.cos(np.pi * min(done, 1.0)))
+        model.train()  # (again: a progress report may have embedded with batch norm in eval mode)
         value = batch_loss(model, images, labels, recipe, loss, generator)
         optimiser.zero_grad()
         value.backward()
@@ -478,16 +509,20 @@ class Evaluation:
     embeddings: torch.Tensor  # (N, out_dim) of the held-out images
 
 
-def evaluate(model: SiameseNet, data: VerificationData, loss: str = "chopra2005") -> Evaluation:
+def evaluate(model: SiameseNet, data: VerificationData, loss: str | None = None) -> Evaluation:
+    """Energies of all held-out pairs under `loss`'s norm (default: the data set's recipe's)."""
+    loss = loss or recipe_for(data.config).loss
     emb = embed(model, data.heldout_images)
     genuine, impostor = all_pair_energies(emb, data.heldout_labels, p=norm_of(loss))
     return Evaluation(genuine, impostor, roc(genuine, impostor), emb)
 
 
-def pixel_baseline(data: VerificationData) -> Roc:
+def pixel_baseline(data: VerificationData, standardised: bool = False) -> Roc:
     """The same verification with E = L1 distance between raw pixels (no learning): the bar
-    a learned metric has to clear on the held-out classes."""
-    return roc(*all_pair_energies(data.heldout_images.flatten(1), data.heldout_labels, p=1))
+    a learned metric has to clear on the held-out classes. `standardised`: the pixels as G_W sees
+    them (each image to zero mean, unit variance; on ORL this is a weaker baseline than raw pixels)."""
+    images = standardise(data.heldout_images) if standardised else data.heldout_images
+    return roc(*all_pair_energies(images.flatten(1), data.heldout_labels, p=1))
 
 
 def project_2d(embeddings: torch.Tensor) -> np.ndarray:
@@ -582,14 +617,15 @@ DIGITS_CHECKPOINT = Checkpoint(
 FACES_CHECKPOINT = Checkpoint(
     name="siamese-faces",
     filename="siamese_faces.safetensors",
-    sha256="732ac1ea96d4a5969a7dc0bc47b135b362b1116c4f69b765a6f862e09abdcffa",
-    size_bytes=1_277_172,
-    num_params=319_145,
+    sha256="5c859ee14a536d33866c21b2b01e4b278700ef0e5ca1fd4a45b9ef924393de6d",
+    size_bytes=1_283_300,
+    num_params=319_765,
     license="MIT (this project's weights); data: the ORL Database of Faces, credit: Olivetti Research "
             "Laboratory (Samaria & Harter, IEEE WACV 1994)",
-    source="self-trained: Chopra et al. 2005 loss, ORL faces people 1-30",
+    source="self-trained: Chopra et al. 2005 siamese G_W (ReLU, max pooling, batch norm, unit outputs), "
+           "Hadsell et al. 2006 contrastive loss, ORL faces people 1-30",
     reproduce="python -m papers.train siamese:faces",
-    description="G_W trained on ORL people 1-30 with FACES_RECIPE, seed 0; its equal error rate on people "
+    description="G_W trained on ORL people 1-30 with FACES_RECIPE for FACE_STEPS steps, seed 0; its equal error rate on people "
                 "31-40: results/siamese.json (shipped_faces_unseen_eer).",
 )
 CHECKPOINTS = {"digits": DIGITS_CHECKPOINT, "faces": FACES_CHECKPOINT}
@@ -646,7 +682,7 @@ def train(variant: str | None, out_dir: Path) -> dict:
 # --------------------------------------------------------------------------- experiments behind the claims
 # `python -m papers.reproduce siamese` runs these into results/siamese.json; the tab, this module's
 # docstring and weights/README.md read their figures from there.
-FACE_STEPS = 400  # steps per seed on the ORL faces, chosen on the validation people (the shipped checkpoint)
+FACE_STEPS = 800  # steps per seed on the ORL faces, chosen on the validation people (the shipped checkpoint)
 LIVE_FACE_STEPS = 150  # about what the tab's default 20 s reach on a CPU (129 on one busy core here)
 SHIPPED_CLASSES = tuple(range(7))  # what the shipped checkpoint was trained on
 
@@ -681,8 +717,11 @@ def _seeded_eers(dataset: str, seed: int, quick: bool) -> dict[str, dict[str, fl
     for _ in fit(model, splits["unseen"], budget_s=float("inf"), max_steps=steps, seed=seed,
                  report_every_s=float("inf")):
         pass
-    return {split: {"ours": evaluate(model, data).roc.eer, "pixels": pixel_baseline(data).eer,
-                    "untrained": evaluate(untrained, data).roc.eer} for split, data in splits.items()}
+    out = {split: {"ours": evaluate(model, data).roc.eer, "pixels": pixel_baseline(data).eer,
+                   "untrained": evaluate(untrained, data).roc.eer} for split, data in splits.items()}
+    if dataset.startswith("faces"):  # also the pixels as G_W sees them (standardised)
+        out["unseen"]["standardised_pixels"] = pixel_baseline(splits["unseen"], standardised=True).eer
+    return out
 
 
 @functools.cache
@@ -695,8 +734,13 @@ def _shipped_eer(split: str) -> float:
 
 def describe_recipe(recipe: Recipe = FACES_RECIPE) -> str:
     d = recipe.distortions
-    return (f"Adam (learning rate {recipe.lr:g}), each step every pair among {recipe.per_person} images of "
-            f"{recipe.people} people, Q = {recipe.energy_bound:g}, random rotations ±{d.rotation_deg:g}°, "
+    config = FACES_CONFIG if recipe is FACES_RECIPE else DIGITS_CONFIG
+    if recipe.loss == "chopra2005":
+        loss = f"the paper's loss with Q = {recipe.Q(config):g}"
+    else:
+        loss = f"the contrastive loss (margin {0.5 * max_energy(config, recipe.loss):g}) on unit-length G_W outputs"
+    return (f"Adam (learning rate {recipe.lr:g}, cosine decay), each step every pair among {recipe.per_person} "
+            f"images of {recipe.people} people, {loss}, random rotations ±{d.rotation_deg:g}°, "
             f"scalings ±{d.scale:.0%} and shifts ±{d.shift_px:g} px")
 
 
@@ -728,6 +772,8 @@ def _experiments():
     ]
     if orl_dir() is not None:  # the faces are not part of the repository: measured where they are present
         faces_budget = f"{FACE_STEPS} steps, each seed from scratch; " + describe_recipe()
+        face_labels = {"ours": "learned G_W (Euclidean E_W)", "pixels": "raw-pixel L1", "untrained": "untrained G_W",
+                       "standardised_pixels": "standardised-pixel L1"}
         paper = Paper(None, "§5, AT&T/ORL", "the paper reports ROC curves after long SGD training with "
                       "distorted copies; no EER is quoted here")
         experiments += [
@@ -738,14 +784,14 @@ def _experiments():
                 "its stored measurement)",
                 "equal error rate on all pairs of the 100 images of people 31-40 (lower is better); " + faces_budget,
                 lambda seed, quick: _seeded_eers("faces", seed, quick)["unseen"], seeds=3,
-                higher_is_better=False, digits=3, labels=labels, paper=paper),
+                higher_is_better=False, digits=3, labels=face_labels, paper=paper),
             Experiment(
                 "orl_validation_eer",
                 "ORL faces, model selection: train on people 1-20, verify people 21-30 (the split the recipe "
                 "and its number of steps were chosen on)",
                 "equal error rate on all pairs of the 100 images of people 21-30 (lower is better); " + faces_budget,
                 lambda seed, quick: _seeded_eers("faces-validation", seed, quick)["unseen"], seeds=3,
-                higher_is_better=False, digits=3, labels=labels),
+                higher_is_better=False, digits=3, labels=face_labels),
             Experiment(
                 "orl_live_eer",
                 f"ORL faces with the tab's live training: {LIVE_FACE_STEPS} steps (about what the default "
@@ -753,7 +799,7 @@ def _experiments():
                 f"equal error rate on all pairs of the 100 images of people 31-40; {LIVE_FACE_STEPS} steps, "
                 "each seed from scratch; " + describe_recipe(),
                 lambda seed, quick: _seeded_eers("faces-live", seed, quick)["unseen"], seeds=3,
-                higher_is_better=False, digits=3, labels=labels),
+                higher_is_better=False, digits=3, labels=face_labels),
             Experiment(
                 "shipped_faces_unseen_eer",
                 f"The shipped faces checkpoint ({FACE_STEPS} steps, seed 0, people 1-30) on people 31-40",

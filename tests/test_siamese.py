@@ -56,6 +56,33 @@ def test_architecture_sizes_follow_the_paper(config, kernel):
     assert torch.allclose(e, e.flip(0))  # one G_W for both branches: E(x1, x2) = E(x2, x1)
 
 
+def test_faces_g_w_has_unit_outputs_and_keeps_training_with_batch_norm():
+    """The faces' G_W (ReLU, max pooling, batch norm): outputs of unit length, so the Euclidean
+    E_W lies in [0, 2] and the contrastive margin is 1; fit() trains in train mode even after a
+    progress report embedded the held-out images in eval mode."""
+    torch.manual_seed(0)
+    model = siamese.SiameseNet(siamese.FACES_CONFIG)
+    g = model(torch.rand(4, 1, *siamese.FACE_HW))
+    assert torch.allclose(g.norm(dim=1), torch.ones(4), atol=1e-5)
+    assert siamese.max_energy(siamese.FACES_CONFIG, "contrastive") == 2.0
+    assert siamese.FACES_RECIPE.loss == "contrastive"
+    images, labels = torch.rand(16, 1, *siamese.FACE_HW), torch.arange(16) // 4
+    data = siamese.VerificationData("toy", images, labels, images, labels, siamese.FACES_CONFIG)
+    modes = []
+    original = siamese.batch_loss
+
+    def spy(model, *args, **kwargs):
+        modes.append(model.training)
+        return original(model, *args, **kwargs)
+
+    import unittest.mock
+    with unittest.mock.patch.object(siamese, "batch_loss", spy):
+        for _ in siamese.fit(model, data, budget_s=float("inf"), max_steps=3, report_every_s=0.0,
+                             recipe=siamese.Recipe(people=2, per_person=4, loss="contrastive")):
+            siamese.embed(model, images[:2])  # what the tab does between steps
+    assert modes == [True, True, True] and not model.training
+
+
 # --------------------------------------------------------------------------- ROC against scikit-learn
 def test_roc_and_eer_match_sklearn():
     from sklearn.metrics import roc_curve
@@ -132,8 +159,9 @@ def test_faces_from_the_orl_folder(shared_dir, monkeypatch):
 
 def test_shipped_faces_checkpoint_against_pixels_and_the_untrained_net(shared_dir, monkeypatch):
     """What the tab says about the shipped faces G_W (trained on ORL people 1-30), re-measured on
-    people 31-40, whom it never saw: far better than the same network untrained, and NOT better
-    than raw-pixel L1 (the target EER <= 0.08 is not reached); its EER is the stored one."""
+    people 31-40, whom it never saw: far better than the same network untrained and better than
+    raw-pixel L1 (and than the standardised pixels G_W sees), though above the target EER 0.08;
+    its EER is the stored one."""
     from papers import results
 
     monkeypatch.setenv("GALLERY_ORL_DIR", str(shared_dir / "data" / "orl_faces"))
@@ -143,7 +171,8 @@ def test_shipped_faces_checkpoint_against_pixels_and_the_untrained_net(shared_di
     untrained = siamese.evaluate(siamese.SiameseNet(siamese.FACES_CONFIG), data).roc.eer
     pixels = siamese.pixel_baseline(data).eer
     assert shipped < untrained - 0.03
-    assert shipped >= pixels  # the honest note's "no better than raw pixels"
+    assert shipped < pixels - 0.01 and pixels < siamese.pixel_baseline(data, standardised=True).eer
+    assert shipped > 0.08  # the issue's target is not reached on the test people
     assert pixels == pytest.approx(results.value("siamese", "orl_unseen_eer", "pixels"), abs=1e-6)
     assert shipped == pytest.approx(results.value("siamese", "shipped_faces_unseen_eer"), abs=0.005)
 
@@ -188,8 +217,8 @@ def test_verify_energy_equals_the_evaluations(dataset):
     if dataset == demo.FACES and not siamese.faces_available():
         pytest.skip("the ORL faces are not here")
     state = _shipped_state(demo, dataset)
-    _, data, _, ev, _ = demo._current(state)
-    energies = torch.cdist(ev.embeddings, ev.embeddings, p=1)
+    _, data, loss, ev, _ = demo._current(state)
+    energies = torch.cdist(ev.embeddings, ev.embeddings, p=siamese.norm_of(loss))
     rng = np.random.default_rng(0)
     for genuine in (True, False, True, False, True):
         i, j = demo._pair_indices(data, genuine, rng)
