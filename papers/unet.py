@@ -67,9 +67,11 @@ Deviations from the paper:
 - Nuclei variant chosen on validation (`nuclei_variants_on_validation`, `ensemble_instances`):
   the two shipped models' P(nucleus) averaged and cut by a watershed of −P from its confident
   cores. The paper averaged its EM output over "7 rotated versions of the input data" (§4); the 8
-  rotations/flips averaged were tried here too (not chosen). It does not ensemble models. Only this
-  variant's test scores are reported; `segment_nuclei` and the tab keep the single shipped
-  weight-map model (half the inference time).
+  rotations/flips averaged were tried here too (not chosen), and so was longer training (a 2,000-step
+  model without the weight map, seed 0: alone, cut from cores, and averaged with the weight-map
+  model; none above the chosen variant on validation, not shipped, its test scores not looked at).
+  The paper does not ensemble models. Only this variant's test scores are reported;
+  `segment_nuclei` and the tab keep the single shipped weight-map model (half the inference time).
 
 Measured: results/unet.json → nuclei_f1 / _seg / _recall (U2OS test images: nuclei model vs the
 synthetic model and Otsu + watershed), nuclei_auto_* (the same through `segment_nuclei` at full
