@@ -131,24 +131,25 @@ def _pose_table(theta: torch.Tensor, angle, scale, shift_x, shift_y, zh: bool = 
 def _pose_note(zh: bool = False) -> str:
     """How θ follows each part of the pose, in words chosen by the measured slopes (results/stn.json)."""
     ids = {"shift_x": "theta_shift_x_slope", "scale": "theta_scale_slope", "angle": "theta_angle_slope",
-           "angle_rts": "theta_angle_slope_rts"}
+           "angle_rts": "theta_angle_slope_rts", "angle_seeded": "theta_angle_slope_seeded"}
     slopes = {q: results.figure(SLUG, cid) for q, cid in ids.items()}
     follows = {q: (results.value(SLUG, cid) or 0) > 0.5 for q, cid in ids.items()}
     if zh:
         found = ("能找到数字并放大到它上面" if follows["shift_x"] and follows["scale"]
                  else "只部分地跟上了数字的位置和大小")
-        r_model = ("R 模型还会随数字一起转动采样网格，把数字转正，与论文一致（§4.1，图 3）；这要靠训练时把旋转范围从 0 逐步放宽到 ±90°"
+        r_model = ("R 模型还会随数字一起转动采样网格，把数字大致转正，与论文一致（§4.1，图 3）；这要靠训练时把旋转范围从 0 逐步放宽到 ±90°"
                    "（课程式训练，与论文不同，见 papers/stn.py 的文档字符串），全程用 ±90° 训练时它完全不转"
                    if follows["angle"] else
                    "R 模型**没有**学会论文中的去旋转（§4.1，图 3）：分类器直接学会了识别旋转的数字，分类损失几乎不促使变换器去转动")
         rts_model = ("RTS 模型同样会转动网格" if follows["angle_rts"] else
                      "RTS 模型（训练时没有使用这种课程）只转动很少，主要靠分类器识别旋转的数字")
         return zh_figure(f"在测试数字上，从 θ 读出的姿态对真实姿态的斜率（1 = 完全跟随）：RTS 模型的平移 {slopes['shift_x']}，"
-                         f"缩放 {slopes['scale']}，旋转 {slopes['angle_rts']}；R 模型的旋转 {slopes['angle']}。"
+                         f"缩放 {slopes['scale']}，旋转 {slopes['angle_rts']}；R 模型的旋转 {slopes['angle']}"
+                         f"（每个随机种子从头重新训练的 R 模型：{slopes['angle_seeded']}）。"
                          f"我们的 ST-CNN {found}。{r_model}；{rts_model}。橙色网格是精确的去形变网格。扫描见下方。")
     found = ("find and zoom onto the digit" if follows["shift_x"] and follows["scale"]
              else "follow the digit's position and size only partly")
-    r_model = ("The R model also turns its grid with the digit, so its glimpse comes out upright, as in the paper "
+    r_model = ("The R model also turns its grid with the digit, so its glimpse comes out roughly upright, as in the paper "
                "(§4.1, Fig. 3); it learned that because its training widened the rotation range from upright to "
                "±90° step by step (a curriculum, unlike the paper; see papers/stn.py's docstring): trained on ±90° "
                "from the start it did not turn at all" if follows["angle"] else
@@ -158,7 +159,8 @@ def _pose_note(zh: bool = False) -> str:
                  "the RTS model (trained without that curriculum) turns only a little and leaves rotation to its classifier")
     return (f"Slope of the pose read from θ against the true one over test digits (1 = follows exactly): RTS model "
             f"shift {slopes['shift_x']}, scale {slopes['scale']}, rotation {slopes['angle_rts']}; R model rotation "
-            f"{slopes['angle']}. Our ST-CNNs {found}. {r_model}; {rts_model}. The orange grid is the exact "
+            f"{slopes['angle']} (R models retrained from scratch per seed: {slopes['angle_seeded']}). Our ST-CNNs "
+            f"{found}. {r_model}; {rts_model}. The orange grid is the exact "
             "rectifying one. Sweep below.")
 
 
