@@ -23,14 +23,16 @@ The paper trains on some people and verifies **people it never saw**. Here, as i
 trains on 30 of the 40 ORL faces and verifies the other 10 (when the faces are installed); without
 them, it trains on some digit classes and verifies the held-out ones. For the faces, G_W uses ReLU,
 max pooling, batch normalisation and unit-length outputs, and trains with the contrastive loss
-(Euclidean E_W) of Hadsell, Chopra & LeCun 2006: the paper's tanh network and loss, tried first,
-did not beat raw pixels on unseen people. Label convention, as in the paper:
+(Euclidean E_W) of Hadsell, Chopra & LeCun 2006, plus a margin for genuine pairs (pulled together
+only while E_W > 0.4): the paper's tanh network and loss, tried first, did not beat raw pixels on
+unseen people. Label convention, as in the paper:
 **Y = 0 genuine, Y = 1 impostor**."""
 INTRO_ZH = cjk_markdown("""同一个卷积网络 G_W 的两份拷贝把两张图像映射成两个向量；它们之间的**距离 E_W 就是能量**（论文里用 L1 距离）：
 *真配对*（同一个人）能量低，*冒充配对*（不同的人）能量高。论文在一部分人身上训练，去验证**从没见过的人**。
 这里和论文一样，G_W 在 40 个 ORL 人脸中的 30 人上训练，验证另外 10 人（装有人脸数据时）；没有人脸数据时，
 它在一部分数字类别上训练，验证留出的类别。对人脸，G_W 使用 ReLU、最大池化、批归一化和单位长度的输出，
-并用 Hadsell、Chopra 与 LeCun 2006 的对比损失（欧氏距离 E_W）训练：先试过的论文原版 tanh 网络和损失
+并用 Hadsell、Chopra 与 LeCun 2006 的对比损失（欧氏距离 E_W）训练，另加一个真配对的间隔
+（只在 E_W > 0.4 时才把真配对拉近）：先试过的论文原版 tanh 网络和损失
 在没见过的人上没有胜过原始像素。标签约定与论文相同：**Y = 0 为真配对，Y = 1 为冒充配对**。""")
 
 

@@ -27,12 +27,15 @@ Deviations from the paper:
   normalisation after C1, C3 and C5, F6's output scaled to unit Euclidean length (instead of
   tanh), each image standardised (zero mean, unit variance) inside G_W, and the margin contrastive
   loss of Hadsell, Chopra & LeCun 2006 (Euclidean E_W, margin 1 = half the largest distance of two
-  unit vectors) instead of this paper's loss and L1 energy. The paper's tanh / average-pooling G_W
+  unit vectors) instead of this paper's loss and L1 energy, with a second margin that is in
+  neither paper: a genuine pair is pulled together only while E_W > 0.4. The paper's tanh / average-pooling G_W
   with its loss (Q = 20 chosen there, ~25 recipes) stayed *worse* than raw pixels on the validation
   people (EER ~0.13 vs 0.104); ReLU/max pooling/batch norm alone did not change that; unit-length
   outputs with the contrastive loss did (~0.09 at 400 steps, ~0.08 at 800); with unit outputs
-  the paper's loss (L1, Q = 10 or 20) was ~0.10-0.11. Dropout, weight decay, flips, a weight
-  average, other margins and batches did not help beyond seed noise (~0.01).
+  the paper's loss (L1, Q = 10 or 20) was ~0.10-0.11. Dropout, weight decay, flips, SGD, a
+  weight average, other output sizes, impostor margins, batches and stronger distortions did not
+  help beyond seed noise (~0.01); the genuine margin 0.4 did (~0.058 over 3 seeds; 0.2: ~0.066,
+  0.6: ~0.068, 2 seeds each).
 - Data: the paper trains on the AT&T/ORL and AR/Purdue faces, holding out some subjects. Here:
   ORL at the paper's 56x46, people 1-30 for training and 31-40 held out; the recipe (network,
   loss, batch, distortions, number of steps) was chosen training on people 1-20 and validating on
@@ -43,9 +46,10 @@ Deviations from the paper:
   scratch): on the ORL faces the learned metric beats both the L1 distance between raw pixels and
   the same network untrained, on the validation people (`orl_validation_eer`, where the recipe
   was chosen) and on the test people 31-40 (`orl_unseen_eer`), but the issue's target (EER <= 0.08
-  on people 31-40) is NOT reached: it is about met on the validation people and missed clearly on
-  the test people, who are harder for every method here (raw pixels too). `orl_live_eer` is the
-  tab's short live training, which does not beat raw pixels.
+  on people 31-40) is NOT reached: it is met on the validation people and missed clearly on the
+  test people, who are harder for every method here (raw pixels too); the genuine margin that
+  helped most on the validation people changed little on the test people. `orl_live_eer` is the
+  tab's short live training (the default 20 s), which also beats raw pixels and the untrained net.
   On held-out digit classes (`unseen_digits_eer`) the learned metric is *worse* than raw pixels
   and than the same network untrained: with seven training classes it learns those classes
   (`seen_digits_eer`), not a metric that transfers. `shipped_*` re-measure the shipped checkpoints.
@@ -168,11 +172,12 @@ def chopra_loss(e_w: torch.Tensor, y: torch.Tensor, Q: float) -> torch.Tensor:
     return ((1 - y) * genuine + y * impostor).mean()
 
 
-def contrastive_loss(d_w: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
+def contrastive_loss(d_w: torch.Tensor, y: torch.Tensor, margin: float, genuine_margin: float = 0.0) -> torch.Tensor:
     """Hadsell, Chopra & LeCun 2006, Eq. 4: L = (1 − Y)·½·D² + Y·½·max(0, m − D)², D Euclidean.
-    Same convention: Y = 0 similar, Y = 1 dissimilar."""
+    Same convention: Y = 0 similar, Y = 1 dissimilar. With `genuine_margin` g > 0 (not in either
+    paper; a "double-margin" variant) a genuine pair is pulled only while D > g: ½·max(0, D − g)²."""
     y = y.to(d_w.dtype)
-    return ((1 - y) * 0.5 * d_w ** 2 + y * 0.5 * F.relu(margin - d_w) ** 2).mean()
+    return ((1 - y) * 0.5 * F.relu(d_w - genuine_margin) ** 2 + y * 0.5 * F.relu(margin - d_w) ** 2).mean()
 
 
 LOSSES = {"chopra2005": "Chopra et al. 2005 (L1 energy, exponential impostor loss)",
@@ -196,7 +201,8 @@ def energy_loss(e_w: torch.Tensor, y: torch.Tensor, loss: str, config: SiameseCo
     """The chosen loss of energies `e_w` with labels `y` (0 genuine, 1 impostor)."""
     if loss == "chopra2005":
         return chopra_loss(e_w, y, recipe.Q(config) if recipe else config.Q)
-    return contrastive_loss(e_w, y, margin=0.5 * max_energy(config, loss))
+    return contrastive_loss(e_w, y, margin=0.5 * max_energy(config, loss),
+                            genuine_margin=recipe.genuine_margin if recipe else 0.0)
 
 
 def pair_loss(model: SiameseNet, x1, x2, y, loss: str, recipe: "Recipe | None" = None) -> torch.Tensor:
@@ -372,6 +378,7 @@ class Recipe:
     distortions: Distortions | None = None
     lr_decay: bool = False  # cosine decay of the learning rate to 0 over the steps (or seconds) allowed
     loss: str = "chopra2005"  # the default loss (a key of LOSSES); the tab lets a visitor pick the other
+    genuine_margin: float = 0.0  # contrastive loss: genuine pairs are pulled only while farther apart than this
 
     def Q(self, config: SiameseConfig) -> float:
         return config.Q if self.energy_bound is None else self.energy_bound
@@ -380,7 +387,8 @@ class Recipe:
 DIGITS_RECIPE = Recipe()  # what the shipped digits checkpoint was trained with
 # The faces: chosen on held-out *training* people (train on 1-20, validate on 21-30; see
 # `face_data(validation=True)`), never on the test people 31-40.
-FACES_RECIPE = Recipe(lr=1e-3, people=8, per_person=4, distortions=Distortions(), lr_decay=True, loss="contrastive")
+FACES_RECIPE = Recipe(lr=1e-3, people=8, per_person=4, distortions=Distortions(), lr_decay=True, loss="contrastive",
+                      genuine_margin=0.4)
 
 
 def recipe_for(config: SiameseConfig) -> Recipe:
@@ -544,7 +552,8 @@ def loss_terms(config: SiameseConfig, loss: str = "chopra2005", upto: float = 0.
     if loss == "chopra2005":
         genuine, impostor = (2.0 / scale) * e ** 2, 2.0 * scale * torch.exp(-EXPONENT * e / scale)  # §3
     else:
-        genuine, impostor = 0.5 * e ** 2, 0.5 * F.relu(scale - e) ** 2  # Hadsell et al. 2006, Eq. 4
+        pull_from = recipe_for(config).genuine_margin  # 0 in Hadsell et al. 2006, Eq. 4
+        genuine, impostor = 0.5 * F.relu(e - pull_from) ** 2, 0.5 * F.relu(scale - e) ** 2
     return e.numpy(), genuine.numpy(), impostor.numpy()
 
 
@@ -617,13 +626,13 @@ DIGITS_CHECKPOINT = Checkpoint(
 FACES_CHECKPOINT = Checkpoint(
     name="siamese-faces",
     filename="siamese_faces.safetensors",
-    sha256="5c859ee14a536d33866c21b2b01e4b278700ef0e5ca1fd4a45b9ef924393de6d",
+    sha256="611e46f4303cf4fb647c94df17c3418568023add94eb6fe0eccf4135fff2f3bc",
     size_bytes=1_283_300,
     num_params=319_765,
     license="MIT (this project's weights); data: the ORL Database of Faces, credit: Olivetti Research "
             "Laboratory (Samaria & Harter, IEEE WACV 1994)",
     source="self-trained: Chopra et al. 2005 siamese G_W (ReLU, max pooling, batch norm, unit outputs), "
-           "Hadsell et al. 2006 contrastive loss, ORL faces people 1-30",
+           "Hadsell et al. 2006 contrastive loss with a genuine margin, ORL faces people 1-30",
     reproduce="python -m papers.train siamese:faces",
     description="G_W trained on ORL people 1-30 with FACES_RECIPE for FACE_STEPS steps, seed 0; its equal error rate on people "
                 "31-40: results/siamese.json (shipped_faces_unseen_eer).",
@@ -738,7 +747,8 @@ def describe_recipe(recipe: Recipe = FACES_RECIPE) -> str:
     if recipe.loss == "chopra2005":
         loss = f"the paper's loss with Q = {recipe.Q(config):g}"
     else:
-        loss = f"the contrastive loss (margin {0.5 * max_energy(config, recipe.loss):g}) on unit-length G_W outputs"
+        loss = (f"the contrastive loss (margin {0.5 * max_energy(config, recipe.loss):g}; genuine pairs pulled only "
+                f"beyond {recipe.genuine_margin:g}) on unit-length G_W outputs")
     return (f"Adam (learning rate {recipe.lr:g}, cosine decay), each step every pair among {recipe.per_person} "
             f"images of {recipe.people} people, {loss}, random rotations ±{d.rotation_deg:g}°, "
             f"scalings ±{d.scale:.0%} and shifts ±{d.shift_px:g} px")

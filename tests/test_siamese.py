@@ -37,6 +37,21 @@ def test_contrastive_loss_hadsell_2006():
     assert impostor == pytest.approx((0.5 * 1.5 ** 2 + 0.5 * 0.5 ** 2 + 0) / 3)  # beyond the margin: 0
 
 
+def test_genuine_margin_of_the_faces_recipe():
+    """The faces' double margin: a genuine pair closer than the genuine margin costs nothing,
+    farther it costs ½(D − g)²; impostor pairs are unchanged; the plotted L_G is that curve."""
+    d = torch.tensor([0.2, 0.5, 1.5])
+    genuine = siamese.contrastive_loss(d, torch.zeros(3), 1.0, genuine_margin=0.4).item()
+    assert genuine == pytest.approx((0 + 0.5 * 0.1 ** 2 + 0.5 * 1.1 ** 2) / 3)
+    assert siamese.contrastive_loss(d, torch.ones(3), 1.0, genuine_margin=0.4).item() == pytest.approx(
+        siamese.contrastive_loss(d, torch.ones(3), 1.0).item())
+    g = siamese.FACES_RECIPE.genuine_margin
+    assert g == 0.4
+    e, l_g, l_i = siamese.loss_terms(siamese.FACES_CONFIG, "contrastive")
+    assert e.max() == pytest.approx(1.5) and np.allclose(l_g, 0.5 * np.maximum(e - g, 0) ** 2, atol=1e-6)
+    assert np.allclose(l_i, 0.5 * np.maximum(1.0 - e, 0) ** 2, atol=1e-6)
+
+
 def test_energy_is_l1_and_l2_as_torch_computes_them():
     a, b = torch.randn(5, 50), torch.randn(5, 50)
     assert torch.allclose(siamese.energy(a, b, p=1), F.pairwise_distance(a, b, p=1, eps=0), atol=1e-5)
