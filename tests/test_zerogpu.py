@@ -29,6 +29,7 @@ EXEMPT = {
     ("demos.unet", "show_weight_map"): "numpy: the weight map of Eq. 2",
     ("demos.unet", "show_elastic"): "numpy: an elastic deformation",
     ("demos.image_transformer", "_next_seed"): "UI: seed + 1",
+    ("demos.siamese", "default_loss"): "UI: the Loss radio follows the data set",
     ("demos.image_transformer", "_clicked_pixel"): "UI: click -> row, column",
     ("demos.image_transformer", "build.<locals>.<lambda>"): "UI: switches the source radio",
     ("demos.mixup", "mix_two"): "numpy: λ·x_i + (1 − λ)·x_j",
