@@ -65,3 +65,15 @@ def translations_not_frozen():
     from demos import i18n
 
     i18n._FROZEN = False
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For a module of many tiny ops (step-by-step decoding): on a loaded machine extra threads
+    only wait. Module scope, restored afterwards (use: pytestmark = usefixtures)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

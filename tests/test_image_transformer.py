@@ -8,13 +8,7 @@ import torch.nn as nn
 
 import papers.image_transformer as it
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Step-by-step decoding is many tiny ops: on a loaded machine extra threads only wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # Small random models: 4x4 RGB images (channels as positions: a 4x12 grid), 2 layers.

@@ -13,12 +13,7 @@ import torch.nn.functional as F
 import papers.image_transformer as it
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SMALL = it.ImageTransformerConfig(height=4, width=4, channels=1, levels=5, d_model=32, n_heads=4, n_layers=2,
