@@ -363,21 +363,22 @@ def stage1(net: PCN1, image: np.ndarray, settings: PCNSettings, device) -> Windo
     import cv2
 
     height, width = image.shape[:2]
-    parts = []
+    parts, boxes = [], []
     for level, scale in enumerate(pyramid_scales(height, width, settings)):
         size = (max(1, int(width / scale)), max(1, int(height / scale)))
         resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         x = torch.from_numpy(resized).permute(2, 0, 1)[None].to(device)  # (1, 3, h, w)
         face, box, up = (t[0].cpu().numpy() for t in net(x))  # (h', w'), (3, h', w'), (h', w')
         rows, cols = np.nonzero(face > settings.threshold_1)
-        window = PCN1.INPUT * scale
-        found = Windows(
+        parts.append(Windows(
             cx=(cols * PCN1.STRIDE + PCN1.INPUT / 2) * scale, cy=(rows * PCN1.STRIDE + PCN1.INPUT / 2) * scale,
-            size=np.full(len(rows), window), angle=np.where(up[rows, cols] > 0.5, 0.0, 180.0),
+            size=np.full(len(rows), PCN1.INPUT * scale), angle=np.where(up[rows, cols] > 0.5, 0.0, 180.0),
             score=face[rows, cols].astype(np.float64), level=np.full(len(rows), level),
-        )
-        parts.append(calibrate(found, box[:, rows, cols].T))
-    windows = Windows.concat(parts) if parts else _empty_windows()
+        ))
+        boxes.append(box[:, rows, cols].T)
+    if not parts:
+        return _empty_windows()
+    windows = calibrate(Windows.concat(parts), np.concatenate(boxes))  # row by row: once for all levels
     windows.uid = np.arange(len(windows))
     windows = windows.take(inside_margin(windows, height, width))
     return suppress(windows, settings.nms_1, per_level=True)
