@@ -20,26 +20,30 @@ TITLE = "Spatial Transformer Networks"
 PAPER_URL = "https://arxiv.org/abs/1506.02025"
 INTRO = """A **spatial transformer** is a small network that looks at the image, predicts an affine
 transformation θ, and *resamples* the image through it before a CNN classifies it — learned
-with no supervision of θ. As in the paper (§4.1), each distortion has its own pair of models: an
-ST-CNN and a plain CNN with the same number of parameters, trained only on rotated digits (R) or
-on rotated, scaled and moved ones (RTS). Turn, shrink, move and clutter a digit on the 60×60
-canvas: the green grid shows where the ST-CNN samples, the orange grid where a perfect
-transformer would sample (the exact inverse of your distortion), and the middle image is what its
-classifier sees."""
+with no supervision of θ. As in the paper (§4.1), each distortion has its own models: an
+ST-CNN and a plain CNN with the same number of parameters, trained only on rotated digits (R),
+on rotated, scaled and moved ones (RTS), or on elastically warped ones (E), where a
+thin-plate-spline (TPS) transformer — θ is 16 control points on a 4×4 grid — joins the affine
+one. Turn, shrink, move, warp and clutter a digit on the 60×60 canvas: the green grid shows where
+the ST-CNN samples, the orange grid where a perfect transformer would sample (the exact inverse of
+your distortion), and the middle image is what its classifier sees."""
 INTRO_ZH = cjk_markdown("""**空间变换器**（spatial transformer）是一个小网络：它先看一眼图像，预测一个仿射变换 θ，
 再按 θ 对图像*重新采样*，然后才交给 CNN 分类——学习 θ 不需要任何关于 θ 的监督。
-与论文一样（§4.1），每种形变各有一对模型：一个 ST-CNN 和一个参数量相同的普通 CNN，
-只用旋转的数字（R）或只用旋转、缩放并平移的数字（RTS）训练。在 60×60 的画布上旋转、缩放、
-平移一个数字并加入杂物：绿色网格是 ST-CNN 采样的位置，橙色网格是完美的变换器应当采样的位置
+与论文一样（§4.1），每种形变各有自己的模型：一个 ST-CNN 和一个参数量相同的普通 CNN，
+只用旋转的数字（R）、只用旋转、缩放并平移的数字（RTS）或只用弹性扭曲的数字（E）训练；
+E 还多一个薄板样条（TPS）变换器，它的 θ 是 4×4 网格上的 16 个控制点。在 60×60 的画布上旋转、缩放、
+平移、扭曲一个数字并加入杂物：绿色网格是 ST-CNN 采样的位置，橙色网格是完美的变换器应当采样的位置
 （你所设形变的精确逆变换），中间的图像是它的分类器看到的内容。""")
 
 SOURCES = ("Test-set digit", "My drawing")
 DISPLAY_ZOOM = 6  # canvas pixels -> screen pixels
 GRID_STEP = 3  # draw every 3rd sampling point
 MODEL_CHOICES = {"R": "R model (trained on rotations of up to ±90°, the range widened during training)",
-                 "RTS": "RTS model (trained on rotation ±45°, scale 0.7–1.2, moved within 42×42)"}
+                 "RTS": "RTS model (trained on rotation ±45°, scale 0.7–1.2, moved within 42×42, starting from the R model)",
+                 "E": "E model (trained on elastic warps: 16 spline control points moved at random; ST-CNN TPS)"}
 DEFAULTS = dict(source=SOURCES[0], index=7, angle=35.0, scale=1.0, shift_x=0.0, shift_y=0.0, clutter=0,
-                model="R")  # the R model de-rotates (its digits sit at the canvas centre)
+                model="R", elastic=0.0)  # the R model de-rotates (its digits sit at the canvas centre)
+ELASTIC_MAX = 0.12  # the elastic slider's top (E trains at stn.ELASTIC_SIGMA); its inverse (orange) still converges
 LEARNED, EXACT = (0, 220, 0), (255, 150, 0)  # grid colours: the ST-CNN's, the exact rectifying one
 MEASURE_DIGITS = (50, 449, 200)  # the measure button's N: min, max, default
 
@@ -128,10 +132,39 @@ def _pose_table(theta: torch.Tensor, angle, scale, shift_x, shift_y, zh: bool = 
             "\n\n" + _pose_note())
 
 
+def _tps_table(theta: torch.Tensor, placement, elastic: float, seed: int, zh: bool = False) -> str:
+    """The TPS θ: how far its 16 source control points sit from the regular 4×4 grid (canvas
+    pixels), and from where the exact inverse of the visitor's distortion puts the same output points."""
+    control = stn.tps_control_points(stn.TPS_GRID)  # (16, 2), on the output grid
+    learned, rest = stn.grid_to_pixels(theta), stn.grid_to_pixels(control)  # (16, 2) canvas pixels
+    exact = stn.grid_to_pixels(stn.rectify_points(control, *placement, elastic=elastic, seed=seed))
+    moved = (learned - rest).norm(dim=1).mean().item()
+    gap = (learned - exact).norm(dim=1).mean().item()
+    if zh:
+        return (f"**TPS 的 θ**：4×4 网格上 16 个源控制点（绿色网格的节点）。它们离规则网格平均 {moved:.1f} 像素，"
+                f"离精确逆变换给同一输出点的位置平均 {gap:.1f} 像素。\n\n" + _e_note(zh=True))
+    return (f"**TPS θ**: 16 source control points on a 4×4 grid (the green grid's knots). They sit {moved:.1f} px "
+            f"from the regular grid on average, and {gap:.1f} px from where the exact inverse of your distortion "
+            "puts the same output points.\n\n" + _e_note())
+
+
+def _e_note(zh: bool = False) -> str:
+    """E's measured errors (results/stn.json): the TPS ST-CNN, the affine one and the CNN."""
+    cid = stn.CLAIM_IDS["E"]
+    tps, aff, cnn = (results.figure(SLUG, cid, method, unit=" %") for method in ("ours", "st_cnn", "cnn"))
+    paper = {name: stn.PAPER_TABLE1[name]["E"] for name in stn.PAPER_TABLE1}
+    if zh:
+        return zh_figure(f"在 E 测试数字上的错误率（每个随机种子从头训练）：ST-CNN TPS {tps}，ST-CNN Aff {aff}，CNN {cnn}"
+                         f"（论文，MNIST：{paper['ST-CNN TPS']} / {paper['ST-CNN Aff']} / {paper['CNN']} %）。")
+    return (f"Error on E test digits (each seed trains from scratch): ST-CNN TPS {tps}, ST-CNN Aff {aff}, CNN {cnn} "
+            f"(paper, MNIST: {paper['ST-CNN TPS']} / {paper['ST-CNN Aff']} / {paper['CNN']} %).")
+
+
 def _pose_note(zh: bool = False) -> str:
     """How θ follows each part of the pose, in words chosen by the measured slopes (results/stn.json)."""
     ids = {"shift_x": "theta_shift_x_slope", "scale": "theta_scale_slope", "angle": "theta_angle_slope",
-           "angle_rts": "theta_angle_slope_rts", "angle_seeded": "theta_angle_slope_seeded"}
+           "angle_rts": "theta_angle_slope_rts", "angle_seeded": "theta_angle_slope_seeded",
+           "angle_rts_seeded": "theta_angle_slope_rts_seeded"}
     slopes = {q: results.figure(SLUG, cid) for q, cid in ids.items()}
     follows = {q: (results.value(SLUG, cid) or 0) > 0.5 for q, cid in ids.items()}
     if zh:
@@ -141,10 +174,10 @@ def _pose_note(zh: bool = False) -> str:
                    "（课程式训练，与论文不同，见 papers/stn.py 的文档字符串），全程用 ±90° 训练时它完全不转"
                    if follows["angle"] else
                    "R 模型**没有**学会论文中的去旋转（§4.1，图 3）：分类器直接学会了识别旋转的数字，分类损失几乎不促使变换器去转动")
-        rts_model = ("RTS 模型同样会转动网格" if follows["angle_rts"] else
-                     "RTS 模型（训练时没有使用这种课程）只转动很少，主要靠分类器识别旋转的数字")
+        rts_model = ("RTS 模型同样会转动网格（它从同一随机种子的 R 模型开始训练，与论文不同）" if follows["angle_rts"] else
+                     "RTS 模型只转动很少，主要靠分类器识别旋转的数字")
         return zh_figure(f"在测试数字上，从 θ 读出的姿态对真实姿态的斜率（1 = 完全跟随）：RTS 模型的平移 {slopes['shift_x']}，"
-                         f"缩放 {slopes['scale']}，旋转 {slopes['angle_rts']}；R 模型的旋转 {slopes['angle']}"
+                         f"缩放 {slopes['scale']}，旋转 {slopes['angle_rts']}（每个随机种子重新训练：{slopes['angle_rts_seeded']}）；R 模型的旋转 {slopes['angle']}"
                          f"（每个随机种子从头重新训练的 R 模型：{slopes['angle_seeded']}）。"
                          f"我们的 ST-CNN {found}。{r_model}；{rts_model}。橙色网格是精确的去形变网格。扫描见下方。")
     found = ("find and zoom onto the digit" if follows["shift_x"] and follows["scale"]
@@ -155,10 +188,12 @@ def _pose_note(zh: bool = False) -> str:
                "from the start it did not turn at all" if follows["angle"] else
                "The R model does **not** learn the paper's de-rotation (§4.1, Fig. 3): its classifier learns the "
                "rotated digits directly, so the classification loss gives the transformer almost no reason to turn")
-    rts_model = ("the RTS model turns its grid too" if follows["angle_rts"] else
-                 "the RTS model (trained without that curriculum) turns only a little and leaves rotation to its classifier")
+    rts_model = ("the RTS model turns its grid too (it starts its training from the same seed's R model, unlike the paper)"
+                 if follows["angle_rts"] else
+                 "the RTS model turns only a little and leaves rotation to its classifier")
     return (f"Slope of the pose read from θ against the true one over test digits (1 = follows exactly): RTS model "
-            f"shift {slopes['shift_x']}, scale {slopes['scale']}, rotation {slopes['angle_rts']}; R model rotation "
+            f"shift {slopes['shift_x']}, scale {slopes['scale']}, rotation {slopes['angle_rts']} (retrained per seed: "
+            f"{slopes['angle_rts_seeded']}); R model rotation "
             f"{slopes['angle']} (R models retrained from scratch per seed: {slopes['angle_seeded']}). Our ST-CNNs "
             f"{found}. {r_model}; {rts_model}. The orange grid is the exact "
             "rectifying one. Sweep below.")
@@ -168,20 +203,42 @@ def _model(choice) -> str:
     return choice if choice in MODEL_CHOICES else DEFAULTS["model"]
 
 
+def _elastic(value) -> float:
+    try:
+        return min(max(float(value or 0), 0.0), ELASTIC_MAX)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 @gpu(duration=20)
 @friendly_errors
 def analyse(source, index, sketch, angle, scale, shift_x, shift_y, clutter, model=DEFAULTS["model"],
-            request: gr.Request = None):
-    """Compose the canvas, run the chosen distortion's two networks; the overlay (learned and exact
-    grids), glimpse, predictions and pose table."""
+            elastic=DEFAULTS["elastic"], request: gr.Request = None):
+    """Compose the canvas (`elastic` > 0: warped as E warps, drawn with the digit's index), run the
+    chosen distortion's networks; the overlay (learned and exact grids), glimpse, predictions and
+    pose table (for the E model's TPS θ, its control points)."""
     digit = pick_digit(source, index, sketch, request)
-    canvas = stn.compose(digit, angle, scale, shift_x, shift_y, int(clutter), seed=int(index))
+    elastic = _elastic(elastic)
+    canvas = stn.compose(digit, angle, scale, shift_x, shift_y, int(clutter), seed=int(index), elastic=elastic)
     out = stn.analyse(canvas, _model(model))
-    exact = stn.exact_grid_px(angle, scale, shift_x, shift_y)
+    exact = stn.exact_grid_px(angle, scale, shift_x, shift_y, elastic=elastic, seed=int(index))
+    if out["transformer"] == "tps":
+        placement = (angle, scale, shift_x, shift_y)
+        table = say(request, _tps_table(out["theta"], placement, elastic, int(index)),
+                    _tps_table(out["theta"], placement, elastic, int(index), zh=True))
+    else:
+        table = say(request, _pose_table(out["theta"], angle, scale, shift_x, shift_y),
+                    _pose_table(out["theta"], angle, scale, shift_x, shift_y, zh=True))
     return (_overlay(canvas[0, 0], out["grid_px"], exact), np.asarray(_zoom(out["rectified"], 168)),
-            _probs(out["st_cnn_probs"]), _probs(out["cnn_probs"]),
-            say(request, _pose_table(out["theta"], angle, scale, shift_x, shift_y),
-                _pose_table(out["theta"], angle, scale, shift_x, shift_y, zh=True)))
+            _probs(out["st_cnn_probs"]), _probs(out["cnn_probs"]), table)
+
+
+def preset(model):
+    """Choosing the E model sets the canvas to what it was trained on (centred, upright, warped at
+    E's strength); the R and RTS models take the warp off."""
+    if _model(model) == "E":
+        return 0, 1.0, 0, 0, stn.ELASTIC_SIGMA
+    return gr.update(), gr.update(), gr.update(), gr.update(), 0.0
 
 
 SWEEP_NAMES_ZH = {"rotation (°)": "旋转（°）", "scale": "缩放", "shift right (px)": "向右平移（像素）"}
@@ -209,6 +266,8 @@ def sweep(source, index, sketch, quantity, angle, scale, shift_x, shift_y, model
     poses = stn.theta_sweep(pick_digit(source, index, sketch, request), placements, _model(model))
     key = ("angle", "scale", "shift_x")[position]
     yours, read = say(request, "your distortion", "你设置的形变"), say(request, "read from the ST-CNN's θ", "从 ST-CNN 的 θ 读出")
+    if _model(model) == "E":  # a TPS θ has no single pose: the sweep reads E's affine ST-CNN
+        read = say(request, "read from E's affine ST-CNN's θ", "从 E 的仿射 ST-CNN 的 θ 读出")
     rows = [{"input": v, "value": v, "series": yours} for v in values]
     rows += [{"input": v, "value": p[key], "series": read} for v, p in zip(values, poses)]
     return pd.DataFrame(rows)
@@ -226,34 +285,53 @@ def measure(n_digits, seed, request: gr.Request = None):
         raise gr.Error(say(request, "N and the seed must be numbers.", "N 和随机种子必须是数字。"))
     if say(request, "en", "zh") == "zh":
         head = (f"**{n} 个测试数字，每种形变重新抽样（种子 {seed}）**：% 错误率 ± 95 % 区间（二项分布的正态近似）\n\n"
-                "| 形变 | ST-CNN Aff | CNN（参数量相同） |\n|---|---|---|")
+                "| 形变 | ST-CNN Aff | ST-CNN TPS | CNN（参数量相同） |\n|---|---|---|---|")
     else:
         head = (f"**{n} test digits, freshly distorted per distortion (seed {seed})**: % error ± 95 % interval "
-                "(normal approximation of the binomial)\n\n| distortion | ST-CNN Aff | CNN (same parameter count) |\n|---|---|---|")
+                "(normal approximation of the binomial)\n\n| distortion | ST-CNN Aff | ST-CNN TPS | CNN (same parameter count) |"
+                "\n|---|---|---|---|")
     rows = []
     for kind, row in stn.measure_live(n, seed):
-        cells = [f"{row[arch][0]:.1f} ± {row[arch][1]:.1f}" for arch in ("st_cnn", "cnn")]
-        rows.append(f"| {kind} | {cells[0]} | {cells[1]} |")
+        cells = [f"{row[arch][0]:.1f} ± {row[arch][1]:.1f}" if arch in row else "–" for arch in ("st_cnn", "st_tps", "cnn")]
+        rows.append(f"| {kind} | " + " | ".join(cells) + " |")
         yield "\n".join([head, *rows])
+
+
+def _verdict(claim: dict, a: str, b: str, zh: bool) -> str:
+    """a vs b of one seeded claim: the difference of the means against the sum of the two spreads."""
+    stats = {"ours": claim["ours"], **claim["baselines"]}
+    gap, noise = stats[b]["mean"] - stats[a]["mean"], stats[a]["sd"] + stats[b]["sd"]
+    names = {m: claim["labels"].get(m, m).replace(" (same parameter budget)", "") for m in (a, b)}
+    if zh:
+        return (f"{names[a]} 更好" if gap > noise else f"{names[b]} 更好" if -gap > noise
+                else f"{names[a]} 与 {names[b]} 的差别不超过随机种子之间的波动")
+    return (f"{names[a]} better than {names[b]}" if gap > noise else f"{names[b]} better than {names[a]}" if -gap > noise
+            else f"{names[a]} vs {names[b]}: no difference beyond the seed-to-seed spread")
 
 
 def error_table(zh: bool = False) -> str:
     """% test error per distortion from results/stn.json: the seeded comparison (mean ± sd over
-    seeds, each training both models from scratch), the shipped models, and the paper's Table 1."""
+    seeds, each training every model from scratch), the shipped models, and the paper's Table 1."""
     kinds = stn.MODEL_DISTORTIONS
     head = "| | " + " | ".join(kinds) + " |\n|---|" + "---|" * len(kinds)
 
-    def row(label, ids, method):
-        return f"| {label} | " + " | ".join(results.figure(SLUG, ids[k], method) for k in kinds) + " |"
+    def row(label, ids, arch):
+        cells = [results.figure(SLUG, ids[k], "ours" if arch == stn.PRIMARY[k] else arch)
+                 if arch in stn.KIND_ARCHITECTURES[k] else "–" for k in kinds]
+        return f"| {label} | " + " | ".join(cells) + " |"
 
     steps = "、".join(f"{k} {n} 步" for k, n in stn.TRAIN_STEPS.items()) if zh else \
         ", ".join(f"{k} {n} steps" for k, n in stn.TRAIN_STEPS.items())
-    labels = ([f"ST-CNN Aff，每个随机种子（{steps}）", f"CNN，每个随机种子（{steps}）",
-               "随附的 ST-CNN Aff（种子 0），3 次测试抽样", "随附的 CNN（种子 0），3 次测试抽样"] if zh else
-              [f"ST-CNN Aff, per seed ({steps})", f"CNN, per seed ({steps})",
-               "shipped ST-CNN Aff (seed 0), 3 test draws", "shipped CNN (seed 0), 3 test draws"])
-    rows = [row(labels[0], stn.CLAIM_IDS, "ours"), row(labels[1], stn.CLAIM_IDS, "cnn"),
-            row(labels[2], stn.SHIPPED_CLAIM_IDS, "ours"), row(labels[3], stn.SHIPPED_CLAIM_IDS, "cnn")]
+    archs = ("st_cnn", "st_tps", "cnn")
+    names = {"st_cnn": "ST-CNN Aff", "st_tps": "ST-CNN TPS", "cnn": "CNN"}
+    if zh:
+        labels = [f"{names[a]}，每个随机种子（{steps}）" for a in archs] + \
+                 [f"随附的 {names[a]}（种子 0），3 次测试抽样" for a in archs]
+    else:
+        labels = [f"{names[a]}, per seed ({steps})" for a in archs] + \
+                 [f"shipped {names[a]} (seed 0), 3 test draws" for a in archs]
+    rows = [row(label, stn.CLAIM_IDS, arch) for label, arch in zip(labels[:3], archs)]
+    rows += [row(label, stn.SHIPPED_CLAIM_IDS, arch) for label, arch in zip(labels[3:], archs)]
     rows += [f"| {label} {'（论文，MNIST）' if zh else '(paper, MNIST)'} | " + " | ".join(
         f"{row[k]:.1f}" if k in row else "–" for k in kinds) + " |"
         for label, row in stn.PAPER_TABLE1.items()]
@@ -262,25 +340,20 @@ def error_table(zh: bool = False) -> str:
         claim = results.claim(SLUG, stn.CLAIM_IDS[kind])
         if not claim:
             continue
-        ours, cnn = claim["ours"], claim["baselines"]["cnn"]
-        gap, noise = cnn["mean"] - ours["mean"], ours["sd"] + cnn["sd"]
-        if zh:
-            verdicts.append(f"{kind}：" + ("ST-CNN 更好" if gap > noise else "CNN 更好" if -gap > noise
-                                           else "差别不超过随机种子之间的波动"))
-        else:
-            verdicts.append(f"{kind}: " + ("ST-CNN better" if gap > noise else "CNN better" if -gap > noise
-                                           else "no difference beyond the seed-to-seed spread"))
+        pairs = [("ours", "cnn")] + ([("ours", "st_cnn")] if "st_cnn" in claim["baselines"] else [])
+        verdicts.append(f"{kind}{'：' if zh else ': '}" + ("，" if zh else ", ").join(
+            _verdict(claim, a, b, zh) for a, b in pairs))
     table = "\n".join([head, *rows])
     if zh:
         return zh_figure(
-            "**各种形变下的测试错误率（%）**（与论文一样每种形变一个模型，但只有 R 和 RTS；1,148 个训练数字，在 CPU 上训练几分钟，"
+            "**各种形变下的测试错误率（%）**（与论文一样每种形变一组模型，但只有 R、RTS 和 E；1,148 个训练数字，在 CPU 上训练几分钟，"
             "多个随机种子的均值 ± 标准差；论文：60,000 个 MNIST 数字）。重新生成：`python -m papers.reproduce stn`。\n\n" + table +
-            "\n\n带随机种子的比较（每个随机种子都从头训练两个模型），用均值之差对比两者标准差之和：" + "；".join(verdicts) +
-            "。随附模型的两行各只训练了一次；其 ± 只来自三次测试形变抽样，所以那里的差距说明不了训练带来的波动。")
-    return ("**% test error per distortion** (one model per distortion as in the paper, but only R and RTS; "
+            "\n\n带随机种子的比较（每个随机种子都从头训练所有模型），用均值之差对比两者标准差之和：" + "；".join(verdicts) +
+            "。随附模型的各行各只训练了一次；其 ± 只来自三次测试形变抽样，所以那里的差距说明不了训练带来的波动。")
+    return ("**% test error per distortion** (one set of models per distortion as in the paper, but only R, RTS and E; "
             "1,148 training digits, minutes of CPU, mean ± sd over seeds; paper: 60,000 MNIST digits). "
             "Regenerate: `python -m papers.reproduce stn`.\n\n" + table +
-            "\n\nSeeded comparison (each seed trains both models from scratch), difference of the means "
+            "\n\nSeeded comparison (each seed trains every model from scratch), difference of the means "
             "against the sum of the two spreads: " + "; ".join(verdicts) + ". The shipped rows are one "
             "training run each; their ± is over three draws of the test distortions only, so a gap there "
             "says nothing about training noise.")
@@ -307,6 +380,8 @@ def build() -> None:
             shift_x = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_x"], label=t("Shift right (px)"))
             shift_y = gr.Slider(-16, 16, step=1, value=DEFAULTS["shift_y"], label=t("Shift down (px)"))
             clutter = gr.Slider(0, 12, step=1, value=DEFAULTS["clutter"], label=t("Clutter (6×6 pieces of other digits)"))
+            elastic = gr.Slider(0, ELASTIC_MAX, step=0.01, value=DEFAULTS["elastic"],
+                                label=t("Elastic warp (E): s.d. of the 16 control points' random moves (digit half-widths)"))
         with gr.Column(scale=2):
             with gr.Row():
                 overlay = gr.Image(label=t("60×60 input: ST-CNN's sampling grid (green), exact rectifying grid (orange)"),
@@ -327,15 +402,16 @@ def build() -> None:
     with gr.Row():
         n_digits = gr.Slider(*MEASURE_DIGITS[:2], step=1, value=MEASURE_DIGITS[2], label=t("N test digits per distortion"))
         measure_seed = gr.Number(value=0, precision=0, label=t("Seed of the draw"))
-        measure_button = gr.Button(t("Measure both models on R and RTS"))
+        measure_button = gr.Button(t("Measure the models on R, RTS and E"))
     measured = gr.Markdown()
     gr.Markdown(localized(" ".join(weights_note(stn.CHECKPOINTS[name], adds=ADDS) for name in stn.CHECKPOINTS),
                           " ".join(weights_note_zh(stn.CHECKPOINTS[name], adds=ADDS_ZH) for name in stn.CHECKPOINTS)))
 
-    inputs = [source, index, sketch, angle, scale, shift_x, shift_y, clutter, model]
+    inputs = [source, index, sketch, angle, scale, shift_x, shift_y, clutter, model, elastic]
     outputs = [overlay, rectified, st_label, cnn_label, pose]
     sweep_inputs = [source, index, sketch, quantity, angle, scale, shift_x, shift_y, model]
     sketch.change(source_after_drawing, [sketch, source], source, api_visibility="private", queue=False)
+    model.input(preset, model, [angle, scale, shift_x, shift_y, elastic], api_visibility="private", queue=False)
     gr.on([c.change for c in inputs], analyse, inputs, outputs, api_name=f"{SLUG}_analyse", trigger_mode="always_last")
     on_tab_open(analyse, outputs, inputs)  # the default digit, analysed when the tab opens
     on_tab_open(sweep, [sweep_plot], sweep_inputs)  # and its default sweep (~0.05 s)
@@ -380,8 +456,11 @@ ZH = {
     "The distortion you set vs. the same quantity read from θ": "你设置的形变 vs. 从 θ 读出的同一个量",
     "Models (one pair per distortion, as in the paper)": "模型（与论文一样，每种形变一对）",
     MODEL_CHOICES["R"]: "R 模型（用最多 ±90° 的旋转训练，训练中逐步放宽范围）",
-    MODEL_CHOICES["RTS"]: "RTS 模型（用 ±45° 旋转、0.7–1.2 缩放、在 42×42 内平移训练）",
+    MODEL_CHOICES["RTS"]: "RTS 模型（从 R 模型出发，用 ±45° 旋转、0.7–1.2 缩放、在 42×42 内平移训练）",
     "N test digits per distortion": "每种形变的测试数字个数 N",
     "Seed of the draw": "抽样的随机种子",
-    "Measure both models on R and RTS": "在 R 和 RTS 上测量两个模型",
+    "Measure the models on R, RTS and E": "在 R、RTS 和 E 上测量这些模型",
+    MODEL_CHOICES["E"]: "E 模型（用弹性扭曲训练：16 个样条控制点随机移动；ST-CNN TPS）",
+    "Elastic warp (E): s.d. of the 16 control points' random moves (digit half-widths)":
+        "弹性扭曲（E）：16 个控制点随机移动的标准差（以数字半宽为单位）",
 }

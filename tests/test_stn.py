@@ -63,6 +63,49 @@ def test_tps_identity_and_interpolation():
     assert torch.allclose(stn.tps_transform(control[0], moved), moved, atol=1e-9)  # passes through
 
 
+def test_tps_reproduces_affine_maps_exactly():
+    """A thin-plate spline whose control points were moved by an affine map A is A itself (its
+    bending weights vanish): the TPS grid equals the affine grid of A (and torch's)."""
+    gen = torch.Generator().manual_seed(4)
+    control = stn.tps_control_points(4, dtype=torch.float64)  # (16, 2)
+    size = (3, 1, 7, 10)
+    theta = torch.eye(2, 3, dtype=torch.float64) + 0.3 * torch.randn(3, 2, 3, dtype=torch.float64, generator=gen)
+    moved = control @ theta[:, :, :2].transpose(1, 2) + theta[:, None, :, 2]  # (3, 16, 2)
+    assert torch.allclose(stn.tps_grid(moved, size), stn.affine_grid(theta, size), atol=1e-9)
+    assert torch.allclose(stn.tps_grid(moved, size), F.affine_grid(theta, size, align_corners=False), atol=1e-9)
+    bent = moved + 0.05 * torch.randn(3, 16, 2, dtype=torch.float64, generator=gen)  # not affine: differs
+    assert not torch.allclose(stn.tps_grid(bent, size), stn.affine_grid(theta, size), atol=1e-3)
+
+
+def test_tps_transformer_starts_at_the_identity_and_is_differentiable():
+    model = stn.STCNN(kind="tps")
+    canvas = torch.rand(2, 1, stn.CANVAS, stn.CANVAS)
+    rectified, theta, grid = model.transformer(canvas)
+    assert torch.allclose(theta, stn.tps_control_points(stn.TPS_GRID).expand(2, -1, -1))
+    assert torch.allclose(grid, stn.affine_grid(torch.eye(2, 3).expand(2, -1, -1), rectified.shape), atol=1e-5)
+    model(canvas).sum().backward()  # the classification loss reaches the localisation net
+    assert model.transformer.loc.regress[-1].weight.grad.abs().sum() > 0
+
+
+def test_elastic_compose_is_e_and_its_exact_grid_inverts_the_warp():
+    """The tab's elastic slider draws E's warp; the orange grid pulls the output back through it."""
+    digit = stn.digits("test")[0][3]
+    assert torch.equal(stn.compose(digit, 20, 0.9, 2, -1, 0), stn.compose(digit, 20, 0.9, 2, -1, 0, elastic=0.0))
+    warped = stn.compose(digit, 0, 1.0, 0, 0, 0, seed=5, elastic=stn.ELASTIC_SIGMA)
+    reference = stn.distort(digit[None], "E", torch.Generator().manual_seed(5)).clamp(0, 1)
+    assert torch.allclose(warped, reference, atol=1e-5)
+    for placement, elastic in [((0, 1.0, 0, 0), 0.1), ((30, 0.8, 4, -2), 0.12)]:
+        grid = stn.exact_grid_px(*placement, elastic=elastic, seed=9)  # canvas pixels
+        normalised = ((grid * 2 + 1) / stn.CANVAS - 1).reshape(1, -1, 2)
+        digit_coords = normalised @ stn.placement_theta([placement[0]], [placement[1]], [placement[2:]])[0, :, :2].T \
+            + stn.placement_theta([placement[0]], [placement[1]], [placement[2:]])[0, :, 2]
+        control = stn.elastic_control_points(1, elastic, torch.Generator().manual_seed(9))
+        assert torch.allclose(stn.tps_transform(digit_coords, control), stn.base_grid(28, 28).float()[None], atol=1e-4)
+        canvas = stn.compose(digit, *placement, clutter=0, seed=9, elastic=elastic)
+        recovered = stn.bilinear_sample(canvas, ((grid * 2 + 1) / stn.CANVAS - 1)[None].float())[0]
+        assert torch.corrcoef(torch.stack([recovered.flatten(), digit.flatten()]))[0, 1] > 0.9
+
+
 def test_homography_maps_the_corners():
     gen = torch.Generator().manual_seed(4)
     src = torch.tensor([[-1.0, -1], [1, -1], [1, 1], [-1, 1]], dtype=torch.float64).expand(3, -1, -1)
@@ -120,6 +163,8 @@ def test_equal_parameter_budgets_and_identity_start():
     assert abs(n_st - n_cnn) / n_st < 0.02
     theta = st_cnn.transformer.theta(torch.rand(2, 1, stn.CANVAS, stn.CANVAS))
     assert torch.allclose(theta, torch.eye(2, 3).expand(2, -1, -1))
+    n_tps = sum(p.numel() for p in stn.STCNN(kind="tps").parameters())
+    assert abs(n_tps - n_cnn) / n_tps < 0.02
 
 
 needs_weights = pytest.mark.skipif(
@@ -142,7 +187,8 @@ def test_shipped_models_reproduce_their_results(kind):
     from papers import results
 
     stored = results.claim("stn", stn.SHIPPED_CLAIM_IDS[kind])
-    for arch, method in (("st_cnn", "ours"), ("cnn", "cnn")):
+    for arch in stn.KIND_ARCHITECTURES[kind]:
+        method = "ours" if arch == stn.PRIMARY[kind] else arch
         measured = stn.evaluate(stn.load_model(stn.model_name(arch, kind)), kinds=(kind,))[kind]
         stats = stored["ours"] if method == "ours" else stored["baselines"][method]
         assert measured == pytest.approx(stats["per_seed"][0], abs=0.3)
@@ -244,6 +290,25 @@ def test_rotation_curriculum_widens_from_upright_to_the_full_range():
     assert not torch.allclose(default, upright, atol=1e-2)
 
 
+def test_rts_models_start_from_the_seed_0_r_models():
+    """WARM_START: an RTS model starts from the seed-0 R model of its architecture, trained for the
+    same fraction of R's schedule (whatever the RTS seed); R and E models start fresh."""
+    for arch in ("st_cnn", "cnn"):
+        start = stn.starting_state(f"{arch}_rts", steps=1)
+        r_model = stn.trained(f"{arch}_r", seed=0, steps=stn.TRAIN_STEPS["R"] // stn.TRAIN_STEPS["RTS"])
+        assert all(torch.equal(start[k], v) for k, v in r_model.state_dict().items())
+    assert stn.starting_state("st_cnn_r", 1) is None and stn.starting_state("st_tps_e", 1) is None
+
+
+def test_staged_curriculum_holds_rts_at_rest_while_the_rotation_grows():
+    """The staged recipe tried on validation (`placement_range`): centred, unscaled RTS digits first."""
+    assert stn.placement_range(1, 100, 0.25, staged=True) == 0 == stn.placement_range(26, 100, 0.25, staged=True)
+    assert stn.placement_range(51, 100, 0.25, staged=True) == 1 == stn.placement_range(1, 100, 0.25, staged=False)
+    images = stn.digits("test")[0][:3]
+    centred = stn.distort(images, "RTS", torch.Generator().manual_seed(0), rotation=0.0, placement=0.0)
+    assert torch.allclose(centred, torch.cat([stn.compose(d, 0, 1.0, 0, 0, clutter=0) for d in images]), atol=1e-5)
+
+
 def test_validation_digits_are_held_out_of_training():
     train_x, _ = stn.training_digits("train")
     val_x, _ = stn.training_digits("validation")
@@ -253,10 +318,12 @@ def test_validation_digits_are_held_out_of_training():
 
 
 def test_models_are_one_per_distortion():
-    assert set(stn.MODELS) == set(stn.CHECKPOINTS) == {"cnn_r", "st_cnn_r", "cnn_rts", "st_cnn_rts"}
+    assert set(stn.MODELS) == set(stn.CHECKPOINTS) == {"cnn_r", "st_cnn_r", "cnn_rts", "st_cnn_rts",
+                                                       "cnn_e", "st_cnn_e", "st_tps_e"}
     assert {stn.MODELS[name][1] for name in stn.MODELS} == set(stn.MODEL_DISTORTIONS)
+    assert stn.MODELS["st_tps_e"][0]().transformer.kind == "tps"
     with pytest.raises(ValueError):
-        stn.analyse(torch.zeros(1, 1, stn.CANVAS, stn.CANVAS), "E")
+        stn.analyse(torch.zeros(1, 1, stn.CANVAS, stn.CANVAS), "P")
 
 
 # --------------------------------------------------------------------------- the tab's handlers
@@ -298,6 +365,23 @@ def test_the_model_choice_changes_the_models():
 
 
 @needs_weights
+def test_the_e_model_shows_its_tps_grid_and_control_points():
+    """E: the TPS ST-CNN's θ is 16 control points; the tab draws its warped grid (green) beside the
+    exact inverse of the warp (orange) and reports how far the learned knots are from it."""
+    canvas = stn.compose(stn.digits("test")[0][7], 0, 1.0, 0, 0, 0, seed=7, elastic=stn.ELASTIC_SIGMA)
+    out = stn.analyse(canvas, "E")
+    assert out["transformer"] == "tps" and out["theta"].shape == (stn.TPS_GRID ** 2, 2)
+    assert out["grid_px"].shape == (28, 28, 2) and out["rectified"].shape == (28, 28)
+    overlay, rectified, st_probs, cnn_probs, table = demo.analyse(
+        demo.SOURCES[0], 7, None, 0, 1.0, 0, 0, 0, "E", stn.ELASTIC_SIGMA)
+    colours = {tuple(c) for c in overlay.reshape(-1, 3)}
+    assert demo.LEARNED in colours and demo.EXACT in colours
+    assert "TPS θ" in table and "ST-CNN TPS" in table and sum(st_probs.values()) == pytest.approx(1, abs=1e-4)
+    assert demo.preset("E") == (0, 1.0, 0, 0, stn.ELASTIC_SIGMA) and demo.preset("R")[-1] == 0.0
+    assert demo.analyse(demo.SOURCES[0], 7, None, 0, 1.0, 0, 0, 0, "E", "junk")[4]  # a bad warp value: no warp
+
+
+@needs_weights
 def test_measure_button_reports_both_models_with_an_interval():
     frames = list(demo.measure(50, 3))
     assert len(frames) == len(stn.MODEL_DISTORTIONS)
@@ -309,6 +393,7 @@ def test_measure_button_reports_both_models_with_an_interval():
     assert list(demo.measure(50, 3))[-1] == final
     rows = dict(stn.measure_live(50, 3))
     assert f"{rows['R']['st_cnn'][0]:.1f} ± {rows['R']['st_cnn'][1]:.1f}" in final
+    assert f"{rows['E']['st_tps'][0]:.1f} ± {rows['E']['st_tps'][1]:.1f}" in final and set(rows["E"]) == set(stn.KIND_ARCHITECTURES["E"])
     with pytest.raises(gr.Error):
         list(demo.measure("many", 0))
 
@@ -340,7 +425,7 @@ def test_sweep_and_table():
     with pytest.raises(gr.Error):
         demo.sweep(demo.SOURCES[0], 3, None, "shear", 10, 1.0, 0, 0)
     table = demo.error_table()
-    assert "ST-CNN Aff" in table and "not measured" not in table
+    assert "ST-CNN Aff" in table and "ST-CNN TPS" in table and "| E |" in table and "not measured" not in table
 
 
 def test_drawing_switches_the_source():
