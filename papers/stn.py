@@ -485,12 +485,12 @@ CHECKPOINTS = {
         **_COMMON),
     "cnn_rts": Checkpoint(
         name="stn-cnn-rts", filename="stn_cnn_rts.safetensors", size_bytes=406960, num_params=101532,
-        sha256="0d8b2e3420b4947a22d34fea3bfc66b2ae0376be550e0c1d9f0f3e2e19485ecf",
+        sha256="9c0bbeecb024104a63b08b750efd702adbaec067878b44d5122877fc072a7014",
         reproduce="python -m papers.train stn:cnn_rts", description="plain CNN baseline for RTS, 60x60 canvas",
         **_COMMON),
     "st_cnn_rts": Checkpoint(
         name="stn-st-cnn-rts", filename="stn_st_cnn_rts.safetensors", size_bytes=405120, num_params=100896,
-        sha256="0c04c143472bfe644b89209c995913d5cb9f3505117abb482a6e0141faee1cd2",
+        sha256="18ec3cc67d8b1207645329cc85c9493a7e03c8ef618b78c9ebb27d0346a30f10",
         reproduce="python -m papers.train stn:st_cnn_rts", description="ST-CNN (affine) for RTS, 60x60 canvas",
         **_COMMON),
     "st_tps_e": Checkpoint(
