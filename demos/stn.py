@@ -174,7 +174,7 @@ def _pose_note(zh: bool = False) -> str:
                    "（课程式训练，与论文不同，见 papers/stn.py 的文档字符串），全程用 ±90° 训练时它完全不转"
                    if follows["angle"] else
                    "R 模型**没有**学会论文中的去旋转（§4.1，图 3）：分类器直接学会了识别旋转的数字，分类损失几乎不促使变换器去转动")
-        rts_model = ("RTS 模型同样会转动网格（它从同一随机种子的 R 模型开始训练，与论文不同）" if follows["angle_rts"] else
+        rts_model = ("RTS 模型同样会转动网格（它从随附的 R 模型开始训练，与论文不同）" if follows["angle_rts"] else
                      "RTS 模型只转动很少，主要靠分类器识别旋转的数字")
         return zh_figure(f"在测试数字上，从 θ 读出的姿态对真实姿态的斜率（1 = 完全跟随）：RTS 模型的平移 {slopes['shift_x']}，"
                          f"缩放 {slopes['scale']}，旋转 {slopes['angle_rts']}（每个随机种子重新训练：{slopes['angle_rts_seeded']}）；R 模型的旋转 {slopes['angle']}"
@@ -188,7 +188,7 @@ def _pose_note(zh: bool = False) -> str:
                "from the start it did not turn at all" if follows["angle"] else
                "The R model does **not** learn the paper's de-rotation (§4.1, Fig. 3): its classifier learns the "
                "rotated digits directly, so the classification loss gives the transformer almost no reason to turn")
-    rts_model = ("the RTS model turns its grid too (it starts its training from the same seed's R model, unlike the paper)"
+    rts_model = ("the RTS model turns its grid too (it starts its training from the shipped R model, unlike the paper)"
                  if follows["angle_rts"] else
                  "the RTS model turns only a little and leaves rotation to its classifier")
     return (f"Slope of the pose read from θ against the true one over test digits (1 = follows exactly): RTS model "

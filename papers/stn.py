@@ -55,9 +55,9 @@ Table 1 is rebuilt offline from scikit-learn's digits (`distort`).
   and CNN alike) starts from the shipped (seed-0) R model of the same architecture, then trains 1,000
   steps on the full RTS range (±45° from the start); the paper trains each model from scratch. The
   seeds of `test_error_RTS` vary only this RTS training (retraining R per seed did not fit our CPU
-  budget), so their spread understates training noise. Trained from
-  scratch, our RTS ST-CNNs found, centred and scaled the digit but turned it only a little (the
-  earlier shipped model; `theta_angle_slope_rts` then measured near zero). Tried on the validation
+  budget), so their spread understates training noise. Trained from scratch, our RTS ST-CNNs
+  found, centred and scaled the digit but turned it only a little (the earlier shipped model;
+  `theta_angle_slope_rts` then measured near zero). Tried on the validation
   digits (single runs): the R curriculum applied to RTS's angles alone (no de-rotation); a staged
   curriculum from scratch (`STAGED`, `placement_range`: the rotation widened on centred, unscaled
   digits over the first quarter of the steps, then shift and scale widened over the next quarter;
@@ -71,8 +71,8 @@ Table 1 is rebuilt offline from scikit-learn's digits (`distort`).
   paper's cluttered-MNIST recipe; the number of pieces is ours); no model here is trained on clutter.
 - Results (results/stn.json, `python -m papers.reproduce stn`): `test_error_<distortion>` train
   every model of a distortion per seed for `TRAIN_STEPS[kind]` steps (from scratch, RTS from the
-  seed-0 R models; seed 0 is the shipped checkpoint's run), with the paper's Table 1 figure stored beside; `shipped_test_error_*`
-  re-measure the shipped checkpoints; `theta_*_slope` measure how the shipped models' θ follows
+  seed-0 R models; seed 0 is the shipped checkpoint's run), with the paper's Table 1 figure stored
+  beside; `shipped_test_error_*` re-measure the shipped checkpoints; `theta_*_slope` measure how the shipped models' θ follows
   the digit's shift, scale and rotation; `theta_angle_slope_seeded` (`_rts_seeded`) runs the rotation
   sweep on each seed's R (RTS) ST-CNN of `test_error_R` (`_RTS`): training noise, not only the pick of
   test digits.

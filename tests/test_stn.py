@@ -245,6 +245,21 @@ def test_the_r_st_cnn_turns_the_digit_upright():
         assert torch.corrcoef(torch.stack([glimpse, upright]))[0, 1] > torch.corrcoef(torch.stack([glimpse, turned]))[0, 1]
 
 
+@needs_weights
+def test_the_rts_st_cnn_turns_the_digit_upright_too():
+    """The warm-started RTS model de-rotates as well (its stored slope over ±45° is its re-measured
+    one) while still finding a moved, scaled digit: θ reads the angle back within 20°."""
+    from papers import results
+
+    assert results.value("stn", "theta_angle_slope_rts") > 0.7
+    assert stn.theta_slope("theta_angle_slope_rts", 0) == pytest.approx(
+        results.claim("stn", "theta_angle_slope_rts")["ours"]["per_seed"][0], abs=0.02)
+    digit = stn.digits("test")[0][7]
+    for angle, scale, sx, sy in [(-40, 0.8, 5, -4), (40, 1.1, -5, 3)]:
+        theta = stn.analyse(stn.compose(digit, angle, scale, sx, sy, clutter=0), "RTS")["theta"]
+        assert stn.theta_pose(theta)["angle"] == pytest.approx(angle, abs=20)
+
+
 def test_exact_grid_is_the_inverse_of_the_placement():
     """The tab's orange grid: sampling the composed canvas on it gives back the upright digit."""
     digit = stn.digits("test")[0][3]
