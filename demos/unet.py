@@ -47,27 +47,32 @@ def _helped(zh: bool = False) -> str:
     return "在这些细胞核上公式 2 的效果不一致。" if zh else "On these nuclei Eq. 2's effect is mixed."
 
 
+_PUBLIC = "nuclei_ensemble_f1"  # what segment_nuclei and the tab's nuclei model run
+
+
 def _target_note(zh: bool = False) -> str:
     """The issue's +0.10 target, against which baseline it was set, and where the U-Net stands."""
-    ours = value(SLUG, "nuclei_f1")
-    fixed, tuned = value(SLUG, "nuclei_f1", "otsu_watershed_default"), value(SLUG, "nuclei_f1", "otsu_watershed")
+    ours = value(SLUG, _PUBLIC)
+    fixed, tuned = value(SLUG, _PUBLIC, "otsu_watershed_default"), value(SLUG, _PUBLIC, "otsu_watershed")
     if ours is None or fixed is None or tuned is None:
         return ""
     met_fixed, met_tuned = ours - fixed >= 0.1, ours - tuned >= 0.1
-    fixed_text = figure(SLUG, "nuclei_f1", "otsu_watershed_default")
+    found = claim(SLUG, _PUBLIC)
+    tied = abs(ours - tuned) < max(found["ours"]["sd"], found["baselines"]["otsu_watershed"]["sd"])
+    fixed_text = figure(SLUG, _PUBLIC, "otsu_watershed_default")
     if zh:
         return ("议题要求实例 F1 比经典流程高 0.10；这个目标是对照未调参的 Otsu + 分水岭定的（议题里测得 0.70；"
-                f"用我们的固定设置为 {zh_figure(fixed_text)}）。发布的细胞核 U-Net "
+                f"用我们的固定设置为 {zh_figure(fixed_text)}）。本页的细胞核 U-Net（两个模型平均）"
                 + ("高于" if ours > fixed else "不高于") + "固定设置的基线" + ("，且高出 0.10 以上" if met_fixed else "，差距不到 0.10")
-                + "；对设置同样在验证图像上选定的基线，它" + ("更高" if ours > tuned else "没有更高")
+                + "；对设置同样在验证图像上选定的基线，它" + ("持平（差距小于重采样间的波动）" if tied else "更高" if ours > tuned else "没有更高")
                 + ("，且高出 0.10 以上" if met_tuned else "") + "。所以 +0.10 的目标对固定设置的基线"
                 + ("达成" if met_fixed else "没有达成") + "，对调参后的基线" + ("达成" if met_tuned else "没有达成") + "。")
     return ("The issue asked for an instance F1 0.10 above the classical pipeline; that target was set against an "
             f"untuned Otsu + watershed (0.70 in the issue's own measurement; {fixed_text} with our fixed settings). "
-            "The shipped nuclei U-Net is " + ("above" if ours > fixed else "not above") + " the fixed-settings baseline"
+            "The tab's nuclei U-Net (the two models averaged) is " + ("above" if ours > fixed else "not above") + " the fixed-settings baseline"
             + (" by 0.10 or more" if met_fixed else ", by less than 0.10") + ", and "
-            + ("above" if ours > tuned else "not above") + " the baseline whose settings were also chosen on the "
-            "validation images" + (" by 0.10 or more" if met_tuned else "") + ": the +0.10 target is "
+            + ("level with (within the spread over resamples)" if tied else "above" if ours > tuned else "not above")
+            + " the baseline whose settings were also chosen on the validation images" + (" by 0.10 or more" if met_tuned else "") + ": the +0.10 target is "
             + ("met" if met_fixed else "not met") + " against the fixed baseline and "
             + ("met" if met_tuned else "not met") + " against the tuned one.")
 
@@ -77,10 +82,11 @@ _PERTURBATIONS_ZH = {"clean": "无扰动", "dim_16bit": "暗：12 位相机量�
                      "defocus": "失焦：σ = 3 像素的高斯模糊", "uneven": "照明不均：沿随机方向线性上升的背景",
                      "zoom_out": "放大倍数 × 0.5", "zoom_in": "放大倍数 × 2",
                      "saturated": "饱和亮斑：3 个细胞核亮 10 倍，按最大值存成 8 位"}
-_PERTURBATIONS_EN = {"clean": "none", "dim_16bit": "dim, 16-bit (10 % of a 12-bit range, offset, shot noise)",
+_PERTURBATIONS_EN = {"clean": "clean (no perturbation)", "dim_16bit": "dim, 16-bit (10 % of a 12-bit range, offset, shot noise)",
                      "low_snr": "low SNR (10 photons at the bright nuclei, read noise)", "defocus": "defocus (blur σ = 3 px)",
                      "uneven": "uneven illumination (background ramp)", "zoom_out": "magnification × 0.5",
                      "zoom_in": "magnification × 2", "saturated": "saturated blobs (3 nuclei × 10, stored 8-bit)"}
+LEVEL = 0.01  # F1 differences smaller than this are called level
 _ROBUST_METHODS = ("ours", "unet_nuclei", "otsu_watershed", "otsu_watershed_retuned")
 
 
@@ -94,24 +100,25 @@ def _robustness(zh: bool = False) -> str:
               if zh else "| perturbation | U-Net ensemble | U-Net (single model) | Otsu + watershed (settings from clean validation) "
                          "| Otsu + watershed (settings re-chosen on perturbed validation) | ahead of the re-tuned baseline by ≥ 0.10? |")
     rows = [header, "| --- | --- | --- | --- | --- | --- |"]
-    wins, ahead, behind = [], [], []
+    wins, ahead, level, behind = [], [], [], []
     for kind, cid in zip(unet.PERTURBATIONS, ids):
         cells = [figure(SLUG, cid, m, spread=False) for m in _ROBUST_METHODS]
         gap = value(SLUG, cid) - value(SLUG, cid, "otsu_watershed_retuned")
         name = (_PERTURBATIONS_ZH if zh else _PERTURBATIONS_EN)[kind]
-        (wins if gap >= 0.1 else ahead if gap > 0 else behind).append(name)
-        verdict = ("是" if gap >= 0.1 else "否（领先不到 0.10）" if gap > 0 else "否（落后或持平）") if zh else \
-                  ("yes" if gap >= 0.1 else "no (ahead by less)" if gap > 0 else "no (behind or level)")
+        group = 0 if gap >= 0.1 else 1 if gap > LEVEL else 2 if gap >= -LEVEL else 3
+        (wins, ahead, level, behind)[group].append(name)
+        verdict = (("是", "否（领先不到 0.10）", "否（相差不到 0.01）", "否（落后）") if zh else
+                   ("yes", "no (ahead by less)", "no (within 0.01)", "no (behind)"))[group]
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {verdict} |")
     sep = "、" if zh else "; "
-    none = "无" if zh else "none"
+    none = "（无）" if zh else "(none)"
     if zh:
         lead = ("**换一台显微镜会怎样？** 在 8 张留出的 U2OS 测试图像上施加事先声明、从未调过的扰动，模拟别的显微镜"
                 "（实例 F1，IoU > 0.5；每行 3 个随机种子的平均，见 results/unet.json → perturbed_*_f1）。"
                 "U-Net 走 segment_nuclei 的流程（逐图估计缩放，设置在干净的验证图像上选定）；公平的经典基线在同样扰动后的"
                 "8 张验证图像上重新选择设置。")
         tail = (f"U-Net 集成领先重选设置的基线 0.10 以上：{sep.join(wins) or none}；领先但不到 0.10：{sep.join(ahead) or none}；"
-                f"落后或持平：{sep.join(behind) or none}。")
+                f"相差不到 0.01：{sep.join(level) or none}；落后：{sep.join(behind) or none}。")
     else:
         lead = ("**Another microscope?** Fixed perturbations, declared before measuring and never tuned, applied to the "
                 "8 held-out U2OS test images to mimic other microscopes (instance F1 at IoU > 0.5; each cell the mean of "
@@ -119,7 +126,8 @@ def _robustness(zh: bool = False) -> str:
                 "estimated per image, settings chosen on clean validation images); the fair classical baseline has its "
                 "settings re-chosen on the same perturbation of the 8 validation images.")
         tail = (f"The U-Net ensemble is ahead of the re-tuned baseline by 0.10 or more under: {sep.join(wins) or none}; "
-                f"ahead by less than 0.10 under: {sep.join(ahead) or none}; behind or level under: {sep.join(behind) or none}.")
+                f"ahead by less than 0.10 under: {sep.join(ahead) or none}; within 0.01 under: {sep.join(level) or none}; "
+                f"behind under: {sep.join(behind) or none}.")
     return lead + "\n\n" + "\n".join(rows) + "\n\n" + tail
 
 
@@ -132,7 +140,7 @@ _CLAIMS = ["nuclei_f1", "nuclei_seg", "nuclei_auto_f1", "nuclei_ensemble_f1", "n
 _NUC = ("真实 U2OS 细胞核（Coelho 等 2009，缩小 4 倍），8 张留出的测试图像：在 U2OS 上训练的 U-Net（unet_nuclei）对比"
         "不用权重图训练的同一模型（unet_nuclei_no_weight_map）、合成细胞 U-Net 与 Otsu + 分水岭；每个随机种子是测试图像的一次自助重采样（模型固定），各方法的设置都在 8 张验证图像上选定；"
         "未标注的边缘或失焦细胞核对所有方法都算误检")
-_AUTO = ("全分辨率的真实 U2OS 细胞核，经 segment_nuclei（逐图估计缩放），8 张留出的测试图像：U-Net 对比同一缩小图像上的 "
+_AUTO = ("全分辨率的真实 U2OS 细胞核，经 segment_nuclei（逐图估计缩放），8 张留出的测试图像：U-Net（两个细胞核模型平均、从核心切分）对比同一缩小图像上的 "
          "Otsu + 分水岭；每个随机种子是测试图像的一次自助重采样")
 _NWM = ("真实 U2OS 细胞核（缩小 4 倍），8 张留出的测试图像：从论文的初始化出发、用与不用公式 2 的权重图训练的 U-Net，"
         f"随机种子与预算相同（Adam {unet.NUCLEI_COMPARE_STEPS} 步，每步 {unet.NUCLEI_BATCH} 块；发布的模型为 "
@@ -196,7 +204,7 @@ models averaged, and each cut by a watershed from its confident cores, the best 
 averaged, cut from the cores) scores {figure(SLUG, "nuclei_ensemble_f1")} on the test images against
 {figure(SLUG, "nuclei_ensemble_f1", _BEST_OTSU)} for the tuned Otsu + watershed (SEG
 {figure(SLUG, "nuclei_ensemble_seg")} against {figure(SLUG, "nuclei_ensemble_seg", _BEST_OTSU)}); the tab's
-segmentation keeps the single shipped model.
+nuclei segmentation and `papers.unet.segment_nuclei` use this variant.
 
 {_robustness()}
 
@@ -235,7 +243,7 @@ U-Net 为 {zh_figure(figure(SLUG, "nuclei_seg"))}，Otsu + 分水岭为 {zh_figu
 从各模型单独、8 个旋转/翻转取平均（论文在电镜任务上这样做，§4）、两个模型平均、以及各自从高置信核心做分水岭切分这些变体中选出的最佳变体
 （两个模型平均、从核心切分）在测试图像上为 {zh_figure(figure(SLUG, "nuclei_ensemble_f1"))}，调参后的 Otsu + 分水岭为
 {zh_figure(figure(SLUG, "nuclei_ensemble_f1", _BEST_OTSU))}（SEG：{zh_figure(figure(SLUG, "nuclei_ensemble_seg"))} 对
-{zh_figure(figure(SLUG, "nuclei_ensemble_seg", _BEST_OTSU))}）；本页的分割仍使用单个发布的模型。
+{zh_figure(figure(SLUG, "nuclei_ensemble_seg", _BEST_OTSU))}）；本页的细胞核分割和 `papers.unet.segment_nuclei` 都使用这个变体。
 
 {_robustness(zh=True)}
 
@@ -327,7 +335,7 @@ def _em_summary(count: int, baseline_count: int, seconds: float, shape, tiles: i
 
 def _score_line(method: str, request=None, model: str = "nuclei") -> str:
     """The stored held-out scores of one method (results/unet.json), for beside its overlay."""
-    claims = ("nuclei_f1", "nuclei_seg") if model == "nuclei" else ("synthetic_f1", "synthetic_seg")
+    claims = ("nuclei_ensemble_f1", "nuclei_ensemble_seg") if model == "nuclei" else ("synthetic_f1", "synthetic_seg")
     f1, seg = (figure(SLUG, c, method) for c in claims)
     where = say(request, "held-out U2OS test images" if model == "nuclei" else "held-out synthetic images",
                 "留出的 U2OS 测试图像" if model == "nuclei" else "留出的合成图像")
@@ -337,8 +345,8 @@ def _score_line(method: str, request=None, model: str = "nuclei") -> str:
 def _summary(count: int, baseline_count: int, seconds: float, shape, tiles: int, factor: float,
              model: str, request=None) -> str:
     device = unet.get_device().type.upper()
-    ours = say(request, "U-Net (U2OS nuclei)" if model == "nuclei" else "U-Net (synthetic cells)",
-               "U-Net（U2OS 细胞核）" if model == "nuclei" else "U-Net（合成细胞）")
+    ours = say(request, "U-Net (U2OS nuclei, two models averaged)" if model == "nuclei" else "U-Net (synthetic cells)",
+               "U-Net（U2OS 细胞核，两个模型平均）" if model == "nuclei" else "U-Net（合成细胞）")
     reduced = say(request, f", reduced {factor:.2f}× to the training nucleus size" if model == "nuclei" else "",
                   f"，缩小 {factor:.2f} 倍到训练时的细胞核大小" if model == "nuclei" else "")
     return (say(request,
@@ -376,7 +384,7 @@ def segment(image, threshold: float, invert: bool, model: str = "nuclei", progre
                               progress=lambda done, total: progress(done / total, desc=say(request, "tile", "切块") + f" {done}/{total}"))
         probability, instances, baseline, factor = result.probability, result.instances, unet.otsu_watershed(grey), 1.0
     else:
-        found = unet.segment_nuclei_full(grey)
+        found = unet.segment_nuclei_full(grey, ensemble=True)
         probability, instances, baseline, factor = found.probability, found.instances, found.baseline, found.factor
         small = [max(1, round(side / factor)) for side in grey.shape]
         tile = unet.output_size(unet.input_size_for(min(max(small), unet.NUCLEI_TILE_OUTPUT)))
