@@ -76,7 +76,12 @@ Deviations from the paper:
   U2OS test images are perturbed in fixed ways declared before measuring (dim 16-bit, low SNR,
   defocus, uneven illumination, magnification ×0.5 and ×2, saturated blobs); the classical
   baseline gets its settings re-chosen on the same perturbation of the validation images. These
-  are simulations of other microscopes, not other cell lines.
+  are simulations of other microscopes, not other cell lines. A fine-tuning of the shipped models
+  with a wider augmentation (`finetune_wide`: a few nuclei 2-20× brighter than the rest, blur up to
+  σ = 3.5 px, down to 5 photons; 600 steps at learning rates 1e-3 and 3e-4) was tried and chosen
+  against on validation: it fixed the saturated-blobs validation images for the single model, did
+  not help low SNR or defocus, and was slightly worse on the clean validation images, so it is not
+  shipped (the rule: ship only if not worse on the clean validation images; numbers in the commit log).
 - Any image size: nuclei smaller than the scale augmentation reached (< 0.6× the training size)
   are enlarged up to 2× before the U-Net (chosen on the zoom_out-perturbed validation images).
 
@@ -86,7 +91,9 @@ resolution), synthetic_* (shipped synthetic model vs Otsu + watershed), weight_m
 without Eq. 2, 3 seeds), em_pixel_error / em_rand_error (ISBI test slices: EM model vs a
 smoothed threshold), nuclei_weight_map_f1 / _seg / _separated (real nuclei with vs without Eq. 2,
 3 seeds, and the fraction of touching nucleus pairs separated), nuclei_ensemble_f1 / _seg (the
-variant chosen on validation); `python -m papers.reproduce unet`.
+variant chosen on validation), perturbed_<kind>_f1 (the test images under each declared
+perturbation: the ensemble and the single model through segment_nuclei's pipeline vs Otsu +
+watershed with clean-validation and re-chosen settings, 3 seeds); `python -m papers.reproduce unet`.
 
 Issue 19 asked for a nuclei F1 0.10 above Otsu + watershed. That target was measured against the
 untuned pipeline (0.70 in the issue; our fixed settings: nuclei_f1 → otsu_watershed_default). With
@@ -94,7 +101,14 @@ its settings chosen on the same validation images as the U-Net's (nuclei_f1 → 
 classical pipeline is a much stronger baseline: the shipped U-Net beats the untuned one, but by
 less than 0.10, and does not beat the tuned one; the variant chosen on validation (nuclei_ensemble_*)
 is level with the tuned one in F1 (within the bootstrap spread) and ahead in SEG. The +0.10 target
-is not met (see results/unet.json; the tab states it from there).
+is not met (see results/unet.json; the tab states it from there). Under the simulated other
+microscopes (perturbed_*_f1), against the classical pipeline re-tuned on the same perturbation, the
+ensemble is not 0.10 ahead under any of them either: level on clean, dim 16-bit and both
+magnifications, behind under low SNR and defocus, ahead by less than 0.10 under uneven
+illumination; with saturated blobs every method fails (the percentile normalisation takes the
+saturated nuclei as the bright reference). Against the untuned settings (from clean validation)
+the ensemble is more than 0.10 ahead only at magnification ×0.5, where the baseline's fixed
+watershed spacing no longer fits the nuclei.
 """
 from __future__ import annotations
 
@@ -992,21 +1006,29 @@ def save_nuclei(model: UNet, postprocess: dict[str, float], path: Path) -> None:
     save_file(tensors, str(path))
 
 
-NUCLEI_FINETUNE_STEPS, NUCLEI_FINETUNE_LR, NUCLEI_FINETUNE_SEED = 600, 1e-3, 1  # the wider augmentation's stage
+WIDE_FINETUNE_STEPS, WIDE_FINETUNE_SEED = 600, 1  # the fine-tuning tried with the wider augmentation (not shipped)
+
+
+def finetune_wide(use_weight_map: bool = True, lr: float = 1e-3) -> tuple[UNet, dict[str, float]]:
+    """The experiment behind "Deviations": a copy of a shipped nuclei model fine-tuned for
+    WIDE_FINETUNE_STEPS with the wider augmentation, its post-processing re-chosen on the clean
+    validation images. Not shipped (it was worse on the clean validation images)."""
+    import copy
+
+    model = copy.deepcopy(nuclei_pretrained("cpu", use_weight_map)[0])
+    model = train_nuclei(WIDE_FINETUNE_SEED, use_weight_map, WIDE_FINETUNE_STEPS, model=model, lr=lr, wide=True,
+                         log=lambda line: print(line, flush=True))
+    return model, nuclei_postprocessing(model)
 
 
 def train_nuclei_checkpoint(use_weight_map: bool, out_dir: Path, seed: int = 0, steps: int = NUCLEI_STEPS) -> dict:
-    """Train (NUCLEI_STEPS with the first augmentation, then NUCLEI_FINETUNE_STEPS with the wider
-    one), choose the post-processing on the validation images, save, and report validation and
-    test scores (the test images are only reported, never used for a choice)."""
-    log = lambda line: print(line, flush=True)  # noqa: E731
-    model = train_nuclei(seed, use_weight_map, steps, log=log)
-    model = train_nuclei(NUCLEI_FINETUNE_SEED, use_weight_map, NUCLEI_FINETUNE_STEPS, log=log, model=model,
-                         lr=NUCLEI_FINETUNE_LR, wide=True)
+    """Train, choose the post-processing on the validation images, save, and report validation
+    and test scores (the test images are only reported, never used for a choice)."""
+    model = train_nuclei(seed, use_weight_map, steps, log=lambda line: print(line, flush=True))
     post = nuclei_postprocessing(model)
     name = NUCLEI_CHECKPOINT.filename if use_weight_map else "unet_nuclei_no_weight_map.safetensors"
     save_nuclei(model, post, out_dir / name)
-    report = {"weight_map": use_weight_map, "steps": steps, "finetune_steps": NUCLEI_FINETUNE_STEPS, "seed": seed, **post}
+    report = {"weight_map": use_weight_map, "steps": steps, "seed": seed, **post}
     for part in ("validation", "test"):
         scores = [nuclei_scores(split_instances(nuclei_probability(model, grey), post["threshold"], int(post["min_area"]),
                                                 int(post["min_distance"])), labels)
@@ -1063,7 +1085,7 @@ def nuclei_pretrained(device_name: str | None = None, weight_map: bool = True) -
 # the scale augmentation's reach (down to NUCLEI_SCALES[0] = 0.6× the training size): on an empty,
 # noisy field the size estimate finds noise blobs, and enlarging them makes nuclei of noise. Nuclei
 # smaller than that (another objective: the zoom_out perturbation) are enlarged, at most 2× (MIN_FACTOR);
-# this rule was chosen on the perturbed validation images (F1 of zoom_out 0.75 -> 0.93, clean unchanged).
+# this rule was chosen on the zoom_out-perturbed validation images (clean validation scores unchanged).
 MIN_FACTOR, MAX_FACTOR = 0.5, 8.0
 MAX_WORK_SIDE = 1536  # an image is never processed larger than this
 
