@@ -18,7 +18,7 @@ from demos.i18n import localized, say, t, zh_figure
 from papers import unet
 from papers.checkpoints import budget, gpu
 from demos.common import device_note
-from papers.results import claim, comparison_table, figure, value
+from papers.results import claim, comparison_table, figure, setting, value
 
 
 def _weight_map_effect(zh: bool = False, claim_id: str = "weight_map_f1") -> str:
@@ -77,12 +77,12 @@ def _target_note(zh: bool = False) -> str:
             + ("met" if met_tuned else "not met") + " against the tuned one.")
 
 
-_PERTURBATIONS_ZH = {"clean": "无扰动", "dim_16bit": "暗：12 位相机量程的 10 %，加相机偏置与散粒噪声，16 位存储",
+_PERTURBATIONS_ZH = {"clean": "无扰动", "dim_16bit": f"暗：12 位相机量程的 {setting('10 %')}，加相机偏置与散粒噪声，16 位存储",
                      "low_snr": "低信噪比：明亮细胞核处仅 10 个光子的泊松噪声加读出噪声",
                      "defocus": "失焦：σ = 3 像素的高斯模糊", "uneven": "照明不均：沿随机方向线性上升的背景",
                      "zoom_out": "放大倍数 × 0.5", "zoom_in": "放大倍数 × 2",
                      "saturated": "饱和亮斑：3 个细胞核亮 10 倍，按最大值存成 8 位"}
-_PERTURBATIONS_EN = {"clean": "clean (no perturbation)", "dim_16bit": "dim, 16-bit (10 % of a 12-bit range, offset, shot noise)",
+_PERTURBATIONS_EN = {"clean": "clean (no perturbation)", "dim_16bit": f"dim, 16-bit ({setting('10 %')} of a 12-bit range, offset, shot noise)",
                      "low_snr": "low SNR (10 photons at the bright nuclei, read noise)", "defocus": "defocus (blur σ = 3 px)",
                      "uneven": "uneven illumination (background ramp)", "zoom_out": "magnification × 0.5",
                      "zoom_in": "magnification × 2", "saturated": "saturated blobs (3 nuclei × 10, stored 8-bit)"}

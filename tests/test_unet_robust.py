@@ -77,3 +77,18 @@ def test_nuclei_smaller_than_any_seen_in_training_are_enlarged_others_never():
     assert unet.scale_factor(grey, training / 0.8) == 1.0  # 0.8× the training size: within the scale augmentation
     assert unet.scale_factor(grey, training / 0.4) == unet.MIN_FACTOR  # far smaller: enlarged, at most 2×
     assert unet.scale_factor(grey, training / 0.55) == pytest.approx(0.55, rel=1e-3)
+
+
+def test_the_tab_says_yes_only_where_the_stored_gap_over_the_re_tuned_baseline_is_at_least_0_10():
+    from demos import unet as tab
+    from papers.results import value
+
+    ids = [f"perturbed_{kind}_f1" for kind in unet.PERTURBATIONS]
+    if any(value(tab.SLUG, cid) is None for cid in ids):
+        pytest.skip("perturbed_*_f1 not in results/unet.json")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in tab._robustness().splitlines() if line.startswith("| ")}
+    for kind, cid in zip(unet.PERTURBATIONS, ids):
+        gap = value(tab.SLUG, cid) - value(tab.SLUG, cid, "otsu_watershed_retuned")
+        row = rows[tab._PERTURBATIONS_EN[kind]]
+        assert row.endswith("| yes |") == (gap >= 0.1), row
+        assert row.endswith("| no (behind) |") == (gap < -tab.LEVEL), row
