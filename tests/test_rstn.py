@@ -65,6 +65,18 @@ def test_attention_starts_without_a_per_step_position_prior():
     assert model.to_theta.weight.grad.abs().sum() > 0  # the attention is learned through the sampler
 
 
+@pytest.mark.parametrize("size", rstn.GLIMPSE_SIZES)
+def test_coarser_glimpses_sample_the_same_window_with_fewer_pixels(size):
+    """The glimpse-size experiment changes only the glimpse's resolution (the paper's down-sampling
+    factor, canvas pixels per glimpse pixel), not where the window starts or the classifier's job."""
+    model = rstn.RNNSPN(rstn.Config(glimpse=size))
+    x, _ = rstn.sequence_batch(*rstn.digits("train"), 2, torch.Generator().manual_seed(0))
+    thetas, glimpses = model.attend(x)
+    assert glimpses.shape == (2, 3, 1, size, size) and model(x).shape == (2, 3, 10)
+    assert torch.allclose(thetas, rstn.start_theta().expand(2, 3, 2, 3))
+    assert rstn.downsampling(size) == pytest.approx(rstn.CANVAS_H * rstn.CANVAS_W / size ** 2)
+
+
 def test_baselines_output_one_softmax_per_position():
     x = torch.rand(2, 1, rstn.CANVAS_H, rstn.CANVAS_W)
     for name in ("cnn", "single_stn"):
@@ -101,6 +113,10 @@ def test_the_tabs_honest_sentences_hold():
     assert error("cnn", "random") > inside and error("single_stn", "random") > inside
     assert error("rnn_spn", "packed_left") > 2 * inside and error("rnn_spn", "packed_right") > 2 * inside
     model = rstn.load_model("rnn_spn")
+    # packed layouts: the glimpses are pulled towards the canvas centre (right when packed left, left when
+    # packed right), further than on random layouts
+    left, right = (rstn.attention_offset_px(model, seed=5, count=100, layout=k) for k in ("packed_left", "packed_right"))
+    assert left > 3 and right < -3 and abs(rstn.attention_offset_px(model, seed=5, count=100)) < 3
     assert rstn.glimpse_width_px(model, seed=5, count=100) < 28  # a digit is 21-27 px; the canvas 100
     assert rstn.attention_error_px(model, seed=5, count=100) < 0.5 * rstn.attention_error_px(None, seed=5, count=100)
 
