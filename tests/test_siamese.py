@@ -173,23 +173,86 @@ def test_faces_from_the_orl_folder(shared_dir, monkeypatch):
 
 
 def test_shipped_faces_checkpoint_against_pixels_and_the_untrained_net(shared_dir, monkeypatch):
-    """What the tab says about the shipped faces G_W (trained on ORL people 1-30), re-measured on
-    people 31-40, whom it never saw: far better than the same network untrained and better than
-    raw-pixel L1 (and than the standardised pixels G_W sees), though above the target EER 0.08;
-    its EER is the stored one."""
+    """What the tab says about the shipped faces G_W (FACE_ENSEMBLE networks trained on ORL people
+    1-30, used as one), re-measured on people 31-40, whom it never saw: far better than the same
+    networks untrained and better than raw-pixel L1 (and than the standardised pixels G_W sees);
+    whether it meets the target EER 0.08 is what the tab says; its EER is the stored one."""
+    from demos import siamese as demo
     from papers import results
 
     monkeypatch.setenv("GALLERY_ORL_DIR", str(shared_dir / "data" / "orl_faces"))
     data = siamese.face_data()
-    shipped = siamese.evaluate(siamese.pretrained(torch.device("cpu"), dataset="faces"), data).roc.eer
+    model = siamese.pretrained(torch.device("cpu"), dataset="faces")
+    assert isinstance(model, siamese.EnsembleNet) and len(model.members) == siamese.FACE_ENSEMBLE
+    shipped = siamese.evaluate(model, data).roc.eer
     torch.manual_seed(0)
-    untrained = siamese.evaluate(siamese.SiameseNet(siamese.FACES_CONFIG), data).roc.eer
+    untrained = siamese.evaluate(siamese.EnsembleNet([siamese.SiameseNet(siamese.FACES_CONFIG)
+                                                      for _ in range(siamese.FACE_ENSEMBLE)]), data).roc.eer
     pixels = siamese.pixel_baseline(data).eer
     assert shipped < untrained - 0.03
     assert shipped < pixels - 0.01 and pixels < siamese.pixel_baseline(data, standardised=True).eer
-    assert shipped > 0.08  # the issue's target is not reached on the test people
     assert pixels == pytest.approx(results.value("siamese", "orl_unseen_eer", "pixels"), abs=1e-6)
     assert shipped == pytest.approx(results.value("siamese", "shipped_faces_unseen_eer"), abs=0.005)
+    assert ("the ensemble on people 31–40: **met**" in demo._target_note()) == (
+        results.value("siamese", "orl_ensemble_unseen_eer") <= demo.TARGET_EER)
+
+
+def test_ensemble_is_one_g_w_whose_squared_energy_is_the_members_mean():
+    """EnsembleNet: unit-length outputs (so the contrastive margin and E_W's bound hold), E_W² the
+    mean of the members' E_W², and the demo rebuilds it from a state dict."""
+    torch.manual_seed(0)
+    members = [siamese.SiameseNet(siamese.FACES_CONFIG).eval() for _ in range(3)]
+    ensemble = siamese.EnsembleNet(members).eval()
+    x1, x2 = torch.rand(5, 1, *siamese.FACE_HW), torch.rand(5, 1, *siamese.FACE_HW)
+    with torch.no_grad():
+        g1, g2 = ensemble(x1), ensemble(x2)
+        squared = torch.stack([siamese.energy(m(x1), m(x2), p=2) ** 2 for m in members]).mean(0)
+    assert torch.allclose(g1.norm(dim=1), torch.ones(5), atol=1e-5)
+    assert torch.allclose(siamese.energy(g1, g2, p=2) ** 2, squared, atol=1e-5)
+    rebuilt = siamese.model_from_state(siamese.FACES_CONFIG, ensemble.state_dict()).eval()
+    assert isinstance(rebuilt, siamese.EnsembleNet) and len(rebuilt.members) == 3
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x1), g1)
+    assert isinstance(siamese.model_from_state(siamese.FACES_CONFIG, members[0].state_dict()), siamese.SiameseNet)
+
+
+def test_face_folds_are_other_people_and_the_tab_states_their_ordering(shared_dir, monkeypatch):
+    """The folds over people: each verifies ten people and trains on the other 30 (never 21-30,
+    who chose the recipe); 31-40 is face_data() itself. The raw-pixel EER of each fold re-measures
+    to the stored baseline; the tab calls the learned metric better than raw pixels on a fold only
+    if every stored seed beats them there, and says "worse" where every seed loses (the training
+    itself is re-run by papers.reproduce). On 31-40 every stored seed beats raw pixels, one G_W
+    and the ensemble alike."""
+    from demos import siamese as demo
+    from papers import results
+
+    monkeypatch.setenv("GALLERY_ORL_DIR", str(shared_dir / "data" / "orl_faces"))
+    folds = {(first, last): siamese.face_fold(first, last) for first, last in siamese.ORL_FOLDS}
+    assert (21, 30) not in folds
+    for (first, last), data in folds.items():
+        people = set(range(first - 1, last))
+        assert set(data.heldout_labels.tolist()) == people and len(data.heldout_labels) == 100
+        assert set(data.train_labels.tolist()) == set(range(40)) - people
+        claim = results.claim("siamese", f"orl_fold_{first}_{last}_eer")
+        assert siamese.pixel_baseline(data).eer == pytest.approx(claim["baselines"]["pixels"]["mean"], abs=1e-6)
+        assert claim["ours"]["n_seeds"] >= 3
+        pairs = list(zip(claim["ours"]["per_seed"], claim["baselines"]["pixels"]["per_seed"]))
+        wording = demo._versus(f"orl_fold_{first}_{last}_eer", "pixels")
+        assert f"people {first}–{last}: " in demo._faces_note()
+        if wording == "**better** than":
+            assert all(ours < pixels for ours, pixels in pairs)
+        if all(ours > pixels for ours, pixels in pairs) and claim["ours"]["mean"] - claim["baselines"]["pixels"]["mean"] > claim["ours"]["sd"]:
+            assert wording == "**worse** than"
+    for claim_id in ("orl_unseen_eer", "orl_ensemble_unseen_eer"):
+        claim = results.claim("siamese", claim_id)
+        assert all(o < p for o, p in zip(claim["ours"]["per_seed"], claim["baselines"]["pixels"]["per_seed"]))
+        assert demo._versus(claim_id, "pixels") == "**better** than"
+    test = siamese.face_fold(31, 40)
+    assert torch.equal(test.heldout_images, siamese.face_data().heldout_images)
+    mean = results.claim("siamese", "orl_folds_eer")
+    per_fold = [results.claim("siamese", f"orl_fold_{a}_{b}_eer") for a, b in siamese.ORL_FOLDS]
+    per_fold.append(results.claim("siamese", "orl_unseen_eer"))
+    assert mean["ours"]["mean"] == pytest.approx(np.mean([c["ours"]["mean"] for c in per_fold]), abs=1e-9)
 
 
 def test_distortions_identity_and_shift():
