@@ -142,10 +142,12 @@ def _tps_table(theta: torch.Tensor, placement, elastic: float, seed: int, zh: bo
     gap = (learned - exact).norm(dim=1).mean().item()
     if zh:
         return (f"**TPS 的 θ**：4×4 网格上 16 个源控制点（绿色网格的节点）。它们离规则网格平均 {moved:.1f} 像素，"
-                f"离精确逆变换给同一输出点的位置平均 {gap:.1f} 像素。\n\n" + _e_note(zh=True))
+                f"离精确逆变换给同一输出点的位置平均 {gap:.1f} 像素（没有任何东西把 θ 拉向精确逆变换：训练它的只有分类损失，"
+                "所以它只需把数字放大并扭成分类器容易识别的样子）。\n\n" + _e_note(zh=True))
     return (f"**TPS θ**: 16 source control points on a 4×4 grid (the green grid's knots). They sit {moved:.1f} px "
             f"from the regular grid on average, and {gap:.1f} px from where the exact inverse of your distortion "
-            "puts the same output points.\n\n" + _e_note())
+            "puts the same output points (nothing pulls θ towards the exact inverse: only the classification loss trains "
+            "it, so it need only zoom onto the digit and bend it into something its classifier reads well).\n\n" + _e_note())
 
 
 def _e_note(zh: bool = False) -> str:
@@ -348,12 +350,13 @@ def error_table(zh: bool = False) -> str:
         return zh_figure(
             "**各种形变下的测试错误率（%）**（与论文一样每种形变一组模型，但只有 R、RTS 和 E；1,148 个训练数字，在 CPU 上训练几分钟，"
             "多个随机种子的均值 ± 标准差；论文：60,000 个 MNIST 数字）。重新生成：`python -m papers.reproduce stn`。\n\n" + table +
-            "\n\n带随机种子的比较（每个随机种子都从头训练所有模型），用均值之差对比两者标准差之和：" + "；".join(verdicts) +
+            "\n\n带随机种子的比较（每个随机种子都重新训练所有模型：从头开始，RTS 模型则从随附的 R 模型开始），用均值之差对比两者标准差之和：" + "；".join(verdicts) +
             "。随附模型的各行各只训练了一次；其 ± 只来自三次测试形变抽样，所以那里的差距说明不了训练带来的波动。")
     return ("**% test error per distortion** (one set of models per distortion as in the paper, but only R, RTS and E; "
             "1,148 training digits, minutes of CPU, mean ± sd over seeds; paper: 60,000 MNIST digits). "
             "Regenerate: `python -m papers.reproduce stn`.\n\n" + table +
-            "\n\nSeeded comparison (each seed trains every model from scratch), difference of the means "
+            "\n\nSeeded comparison (each seed trains every model anew: from scratch, the RTS ones from the shipped R "
+            "models), difference of the means "
             "against the sum of the two spreads: " + "; ".join(verdicts) + ". The shipped rows are one "
             "training run each; their ± is over three draws of the test distortions only, so a gap there "
             "says nothing about training noise.")
