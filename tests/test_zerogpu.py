@@ -44,6 +44,7 @@ EXEMPT = {
     ("demos.harmonic", "accuracy_frame"): "reads accuracies stored with the checkpoints' declarations",
     ("demos.pcn", "detect_new_image"): "clears on None, else calls detect(), which is wrapped",
     ("demos.stn", "source_after_drawing"): "UI: switches the source radio",
+    ("demos.stn", "preset"): "UI: the sliders' values for the chosen model (E: centred, warped)",
     ("demos.rstn", "roll"): "UI: a random digit string",
     ("demos.deconvnet", "on_backbone_change"): "layer names from a meta-device model (no weights, no device)",
     ("demos.deconvnet", "occlusion_defaults"): "UI: slider ranges",
