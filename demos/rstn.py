@@ -189,15 +189,23 @@ def glimpse_verdict(zh: bool = False) -> str:
     size = min(rstn.GLIMPSE_SIZES)
     full, coarse = found["ours"], found["baselines"][f"glimpse_{size}"]
     kept = coarse["mean"] <= full["mean"] + max(full["sd"], coarse["sd"])
+    # runs still near chance: the 28x28 runs' error is over 3x the shipped (longer-trained) model's
+    unsettled = full["mean"] > 3 * results.value(SLUG, "shipped_digit_error")
     figures = (results.figure(SLUG, "glimpse_size_digit_error", f"glimpse_{size}", unit=" %"),
                results.figure(SLUG, "glimpse_size_digit_error", unit=" %"))
     factor = results.setting(f"{rstn.downsampling(size):.1f}")
     if zh:
+        verdict = ("在这个训练步数下，多数运行还没有离开接近随机猜测的平台期（28×28 的错误率远高于随附模型），"
+                   "所以这里没有检验到这一结论。" if unsettled else
+                   "在随机种子的波动范围内没有损失准确率，与论文一致。" if kept else "这里损失了准确率，与论文不同。")
         return zh_figure(f"\n\n{size}×{size} 的瞥视（下采样 {factor}）每个数字错误率 {figures[0]}，28×28 为 {figures[1]}："
-                         + ("在随机种子的波动范围内没有损失准确率，与论文一致。" if kept else "这里损失了准确率，与论文不同。"))
+                         + verdict)
+    verdict = ("at this number of steps most runs had not yet left the near-chance plateau (the 28×28 runs' error "
+               "is far above the shipped model's), so the claim is not tested here." if unsettled else
+               "no accuracy lost within the seeds' spread, as the paper found." if kept else
+               "accuracy is lost here, unlike in the paper.")
     return (f"\n\nWith a {size}×{size} glimpse (down-sampling {factor}) the per-digit error is {figures[0]} against "
-            f"{figures[1]} at 28×28: " + ("no accuracy lost within the seeds' spread, as the paper found." if kept
-                                          else "accuracy is lost here, unlike in the paper."))
+            f"{figures[1]} at 28×28: " + verdict)
 
 
 def glimpse_table(zh: bool = False) -> str:

@@ -47,6 +47,10 @@ with one softmax per position.
   canvas centre), so they land between digits and the per-digit error rises several-fold
   (`ood_*`, `attention_error_px_ood`, `attention_tracking_*`). The paper trained far longer on
   60,000 MNIST digits and did not test unseen layouts.
+- The paper's glimpse-size result (§3) is measured by `glimpse_size_*` (28x28, 20x20 and 14x14
+  glimpses; the tab says whether it holds): at `GLIMPSE_STEPS` steps the runs often sit on a
+  near-chance plateau for hundreds of steps (the digit-sized start must first find the digits),
+  so the spread across training seeds is large.
 """
 from __future__ import annotations
 
