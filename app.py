@@ -24,10 +24,10 @@ DEFAULT_CONCURRENCY = 2  # per event unless an event sets its own concurrency id
 MAX_UPLOAD = "20mb"
 CSS = """.pg-title p { font-size: 2em; font-weight: 700; margin: 0.2em 0; }
 .pg-tab-title p { font-size: 1.5em; font-weight: 700; margin: 0.2em 0 0; }
-@media (max-width: 640px) {  /* phones: wide result tables scroll sideways instead of breaking numbers */
+.prose th, .prose td { min-width: 6.5em; }  /* result tables: a number and its ± stay on one line */
+.prose th:first-child, .prose td:first-child { min-width: 13em; }
+@media (max-width: 640px) {  /* phones: wide result tables scroll sideways */
   .prose table { display: block; overflow-x: auto; }
-  .prose th, .prose td { min-width: 6.5em; }
-  .prose th:first-child, .prose td:first-child { min-width: 13em; }
 }"""  # titles are one translated value
 CACHE_CLEANUP = (1800, 3600)  # every 30 min, delete cached files older than an hour
 THREADS_ENV = "GALLERY_TORCH_THREADS"  # torch intra-op threads for the whole process (default below)
