@@ -84,7 +84,7 @@ def main() -> None:
     table = "\n".join([
         START, "## U-Net tab on big images\n",
         f"Measured on {machine()} by `python bench/unet_sizes.py --write`: the Segment button "
-        f"(`demos.unet.segment`: the U-Net, its post-processing and the Otsu + watershed baseline) on one "
+        f"(`demos.unet.segment`: the U-Net (for nuclei the two shipped nuclei models, averaged), its post-processing and the Otsu + watershed baseline) on one "
         f"image; seconds, warm = median of {args.repeats} after the first call.\n",
         "| model (image) | size | tiles | torch threads | first call (s) | warm (s) |",
         "| --- | --- | --- | --- | --- | --- |", *rows, END])

@@ -523,7 +523,7 @@ def _experiments():
         lambda seed, quick: {"ours": attention_error_px(load_model("rnn_spn"), seed),
                              "start": attention_error_px(None, seed)},
         seeds=3, higher_is_better=False, checkable=True, tolerance=0.05, digits=1,
-        labels={"ours": "RNN-SPN (trained)", "start": "start (identity θ, every step)"}))
+        labels={"ours": "RNN-SPN (trained)", "start": "start (one centred digit-sized window, every step)"}))
     experiments.append(Experiment(
         "attention_error_px_ood",
         "The same on the layouts never trained on (mean over packed left, packed right, spread)",
@@ -533,7 +533,7 @@ def _experiments():
                              "start": sum(attention_error_px(None, seed, layout=k)
                                           for k in OOD_LAYOUTS) / len(OOD_LAYOUTS)},
         seeds=3, higher_is_better=False, checkable=True, tolerance=0.05, digits=1,
-        labels={"ours": "RNN-SPN (trained)", "start": "start (identity θ, every step)"}))
+        labels={"ours": "RNN-SPN (trained)", "start": "start (one centred digit-sized window, every step)"}))
     experiments.append(Experiment(
         "attention_offset_packed_px",
         "Where the shipped RNN-SPN's glimpses go on the unseen packed layouts: signed horizontal offset from "
