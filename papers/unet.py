@@ -36,7 +36,8 @@ Deviations from the paper:
   8-bit quantisation, saturation), blur and scale (0.6–1.6×) so the nuclei model transfers to
   other microscopes, and 10 % empty fields (background only).
 - Input: one grey channel; nuclei model: per-image percentile normalisation (1st → 0,
-  99.8th → 1; robust to a few saturated blobs); synthetic model: standardised per image.
+  99.8th → 1; robust to saturated pixels covering under 0.2 % of the image, not to more: three
+  nuclei 10× too bright break it, `perturbed_saturated_f1`); synthetic model: standardised per image.
 - EM loss: Eq. 1 with the class-balancing w_c(x) only (membranes ~20 % of the pixels); the
   border term of Eq. 2 is for touching cells, where EM has membranes as their own class.
 - The border term of Eq. 2 is applied to background pixels only (where Fig. 3d shows it: the
@@ -647,7 +648,8 @@ NORM_PERCENTILES = (1.0, 99.8)
 
 def normalise(grey: np.ndarray) -> np.ndarray:
     """Per-image intensity normalisation: the 1st percentile (background) -> 0 and the 99.8th
-    (bright nuclei) -> 1. Percentiles ignore a few saturated blobs (unlike the maximum) and are
+    (bright nuclei) -> 1. Percentiles ignore saturated pixels up to 0.2 % of the image (unlike the
+    maximum; a few whole saturated nuclei are more, see `perturbed_saturated_f1`) and are
     not pulled by a large empty background (unlike the mean and standard deviation). An image of
     background only has its noise stretched to the full range: training shows such empty fields
     (EMPTY_FIELDS) so that the model calls them background."""
