@@ -6,9 +6,19 @@ port of the authors' code measured in the same run.
 Each setting runs in a fresh process: torch threads 1 and 2, each idle and with a heavy tab's
 work (VGG-like 3×3 convolutions, 64 channels at 256², as style transfer runs) running on another Python thread of the same process,
 as a second Gradio worker would. The stages are timed by wrapping papers.pcn's own functions
-(the pipeline itself is not copied): pyramid (resizing), PCN-1 per level, crops (the warps of
-PCN-2/3's candidates), PCN-2 and PCN-3 networks, NMS (and nested-window removal), and the rest
-(Python, numpy bookkeeping) as what remains of the total.
+(the pipeline itself is not copied): pyramid (resizing on the calling thread: the first level),
+"pyramid, helper" (the later levels, resized on papers.pcn.pyramid's helper thread while PCN-1
+runs: overlapped, so not part of the sum), PCN-1 per level, crops (the warps of PCN-2/3's
+candidates), PCN-2 and PCN-3 networks, NMS (and nested-window removal), and the rest (Python,
+numpy bookkeeping) as what remains of the total.
+
+Both detectors first run WARMUP times on the frame, untimed, as a live stream would. The
+"faults" columns count minor page faults per call over the timed repeats: memory that glibc's
+allocator handed back to the system and that is touched again, each fault costing kernel time
+(~4,000 faults ≈ 11 ms on this machine). How many there are depends on the allocator's history
+in the process, for ours and for the port alike; they explain much of the spread between runs.
+"pyramid, helper" is empty where torch's threads use every core (papers.pcn.pyramid then
+resizes level by level on the calling thread).
 
 `--port DIR`: a checkout of siriusdemon/pytorch-PCN (the port the weights come from; its
 `pcn/pth/*.pth` in place); its `pcn.pcn.pcn_detect` is timed on the same frame (BGR, its
@@ -31,12 +41,13 @@ from bench.run import machine, write_section  # noqa: E402
 
 START, END = "<!-- pcn-stages:start -->", "<!-- pcn-stages:end -->"
 FRAME = ROOT / "demos" / "assets" / "pcn_turned_faces.jpg"  # four turned faces, resized to 640×480
-STAGES = ("pyramid", "PCN-1", "crops", "PCN-2", "PCN-3", "NMS", "rest")
+STAGES = ("pyramid", "pyramid, helper", "PCN-1", "crops", "PCN-2", "PCN-3", "NMS", "rest")
+WARMUP = 40
 
 PROBE = r"""
-import json, sys, threading, time
+import json, resource, sys, threading, time
 import numpy as np, torch
-threads, busy, repeats, min_face, port = int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+threads, busy, repeats, min_face, port, warmup = int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], int(sys.argv[7])
 torch.set_num_threads(threads)
 import cv2
 from PIL import Image
@@ -51,8 +62,12 @@ def timed(name, fn):
         try:
             return fn(*args, **kwargs)
         finally:
-            spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+            key = name if threading.current_thread() is threading.main_thread() else name + ", helper"
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
     return wrapper
+
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 original_resize = cv2.resize
 cv2.resize = timed("pyramid", original_resize)  # stage 1 resizes each pyramid level (and nothing else)
@@ -76,15 +91,17 @@ if busy:
 
 settings = pcn.PCNSettings(min_face=min_face)
 faces = pcn.detect_faces(frame, min_face=min_face)
-rows = []
+for _ in range(warmup):
+    pcn.run_pcn(frame, settings)
+rows, before = [], faults()
 for _ in range(repeats):
     spent.clear()
     start = time.perf_counter()
     pcn.run_pcn(frame, settings)
     total = time.perf_counter() - start
-    spent["rest"] = total - sum(spent.values())
+    spent["rest"] = total - sum(v for k, v in spent.items() if not k.endswith(", helper"))
     rows.append({"total": total, **spent})
-result = {"ours": rows, "faces": len(faces)}
+result = {"ours": rows, "faces": len(faces), "faults": (faults() - before) / repeats}
 if port != "-":
     sys.path.insert(0, port)
     from pcn.pcn import pcn_detect, load_model
@@ -92,12 +109,14 @@ if port != "-":
     nets = load_model()
     bgr = np.ascontiguousarray(frame[..., ::-1])
     found = pcn_detect(bgr, nets)
-    times = []
+    for _ in range(warmup):
+        pcn_detect(bgr, nets)
+    times, before = [], faults()
     for _ in range(repeats):
         start = time.perf_counter()
         pcn_detect(bgr, nets)
         times.append(time.perf_counter() - start)
-    result.update(port=times, port_faces=len(found))
+    result.update(port=times, port_faces=len(found), port_faults=(faults() - before) / repeats)
 stop.set()
 if busy:
     worker.join()
@@ -107,7 +126,7 @@ print(json.dumps(result))
 
 def measure(threads: int, busy: bool, repeats: int, min_face: float, port: str | None) -> dict:
     out = subprocess.run([sys.executable, "-c", PROBE, str(threads), "1" if busy else "0", str(repeats),
-                          str(min_face), port or "-", str(FRAME)],
+                          str(min_face), port or "-", str(FRAME), str(WARMUP)],
                          cwd=ROOT, capture_output=True, text=True, timeout=900,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     if out.returncode:
@@ -122,17 +141,18 @@ def median_ms(values) -> float:
 
 def table(results: dict, min_face: float) -> list[str]:
     has_port = any("port" in r for r in results.values())
-    lines = [f"640×480 frame ({FRAME.name}), minimum face {min_face:.0f} px; median ms over the repeats.\n",
-             "| torch threads | heavy tab running | " + " | ".join(STAGES) + " | **total** |"
-             + (" port | ours / port |" if has_port else ""),
-             "| --- | --- | " + " | ".join("---" for _ in STAGES) + " | --- |" + (" --- | --- |" if has_port else "")]
+    lines = [f"640×480 frame ({FRAME.name}), minimum face {min_face:.0f} px; median ms over the repeats, "
+             f"after {WARMUP} untimed calls of each detector.\n",
+             "| torch threads | heavy tab running | " + " | ".join(STAGES) + " | **total** | faults |"
+             + (" port | port faults | ours / port |" if has_port else ""),
+             "| --- | --- | " + " | ".join("---" for _ in STAGES) + " | --- | --- |" + (" --- | --- | --- |" if has_port else "")]
     for (threads, busy), r in results.items():
         cells = [f"{median_ms([row.get(s, 0.0) for row in r['ours']]):.1f}" for s in STAGES]
         total = median_ms([row["total"] for row in r["ours"]])
-        line = f"| {threads} | {'yes' if busy else 'no'} | " + " | ".join(cells) + f" | **{total:.1f}** |"
+        line = f"| {threads} | {'yes' if busy else 'no'} | " + " | ".join(cells) + f" | **{total:.1f}** | {r['faults']:.0f} |"
         if has_port:
             port = median_ms(r["port"])
-            line += f" {port:.1f} | {total / port:.2f} |"
+            line += f" {port:.1f} | {r['port_faults']:.0f} | {total / port:.2f} |"
         lines.append(line)
     return lines
 

@@ -36,8 +36,10 @@ is at +90), wrapped into (-180, 180].
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -102,7 +104,7 @@ class PCN1(nn.Module):
 
     def forward(self, x):  # (B, 3, H, W) -> maps (B, H', W'), (B, 3, H', W'), (B, H', W')
         for conv in (self.conv1, self.conv2, self.conv3, self.conv4):
-            x = F.relu(conv(x))
+            x = F.relu(conv(x), inplace=True)  # in place: the same numbers, no second big map
         face = F.softmax(self.cls_prob(x), dim=1)[:, 1]
         up = F.softmax(self.rotate(x), dim=1)[:, 1]
         return face, self.bbox(x), up
@@ -127,10 +129,10 @@ class PCN2(nn.Module):
 
     def forward(self, x):  # (B, 3, 24, 24) -> (B,), (B, 3), (B, 3)
         # ReLU after the pooling: the same numbers (max and ReLU commute), on a quarter of the values
-        x = F.relu(F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True))  # (B, 20, 11, 11)
-        x = F.relu(F.max_pool2d(self.conv2(x), 3, 2, ceil_mode=True))  # (B, 40, 4, 4)
-        x = F.relu(self.conv3(x)).flatten(1)  # (B, 70 * 3 * 3)
-        x = F.relu(self.fc(x))
+        x = F.relu(F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True), inplace=True)  # (B, 20, 11, 11)
+        x = F.relu(F.max_pool2d(self.conv2(x), 3, 2, ceil_mode=True), inplace=True)  # (B, 40, 4, 4)
+        x = F.relu(self.conv3(x), inplace=True).flatten(1)  # (B, 70 * 3 * 3)
+        x = F.relu(self.fc(x), inplace=True)
         return F.softmax(self.cls_prob(x), dim=1)[:, 1], self.bbox(x), F.softmax(self.rotate(x), dim=1)
 
 
@@ -153,11 +155,11 @@ class PCN3(nn.Module):
 
     def forward(self, x):  # (B, 3, 48, 48) -> (B,), (B, 3), (B,) degrees
         # ReLU after the pooling, as in PCN2: the same numbers on fewer values
-        x = F.relu(F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True))  # (B, 24, 23, 23)
-        x = F.relu(F.max_pool2d(self.conv2(x), 3, 2, ceil_mode=True))  # (B, 48, 10, 10)
-        x = F.relu(F.max_pool2d(self.conv3(x), 2, 2, ceil_mode=True))  # (B, 96, 4, 4)
-        x = F.relu(self.conv4(x)).flatten(1)  # (B, 144 * 3 * 3)
-        x = F.relu(self.fc(x))
+        x = F.relu(F.max_pool2d(self.conv1(x), 3, 2, ceil_mode=True), inplace=True)  # (B, 24, 23, 23)
+        x = F.relu(F.max_pool2d(self.conv2(x), 3, 2, ceil_mode=True), inplace=True)  # (B, 48, 10, 10)
+        x = F.relu(F.max_pool2d(self.conv3(x), 2, 2, ceil_mode=True), inplace=True)  # (B, 96, 4, 4)
+        x = F.relu(self.conv4(x), inplace=True).flatten(1)  # (B, 144 * 3 * 3)
+        x = F.relu(self.fc(x), inplace=True)
         return F.softmax(self.cls_prob(x), dim=1)[:, 1], self.bbox(x), ANGLE_RANGE * self.rotate(x)[:, 0]
 
 
@@ -357,16 +359,40 @@ def pyramid_scales(height: int, width: int, settings: PCNSettings) -> list[float
 
 
 # --------------------------------------------------------------------------- the three stages
+def pyramid(image: np.ndarray, sizes: list[tuple[int, int]], overlap: bool | None = None):
+    """The pyramid levels, each area-resized from `image` to (width, height) in `sizes`, in
+    order. With `overlap` (default: when torch's threads leave a CPU core free) the later levels
+    are resized on a helper thread while the caller runs PCN-1 on the earlier ones (OpenCV
+    releases the GIL); the pixels are the same either way. The levels' memory is allocated on
+    the calling thread: memory the helper allocated would come from another malloc arena, handed
+    back to the system after every call and paid for again in page faults (thousands per frame)."""
+    import cv2
+
+    if overlap is None:
+        overlap = torch.get_num_threads() < (os.cpu_count() or 1)
+    levels = [np.empty((height, width, image.shape[2]), image.dtype) for width, height in sizes]
+
+    def resize(level):
+        return cv2.resize(image, sizes[level], dst=levels[level], interpolation=cv2.INTER_AREA)
+
+    if not overlap or len(sizes) < 2:
+        yield from map(resize, range(len(sizes)))
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="pcn-pyramid") as helper:
+        later = helper.map(resize, range(1, len(sizes)))  # queued at once: the helper starts on level 1 now
+        yield resize(0)
+        yield from later
+
+
 def stage1(net: PCN1, image: np.ndarray, settings: PCNSettings, device) -> Windows:
     """PCN-1 slides a 24x24 window (stride 8) over every pyramid level: face score, box and
     up/down. Faces judged "down" get the coarse angle 180° (they will be seen flipped)."""
-    import cv2
-
     height, width = image.shape[:2]
+    scales = pyramid_scales(height, width, settings)
+    sizes = [(max(1, int(width / scale)), max(1, int(height / scale))) for scale in scales]
     parts, boxes = [], []
-    for level, scale in enumerate(pyramid_scales(height, width, settings)):
-        size = (max(1, int(width / scale)), max(1, int(height / scale)))
-        resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    for level, resized in enumerate(pyramid(image, sizes)):
+        scale = scales[level]
         x = torch.from_numpy(resized).permute(2, 0, 1)[None].to(device)  # (1, 3, h, w)
         face, box, up = (t[0].cpu().numpy() for t in net(x))  # (h', w'), (3, h', w'), (h', w')
         rows, cols = np.nonzero(face > settings.threshold_1)

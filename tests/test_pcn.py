@@ -505,6 +505,31 @@ def test_in_a_crowd_batching_gives_the_one_batch_pipelines_detections(pcn_weight
                                [(f.x, f.y, f.size, f.angle, f.score) for f in whole], rtol=1e-4, atol=1e-3)
 
 
+def test_the_pyramid_resized_on_a_helper_thread_is_the_one_resized_level_by_level():
+    import cv2
+
+    image = pcn.to_network_input(np.random.default_rng(0).integers(0, 256, (203, 311, 3), dtype=np.uint8))
+    sizes = [(max(1, int(311 / s)), max(1, int(203 / s))) for s in pcn.pyramid_scales(203, 311, pcn.PCNSettings(min_face=20))]
+    expected = [cv2.resize(image, size, interpolation=cv2.INTER_AREA) for size in sizes]
+    for overlap in (True, False):
+        levels = list(pcn.pyramid(image, sizes, overlap=overlap))
+        assert len(levels) == len(sizes) > 3
+        assert all(np.array_equal(a, b) for a, b in zip(levels, expected))
+
+
+def test_overlapping_the_pyramid_with_pcn1_leaves_every_stage_bitwise_unchanged(pcn_weights, monkeypatch):
+    """The helper thread is used when torch's threads leave a core free (os.cpu_count)."""
+    photo = np.ascontiguousarray(np.rot90(np.asarray(Image.open(example_paths("pcn_turned_faces.jpg")[0]).convert("RGB"))))
+    runs = {}
+    for cores in (1, 64):
+        monkeypatch.setattr(pcn.os, "cpu_count", lambda: cores)
+        runs[cores] = pcn.run_pcn(photo, pcn.PCNSettings(min_face=20))
+    assert len(runs[64].faces) >= 4
+    for a, b in zip(runs[1].windows, runs[64].windows):
+        for name in ("cx", "cy", "size", "angle", "score", "uid"):
+            assert np.array_equal(getattr(a, name), getattr(b, name))
+
+
 def test_each_networks_input_for_the_best_face_follows_its_lineage_and_the_angles_add_up(pcn_weights):
     photo = pcn.rotate_image(np.asarray(Image.open(ASTRONAUT).convert("RGB")), 100)
     detection = pcn.run_pcn(photo)
