@@ -58,8 +58,13 @@ with one softmax per position.
   positional variety did not fix this. On the packed layouts its glimpses still land several px
   from the digits, towards the canvas centre (`attention_offset_packed_px`), and on the spread
   layout (gaps wider than any in training) they miss too, so its per-digit error there is many
-  times its in-distribution error (`ood_*`, `attention_error_px_ood`). The paper trained far
-  longer on 60,000 MNIST digits and did not test unseen layouts.
+  times its in-distribution error (`ood_*`, `attention_error_px_ood`). A scratch check on test
+  canvases with one fixed gap for the whole group (not in results/) shows why: the glimpses step
+  a learned stride, about a digit plus the mean training gap, from the group's ends instead of
+  searching, so with small gaps the later steps overshoot (already at 2 px, inside the training
+  range, with the group at an edge) and with gaps wider than 20 px they undershoot; the error is
+  near the in-distribution one only for gaps of about 5–20 px. The paper trained far longer on
+  60,000 MNIST digits and did not test unseen layouts.
 - The paper's glimpse-size result (§3, larger down-sampling without losing accuracy) is not in
   results/ any more: it was measured on the earlier 40x100 canvas (28/20/14 px glimpses, 2,000
   steps x 3 training seeds; results/rstn.json at commit 52b29e5), where the runs were too
