@@ -25,6 +25,7 @@ MAX_UPLOAD = "20mb"
 CSS = """.pg-title p { font-size: 2em; font-weight: 700; margin: 0.2em 0; }
 .pg-tab-title p { font-size: 1.5em; font-weight: 700; margin: 0.2em 0 0; }
 .prose th, .prose td { min-width: 6.5em; }  /* result tables: a number and its ± stay on one line */
+.prose th { overflow-wrap: normal; word-break: normal; }  /* a header word is never split */
 .prose th:first-child, .prose td:first-child { min-width: 13em; }
 @media (max-width: 640px) {  /* phones: wide result tables scroll sideways */
   .prose table { display: block; overflow-x: auto; }
