@@ -216,6 +216,22 @@ def test_ensemble_is_one_g_w_whose_squared_energy_is_the_members_mean():
     assert isinstance(siamese.model_from_state(siamese.FACES_CONFIG, members[0].state_dict()), siamese.SiameseNet)
 
 
+def test_cross_validation_folds_never_touch_the_test_people(shared_dir, monkeypatch):
+    """Model selection by cross-validation (ORL_CV_FOLDS): each fold verifies ten of people 1-30 and
+    trains on the other twenty; people 31-40 are in no fold; the last fold is the validation split."""
+    monkeypatch.setenv("GALLERY_ORL_DIR", str(shared_dir / "data" / "orl_faces"))
+    verified = set()
+    for first, last in siamese.ORL_CV_FOLDS:
+        data = siamese.face_cv_fold(first, last)
+        people = set(range(first - 1, last))
+        assert set(data.heldout_labels.tolist()) == people and len(data.heldout_labels) == 100
+        assert set(data.train_labels.tolist()) == set(range(siamese.ORL_TRAIN_SUBJECTS)) - people
+        verified |= people
+    assert verified == set(range(siamese.ORL_TRAIN_SUBJECTS))
+    val, last_fold = siamese.face_data(validation=True), siamese.face_cv_fold(*siamese.ORL_CV_FOLDS[-1])
+    assert torch.equal(val.train_images, last_fold.train_images) and torch.equal(val.heldout_images, last_fold.heldout_images)
+
+
 def test_face_folds_are_other_people_and_the_tab_states_their_ordering(shared_dir, monkeypatch):
     """The folds over people: each verifies ten people and trains on the other 30 (never 21-30,
     who chose the recipe); 31-40 is face_data() itself. The raw-pixel EER of each fold re-measures
