@@ -76,6 +76,8 @@ FACE_ROWS = (
      "21–30（用来挑选训练方案）", "单个 G_W，在第 1–20 人上训练"),
     ("orl_ensemble_validation_eer", "21–30 (they chose the recipe)", f"{siamese.FACE_ENSEMBLE} G_W as one, trained on 1–20",
      "21–30（用来挑选训练方案）", f"{siamese.FACE_ENSEMBLE} 个 G_W 当作一个，在第 1–20 人上训练"),
+    ("orl_cv_eer", "1–10, 11–20, 21–30 in turn, averaged (they chose G_W's width)", "one G_W, trained on the other 20 of 1–30",
+     "依次验证 1–10、11–20、21–30 后取平均（用来挑选 G_W 的宽度）", "单个 G_W，在第 1–30 人中其余 20 人上训练"),
 )
 
 

@@ -45,7 +45,7 @@ Deviations from the paper:
   to a floor: nearly all its errors at the EER threshold are the 25 pairs between the two looks of
   one person (person 28), so it ranks recipes only coarsely.
 - Model selection by cross-validation over the training people (not in the paper; `ORL_CV_FOLDS`,
-  `face_cv_fold`): each of people 1-10, 11-20, 21-30 verified by G_W trained on the other 20 of
+  `face_cv_fold`; the adopted recipe's measurement over 3 seeds: `orl_cv_eer`): each of people 1-10, 11-20, 21-30 verified by G_W trained on the other 20 of
   people 1-30 (800 steps, seed 0 per fold; never people 31-40), ranked by the mean of the three
   EERs and its margin over raw-pixel L1 on the same people (0.076 / 0.091 / 0.104, mean 0.090).
   The recipe above with the paper's map counts: 0.087 / 0.136 / 0.062, mean 0.095 (worse than raw
@@ -56,7 +56,10 @@ Deviations from the paper:
   maps (0.080 / 0.118 / 0.049, mean 0.082, the only one better than raw pixels on average; a
   second seed gave 0.066 on people 1-10): adopted. Its gain came from folds 1-10 and 11-20 with
   one seed each: on 21-30 over 9 seeds (`orl_validation_eer`) one wide G_W is no better than one
-  paper-sized G_W was (both ~0.061); as an ensemble of 3 it is ~0.054 there against ~0.058. Photometric normalisation loses because a
+  paper-sized G_W was (both ~0.061); as an ensemble of 3 it is ~0.054 there against ~0.058.
+  Over 3 seeds (`orl_cv_eer`) the adopted recipe is *no better* than raw pixels on average over
+  people 1-30: the one-seed margin that chose it was mostly seed noise, so a gain from the width is
+  not established (the paper-sized G_W was not re-measured over 3 seeds for lack of time). Photometric normalisation loses because a
   photograph's overall brightness carries identity in ORL (its people were photographed in
   sessions): raw pixels beat equalised (0.129 / 0.144 / 0.122) and contrast-normalised pixels on
   every fold. Not tried for lack of CPU time: the full 112x92 resolution (about 4x the cost), a
@@ -93,8 +96,8 @@ Deviations from the paper:
   (`orl_folds_eer`) it is slightly worse than raw pixels. The target EER <= 0.08 is met on people 1-10 only (where raw pixels nearly
   meet it too). So "better than raw pixels on people never seen" holds for 31-40 and 21-30, not in
   general: the cross-validation over people 1-30 found the same (the paper-sized G_W worse than raw
-  pixels on average; the wider one better on average with one seed per fold, 0.082 vs 0.090, yet
-  trained on 30 people it again loses clearly on people 11-20). It always beats the same
+  pixels on average; the wider one better with one seed per fold, 0.082 vs 0.090, but not over 3
+  seeds, `orl_cv_eer`; trained on 30 people it again loses clearly on people 11-20). It always beats the same
   network untrained. `orl_live_eer` is the tab's short live training (the default 20 s, one G_W),
   which also beats raw pixels and the untrained net on 31-40.
   On held-out digit classes (`unseen_digits_eer`) the learned metric is *worse* than raw pixels
@@ -843,6 +846,9 @@ def _seeded_models(dataset: str, seed: int, quick: bool):
     if dataset.startswith("faces-fold-"):  # e.g. "faces-fold-1-10": verify people 1-10, train on 11-40
         first, last = map(int, dataset.removeprefix("faces-fold-").split("-"))
         splits, steps = {"unseen": face_fold(first, last)}, FACE_STEPS
+    elif dataset.startswith("faces-cv-"):  # e.g. "faces-cv-1-10": verify people 1-10, train on 11-30
+        first, last = map(int, dataset.removeprefix("faces-cv-").split("-"))
+        splits, steps = {"unseen": face_cv_fold(first, last)}, FACE_STEPS
     elif dataset.startswith("faces"):
         data = face_data(validation=dataset == "faces-validation")
         splits, steps = {"unseen": data}, LIVE_FACE_STEPS if dataset == "faces-live" else FACE_STEPS
@@ -891,6 +897,12 @@ def _folds_mean(seed: int, quick: bool) -> dict[str, float]:
     """Each method's EER averaged over the folds 1-10, 11-20 (ORL_FOLDS) and 31-40 for one seed."""
     folds = [_fold_eers(f"faces-fold-{first}-{last}", seed, quick) for first, last in ORL_FOLDS]
     folds.append(_fold_eers("faces", seed, quick))
+    return {method: float(np.mean([fold[method] for fold in folds])) for method in folds[0]}
+
+
+def _cv_mean(seed: int, quick: bool) -> dict[str, float]:
+    """Each method's EER averaged over the cross-validation folds over people 1-30 (ORL_CV_FOLDS)."""
+    folds = [_fold_eers(f"faces-cv-{first}-{last}", seed, quick) for first, last in ORL_CV_FOLDS]
     return {method: float(np.mean([fold[method] for fold in folds])) for method in folds[0]}
 
 
@@ -992,6 +1004,14 @@ def _experiments():
                 "mean over the three folds of the equal error rate on all pairs of the fold's 100 test images "
                 "(lower is better); " + faces_budget,
                 _folds_mean, seeds=3, higher_is_better=False, digits=3, labels=face_labels),
+            Experiment(
+                "orl_cv_eer",
+                "ORL faces, model selection by cross-validation over the training people only: verify people 1-10, "
+                "11-20, 21-30 in turn with G_W trained on the other 20 of people 1-30 (never 31-40), averaged: the "
+                "protocol that chose G_W's width",
+                "mean over the three folds of the equal error rate on all pairs of the fold's 100 images (lower is "
+                "better); " + faces_budget,
+                _cv_mean, seeds=3, higher_is_better=False, digits=3, labels=face_labels),
             Experiment(
                 "orl_ensemble_validation_eer",
                 f"ORL faces, model selection of the seed ensemble: {FACE_ENSEMBLE} G_W trained from different seeds "

@@ -219,6 +219,9 @@ def test_ensemble_is_one_g_w_whose_squared_energy_is_the_members_mean():
 def test_cross_validation_folds_never_touch_the_test_people(shared_dir, monkeypatch):
     """Model selection by cross-validation (ORL_CV_FOLDS): each fold verifies ten of people 1-30 and
     trains on the other twenty; people 31-40 are in no fold; the last fold is the validation split."""
+    from demos import siamese as demo
+    from papers import results
+
     monkeypatch.setenv("GALLERY_ORL_DIR", str(shared_dir / "data" / "orl_faces"))
     verified = set()
     for first, last in siamese.ORL_CV_FOLDS:
@@ -230,6 +233,13 @@ def test_cross_validation_folds_never_touch_the_test_people(shared_dir, monkeypa
     assert verified == set(range(siamese.ORL_TRAIN_SUBJECTS))
     val, last_fold = siamese.face_data(validation=True), siamese.face_cv_fold(*siamese.ORL_CV_FOLDS[-1])
     assert torch.equal(val.train_images, last_fold.train_images) and torch.equal(val.heldout_images, last_fold.heldout_images)
+    claim = results.claim("siamese", "orl_cv_eer")  # the protocol's measurement, re-measured on its pixels
+    if claim:
+        pixels = np.mean([siamese.pixel_baseline(siamese.face_cv_fold(*fold)).eer for fold in siamese.ORL_CV_FOLDS])
+        assert claim["baselines"]["pixels"]["mean"] == pytest.approx(pixels, abs=1e-6) and claim["ours"]["n_seeds"] >= 3
+        pairs = zip(claim["ours"]["per_seed"], claim["baselines"]["pixels"]["per_seed"])
+        if demo._versus("orl_cv_eer", "pixels") == "**better** than":
+            assert all(ours < pixels for ours, pixels in pairs)
 
 
 def test_face_folds_are_other_people_and_the_tab_states_their_ordering(shared_dir, monkeypatch):
