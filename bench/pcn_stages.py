@@ -12,7 +12,8 @@ runs: overlapped, so not part of the sum), PCN-1 per level, crops (the warps of 
 candidates), PCN-2 and PCN-3 networks, NMS (and nested-window removal), and the rest (Python,
 numpy bookkeeping) as what remains of the total.
 
-Both detectors first run WARMUP times on the frame, untimed, as a live stream would. The
+Both detectors first run WARMUP times on the frame, untimed, as a live stream would; then they
+alternate, call by call, so that both see the same state of the machine. The
 "faults" columns count minor page faults per call over the timed repeats: memory that glibc's
 allocator handed back to the system and that is touched again, each fault costing kernel time
 (~4,000 faults ≈ 11 ms on this machine). How many there are depends on the allocator's history
@@ -56,8 +57,12 @@ from papers import pcn
 frame = cv2.resize(np.asarray(Image.open(sys.argv[6]).convert("RGB")), (640, 480), interpolation=cv2.INTER_AREA)
 spent = {}
 
+timing = [False]  # only our calls are timed per stage (the port calls cv2.resize too)
+
 def timed(name, fn):
     def wrapper(*args, **kwargs):
+        if not timing[0]:
+            return fn(*args, **kwargs)
         start = time.perf_counter()
         try:
             return fn(*args, **kwargs)
@@ -69,8 +74,7 @@ def timed(name, fn):
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-original_resize = cv2.resize
-cv2.resize = timed("pyramid", original_resize)  # stage 1 resizes each pyramid level (and nothing else)
+cv2.resize = timed("pyramid", cv2.resize)  # stage 1 resizes each pyramid level (and nothing else)
 pcn.crop_views = timed("crops", pcn.crop_views)
 pcn.suppress = timed("NMS", pcn.suppress)
 pcn.drop_nested = timed("NMS", pcn.drop_nested)
@@ -91,32 +95,37 @@ if busy:
 
 settings = pcn.PCNSettings(min_face=min_face)
 faces = pcn.detect_faces(frame, min_face=min_face)
-for _ in range(warmup):
-    pcn.run_pcn(frame, settings)
-rows, before = [], faults()
-for _ in range(repeats):
-    spent.clear()
-    start = time.perf_counter()
-    pcn.run_pcn(frame, settings)
-    total = time.perf_counter() - start
-    spent["rest"] = total - sum(v for k, v in spent.items() if not k.endswith(", helper"))
-    rows.append({"total": total, **spent})
-result = {"ours": rows, "faces": len(faces), "faults": (faults() - before) / repeats}
+detectors = {"ours": lambda: pcn.run_pcn(frame, settings)}
+result = {"faces": len(faces)}
 if port != "-":
     sys.path.insert(0, port)
     from pcn.pcn import pcn_detect, load_model
-    cv2.resize = original_resize
     nets = load_model()
     bgr = np.ascontiguousarray(frame[..., ::-1])
-    found = pcn_detect(bgr, nets)
-    for _ in range(warmup):
-        pcn_detect(bgr, nets)
-    times, before = [], faults()
-    for _ in range(repeats):
-        start = time.perf_counter()
-        pcn_detect(bgr, nets)
-        times.append(time.perf_counter() - start)
-    result.update(port=times, port_faces=len(found), port_faults=(faults() - before) / repeats)
+    detectors["port"] = lambda: pcn_detect(bgr, nets)
+    result["port_faces"] = len(detectors["port"]())
+for _ in range(warmup):
+    for detect in detectors.values():
+        detect()
+times = {name: [] for name in detectors}
+page_faults = dict.fromkeys(detectors, 0)
+for _ in range(repeats):  # the two detectors alternate, call by call: both see the same machine
+    for name, detect in detectors.items():
+        spent.clear()
+        timing[0] = name == "ours"
+        before, start = faults(), time.perf_counter()
+        detect()
+        total = time.perf_counter() - start
+        page_faults[name] += faults() - before
+        timing[0] = False
+        if name == "ours":
+            spent["rest"] = total - sum(v for k, v in spent.items() if not k.endswith(", helper"))
+            times[name].append({"total": total, **spent})
+        else:
+            times[name].append(total)
+result.update(ours=times["ours"], faults=page_faults["ours"] / repeats)
+if "port" in detectors:
+    result.update(port=times["port"], port_faults=page_faults["port"] / repeats)
 stop.set()
 if busy:
     worker.join()
